@@ -1,0 +1,135 @@
+"""The forecast job: transaction log -> summary -> fitted BG/NBD and Gamma-Gamma -> forecast table.
+
+:func:`forecast` is the one notebook call; it is built from pieces a user can call one by one
+(:func:`clvmodels.summarize`, :class:`BetaGeoModel`, :class:`GammaGammaModel`, :func:`clvmodels.scoring.score`),
+and ``clv forecast`` calls it.
+"""
+from __future__ import annotations
+
+import json
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import __version__
+from .errors import ModelFileError
+from .models import BetaGeoModel, GammaGammaModel
+from .scoring import score
+
+BGNBD_FILE = "bgnbd.clvm"
+GAMMA_GAMMA_FILE = "gamma_gamma.clvm"
+
+
+@dataclass
+class ForecastResult:
+    """What a forecast run produced: the table, the summary, the models, timings and metadata."""
+
+    table: pd.DataFrame
+    summary: pd.DataFrame
+    bgnbd: BetaGeoModel
+    gamma_gamma: GammaGammaModel
+    metadata: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def library_versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version(), "clvmodels": __version__}
+    for pkg in ("pymc", "pytensor", "arviz", "nutpie", "numpy", "scipy", "pandas", "duckdb", "pyarrow"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def _stderr_progress(msg: str, enabled: bool):
+    if enabled:
+        print(f"[clv] {msg}", file=sys.stderr, flush=True)
+
+
+def load_models(model_dir) -> tuple[BetaGeoModel, GammaGammaModel]:
+    d = Path(model_dir)
+    for name in (BGNBD_FILE, GAMMA_GAMMA_FILE):
+        if not (d / name).exists():
+            raise ModelFileError(f"no fitted model {name} in {str(d)!r}: run a forecast with --model-dir first")
+    return BetaGeoModel.load(d / BGNBD_FILE), GammaGammaModel.load(d / GAMMA_GAMMA_FILE)
+
+
+def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer_id: str = "customer_id",
+             date: str = "date", amount: str = "amount", observation_end=None, time_unit: str = "W",
+             horizon="52W", discount_rate: float = 0.0, margin=1.0, cost_to_serve=0.0,
+             acquisition_cost=None, interval: float = 0.9, method: str = "nuts", chains: int = 4,
+             draws: int = 1000, tune: int = 1000, seed: int | None = None, model_dir=None, fit: bool = True,
+             bgnbd_priors=None, gamma_gamma_priors=None, max_draws: int | None = None, engine: str = "auto",
+             negative_amounts: str = "error", progress: bool = True) -> ForecastResult:
+    """Forecast every customer's purchases, spend and CLV with intervals from a transaction log.
+
+    Give either ``transactions`` (DataFrame or CSV/Parquet path/glob, summarised with ``observation_end``
+    and ``time_unit``) or a ready ``summary``. With ``fit=False`` the models are loaded from
+    ``model_dir`` (a previous run's) and only scoring runs. With ``model_dir`` and ``fit=True`` the
+    fitted models are saved there. Returns a :class:`ForecastResult`; ``result.table`` has one row
+    per customer with the columns of :data:`clvmodels.scoring.FORECAST_COLUMNS`.
+    """
+    from .data import summarize
+
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    if summary is None:
+        if transactions is None or observation_end is None:
+            raise ValueError("give transactions and observation_end, or a summary")
+        _stderr_progress("summarising transactions", progress)
+        summary = summarize(transactions, customer_id=customer_id, date=date, amount=amount,
+                            observation_end=observation_end, time_unit=time_unit, engine=engine,
+                            negative_amounts=negative_amounts)
+    timings["summary"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    if fit:
+        common = dict(method=method, chains=chains, draws=draws, tune=tune, seed=seed, progressbar=progress)
+        _stderr_progress(f"fitting BG/NBD on {len(summary):,} customers ({method})", progress)
+        bg = BetaGeoModel(priors=bgnbd_priors, **common).fit(summary)
+        _stderr_progress("fitting Gamma-Gamma", progress)
+        gg = GammaGammaModel(priors=gamma_gamma_priors, **common).fit(summary)
+        if model_dir is not None:
+            Path(model_dir).mkdir(parents=True, exist_ok=True)
+            bg.save(Path(model_dir) / BGNBD_FILE)
+            gg.save(Path(model_dir) / GAMMA_GAMMA_FILE)
+    else:
+        if model_dir is None:
+            raise ValueError("fit=False needs model_dir with previously fitted models")
+        bg, gg = load_models(model_dir)
+    timings["fit"] = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    _stderr_progress("scoring customers", progress)
+    table = score(summary, bg, gg, horizon, discount_rate=discount_rate, margin=margin,
+                  cost_to_serve=cost_to_serve, acquisition_cost=acquisition_cost, interval=interval,
+                  max_draws=max_draws, progress=progress)
+    timings["predict"] = time.perf_counter() - t2
+    meta = {
+        "created_by": f"clvmodels {__version__}",
+        "settings": {"horizon": str(horizon), "discount_rate": discount_rate,
+                     "margin": margin if not isinstance(margin, pd.Series) else "per-customer",
+                     "cost_to_serve": cost_to_serve if not isinstance(cost_to_serve, pd.Series) else "per-customer",
+                     "acquisition_cost": acquisition_cost if not isinstance(acquisition_cost, pd.Series) else "per-customer",
+                     "interval": interval, "method": method, "chains": chains, "draws": draws, "tune": tune,
+                     "seed": seed, "fit": fit, "max_draws": max_draws},
+        "summary": dict(summary.attrs.get("clvmodels", {})),
+        "time_unit": bg.time_unit_,
+        "interval": interval,
+        "versions": library_versions(),
+        "models": {
+            "bgnbd": {"params": bg.summary(interval).to_dict(orient="index"), "diagnostics": bg.diagnostics_.to_dict()},
+            "gamma_gamma": {"params": gg.summary(interval).to_dict(orient="index"), "diagnostics": gg.diagnostics_.to_dict(),
+                            "spend_frequency_correlation": gg.fit_info_.get("spend_frequency_correlation")},
+        },
+        "clv": table.attrs.get("clvmodels_clv", {}),
+        "n_customers": int(len(table)),
+    }
+    meta = json.loads(json.dumps(meta, default=str))
+    return ForecastResult(table=table, summary=summary, bgnbd=bg, gamma_gamma=gg, metadata=meta, timings=timings)

@@ -1,0 +1,223 @@
+"""What every Bayesian model in clvmodels shares: configuration, fitting, diagnostics, summaries,
+posterior draws and model files. Each model's mathematics lives in its own module
+(:mod:`clvmodels.models.bgnbd`, :mod:`clvmodels.models.gamma_gamma`); this class only wires it to PyMC.
+"""
+from __future__ import annotations
+
+import platform
+from typing import Any, ClassVar, Mapping
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .. import __version__
+from ..errors import FitError, InputError, ProblemCollector, UnitError
+from ..io.model_files import load_model_file, save_model_file
+from ..predict import flatten_draws, interval_bounds
+from ..units import check_unit
+from .fitting import Diagnostics, FitConfig, run_fit
+from .priors import Prior, resolve_priors
+
+
+def summary_time_unit(data: pd.DataFrame, time_unit: str | None) -> str:
+    """The time unit of a summary: from its ``attrs`` (set by :func:`clvmodels.summarize`) or given.
+
+    Both given and different is an error: the model must not silently reinterpret time.
+    """
+    attrs_unit = (getattr(data, "attrs", {}) or {}).get("clvmodels", {}).get("time_unit")
+    if time_unit is None and attrs_unit is None:
+        raise UnitError(
+            "the time unit of this summary is unknown: pass time_unit='D', 'W' or 'M' to fit(), "
+            "or build the summary with clvmodels.summarize(), which records it")
+    if time_unit is not None and attrs_unit is not None and check_unit(time_unit) != check_unit(attrs_unit):
+        raise UnitError(f"fit(time_unit={time_unit!r}) but the summary was built in {attrs_unit!r}")
+    return check_unit(time_unit or attrs_unit)
+
+
+class BayesianModel:
+    """Base of :class:`BetaGeoModel` and :class:`GammaGammaModel`.
+
+    Parameters (configuration only; data go to :meth:`fit`)
+    ----------
+    priors: dict of parameter -> :class:`Prior` (or dict spec), or ``"flat"`` for flat priors on every
+        parameter (then MAP is the maximum-likelihood estimate). Unspecified parameters keep the defaults.
+    method: ``"nuts"`` (default) or ``"map"`` (posterior mode with a Laplace approximation: quick).
+    sampler: ``"auto"`` (nutpie, falling back to PyMC), ``"nutpie"`` or ``"pymc"``.
+    chains, draws, tune, seed, target_accept, progressbar: sampler settings.
+    """
+
+    #: parameter names, in the paper's notation
+    param_names: ClassVar[tuple[str, ...]] = ()
+    #: columns fit() needs
+    required_columns: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, priors: Mapping[str, Any] | str | None = None, *, method: str = "nuts",
+                 sampler: str = "auto", chains: int = 4, draws: int = 1000, tune: int = 1000,
+                 seed: int | None = None, target_accept: float = 0.8, progressbar: bool = True):
+        self.priors = priors
+        self.method = method
+        self.sampler = sampler
+        self.chains = chains
+        self.draws = draws
+        self.tune = tune
+        self.seed = seed
+        self.target_accept = target_accept
+        self.progressbar = progressbar
+        self._config()  # validate configuration early
+
+    # -- configuration -------------------------------------------------------------------------
+    def _config(self) -> FitConfig:
+        return FitConfig(method=self.method, sampler=self.sampler, chains=self.chains, draws=self.draws,
+                         tune=self.tune, seed=self.seed, target_accept=self.target_accept,
+                         progressbar=self.progressbar)
+
+    def get_params(self) -> dict[str, Any]:
+        return {"priors": self._priors_spec(self.priors), "method": self.method, "sampler": self.sampler,
+                "chains": self.chains, "draws": self.draws, "tune": self.tune, "seed": self.seed,
+                "target_accept": self.target_accept, "progressbar": self.progressbar}
+
+    @staticmethod
+    def _priors_spec(priors):
+        if priors is None or isinstance(priors, str):
+            return priors
+        return {k: Prior.from_spec(v).to_dict() for k, v in priors.items()}
+
+    def default_priors(self, time_unit: str, data: pd.DataFrame | None = None) -> dict[str, Prior]:
+        raise NotImplementedError
+
+    # -- fitting --------------------------------------------------------------------------------
+    def _check_columns(self, data: pd.DataFrame) -> ProblemCollector:
+        problems = ProblemCollector(what=f"data given to {type(self).__name__}.fit")
+        if not isinstance(data, pd.DataFrame):
+            raise InputError(f"{type(self).__name__}.fit expects a pandas DataFrame (a customer summary), "
+                             f"got {type(data).__name__}")
+        missing = [c for c in self.required_columns if c not in data.columns]
+        for c in missing:
+            problems.add(c, "required column is missing (build the summary with clvmodels.summarize)")
+        problems.raise_if_any()
+        for c in self.required_columns:
+            values = pd.to_numeric(data[c], errors="coerce")
+            bad = ~np.isfinite(values.to_numpy(dtype=float))
+            if bad.any():
+                problems.add(c, "missing or non-numeric values", data.loc[bad, list(self.required_columns)], int(bad.sum()))
+            neg = values.to_numpy(dtype=float) < 0
+            if neg.any():
+                problems.add(c, "negative values", data.loc[neg, list(self.required_columns)], int(neg.sum()))
+        return problems
+
+    def _build_model(self, data: pd.DataFrame, priors: dict[str, Prior]):
+        raise NotImplementedError
+
+    def _fit_info(self, data: pd.DataFrame) -> dict[str, Any]:
+        return {"n_customers": int(len(data))}
+
+    def fit(self, data: pd.DataFrame, *, time_unit: str | None = None):
+        """Fit the model to a customer summary; returns ``self``.
+
+        Sets ``posterior_`` (xarray Dataset of the parameter draws, dims chain x draw),
+        ``diagnostics_``, ``time_unit_``, ``priors_`` and ``fit_info_``.
+        """
+        self.time_unit_ = summary_time_unit(data, time_unit)
+        self.priors_ = resolve_priors(self.default_priors(self.time_unit_, data), self.priors)
+        model = self._build_model(data, self.priors_)
+        post, stats, diag = run_fit(model, list(self.param_names), self._config(), type(self).__name__)
+        self.posterior_ = post
+        self.sample_stats_ = stats
+        self.diagnostics_ = diag
+        self.fit_info_ = self._fit_info(data)
+        return self
+
+    # -- fitted state ---------------------------------------------------------------------------
+    def _check_fitted(self):
+        if not hasattr(self, "posterior_"):
+            raise FitError(f"this {type(self).__name__} is not fitted yet: call fit(summary) first")
+
+    def idata(self):
+        """The fit as an ArviZ DataTree (groups 'posterior' and, after NUTS, 'sample_stats')."""
+        self._check_fitted()
+        groups = {"posterior": self.posterior_}
+        if getattr(self, "sample_stats_", None) is not None:
+            groups["sample_stats"] = self.sample_stats_
+        return xr.DataTree.from_dict(groups)
+
+    def draws_(self, max_draws: int | None = None) -> dict[str, np.ndarray]:
+        """Posterior draws as flat arrays per parameter (thinned evenly to ``max_draws`` if given)."""
+        self._check_fitted()
+        return flatten_draws(self.posterior_, list(self.param_names), max_draws)
+
+    @property
+    def params_(self) -> pd.Series:
+        """Posterior means of the parameters (after MAP: the mode)."""
+        self._check_fitted()
+        if self.diagnostics_.method == "map":
+            return pd.Series({p: float(self.posterior_[p].values[0, 0]) for p in self.param_names})
+        return pd.Series({p: float(self.posterior_[p].mean()) for p in self.param_names})
+
+    def summary(self, interval: float = 0.9) -> pd.DataFrame:
+        """One row per parameter: mean, sd, central interval, R-hat, bulk and tail ESS."""
+        self._check_fitted()
+        lo, hi = interval_bounds(interval)
+        rows = {}
+        d = self.diagnostics_
+        for p in self.param_names:
+            v = np.asarray(self.posterior_[p]).ravel()
+            rows[p] = {
+                "mean": float(v.mean()), "sd": float(v.std(ddof=1)) if v.size > 1 else 0.0,
+                "lower": float(np.quantile(v, lo)), "upper": float(np.quantile(v, hi)),
+                "r_hat": d.r_hat.get(p, np.nan), "ess_bulk": d.ess_bulk.get(p, np.nan),
+                "ess_tail": d.ess_tail.get(p, np.nan),
+            }
+        out = pd.DataFrame(rows).T
+        out.index.name = "parameter"
+        out.attrs["interval"] = interval
+        return out
+
+    # -- model files ----------------------------------------------------------------------------
+    def save(self, path) -> None:
+        """Save the fitted model (configuration and parameter draws; see :mod:`clvmodels.io.model_files`)."""
+        self._check_fitted()
+        header = {
+            "model": type(self).__name__,
+            "library_version": __version__,
+            "python": platform.python_version(),
+            "config": self.get_params(),
+            "priors_resolved": {k: v.to_dict() for k, v in self.priors_.items()},
+            "time_unit": self.time_unit_,
+            "diagnostics": self.diagnostics_.to_dict(),
+            "fit_info": self.fit_info_,
+            "shape": [int(self.posterior_.sizes["chain"]), int(self.posterior_.sizes["draw"])],
+        }
+        save_model_file(path, header, {p: self.posterior_[p].values for p in self.param_names})
+
+    @classmethod
+    def load(cls, path):
+        """Load a model saved with :meth:`save`. ``BayesianModel.load`` returns the right subclass."""
+        from ..errors import ModelFileError
+
+        header, arrays = load_model_file(path)
+        registry = {sub.__name__: sub for sub in _all_subclasses(BayesianModel)}
+        name = header.get("model")
+        target = registry.get(name)
+        if target is None or (cls is not BayesianModel and not issubclass(target, cls)):
+            raise ModelFileError(f"{str(path)!r} holds a {name}, not a {cls.__name__}")
+        obj = target(**header["config"])
+        obj.time_unit_ = header["time_unit"]
+        obj.priors_ = {k: Prior.from_spec(v) for k, v in header["priors_resolved"].items()}
+        obj.diagnostics_ = Diagnostics.from_dict(header["diagnostics"])
+        obj.fit_info_ = header["fit_info"]
+        chains, draws = header["shape"]
+        obj.posterior_ = xr.Dataset({p: (("chain", "draw"), arrays[p].reshape(chains, draws)) for p in target.param_names},
+                                    coords={"chain": np.arange(chains), "draw": np.arange(draws)})
+        obj.sample_stats_ = None
+        return obj
+
+    def __repr__(self) -> str:
+        state = "fitted" if hasattr(self, "posterior_") else "not fitted"
+        return f"{type(self).__name__}(method={self.method!r}, priors={self.priors!r}) [{state}]"
+
+
+def _all_subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _all_subclasses(sub)

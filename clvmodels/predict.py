@@ -1,0 +1,128 @@
+"""The one prediction path: per-customer summaries of posterior quantities in bounded memory.
+
+Every per-customer prediction in clvmodels (the notebook API, ``clv forecast`` and the Spark scorer)
+goes through :func:`reduce_over_draws`:
+
+1. customers are compressed to the distinct rows of the columns the quantity depends on (for BG/NBD
+   the (frequency, recency, T) triplets), so identical customers share one computation;
+2. distinct rows are processed in chunks sized so that a chunk's draws x rows block stays under a memory
+   budget (never the whole chain x draw x customer array);
+3. each chunk is reduced over the posterior draws to a mean and a central interval, and the result is
+   mapped back to customers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+import numpy as np
+import pandas as pd
+
+#: bytes of float64 work per chunk (draws x rows x per-row width); keeps peak memory bounded
+DEFAULT_CHUNK_BYTES = 64 * 2**20
+
+
+@dataclass(frozen=True)
+class Distinct:
+    """Distinct rows of some key columns: ``keys[j][i]`` is column j of distinct row i;
+    ``inverse[c]`` is customer c's distinct row; ``counts[i]`` the customers sharing row i."""
+
+    keys: tuple[np.ndarray, ...]
+    inverse: np.ndarray
+    counts: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.counts)
+
+
+def distinct(*columns: np.ndarray) -> Distinct:
+    """Compress aligned columns to their distinct rows (exact equality of values)."""
+    cols = [np.asarray(c) for c in columns]
+    n = len(cols[0])
+    if n == 0:
+        return Distinct(tuple(c[:0] for c in cols), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+    # factorize each column, then combine codes into one int64 key (mixed radix), then factorize that
+    codes, levels = [], []
+    for c in cols:
+        code, uniq = pd.factorize(c, sort=True)
+        codes.append(code.astype(np.int64))
+        levels.append(np.asarray(uniq))
+    # combine codes pairwise, re-factorizing after each step so the int64 key cannot overflow
+    inverse = codes[0]
+    for code, lev in zip(codes[1:], levels[1:]):
+        inverse = pd.factorize(inverse * len(lev) + code, sort=True)[0].astype(np.int64)
+    uniq_key = np.arange(inverse.max() + 1)
+    first = np.zeros(len(uniq_key), dtype=np.int64)
+    first[inverse[::-1]] = np.arange(n - 1, -1, -1)  # index of first occurrence of each distinct row
+    counts = np.bincount(inverse, minlength=len(uniq_key)).astype(np.int64)
+    return Distinct(tuple(c[first] for c in cols), inverse.astype(np.int64), counts)
+
+
+def flatten_draws(posterior, names: list[str], max_draws: int | None = None, seed: int = 0) -> dict[str, np.ndarray]:
+    """Posterior draws as flat (S,) arrays per parameter, optionally thinned to ``max_draws`` evenly."""
+    out = {}
+    for p in names:
+        out[p] = np.asarray(posterior[p]).reshape(-1).astype(float)
+    s = len(out[names[0]])
+    if max_draws is not None and s > max_draws:
+        idx = np.linspace(0, s - 1, max_draws).round().astype(int)
+        out = {k: v[idx] for k, v in out.items()}
+    return out
+
+
+def chunk_rows(n_draws: int, width: int = 1, budget_bytes: int = DEFAULT_CHUNK_BYTES) -> int:
+    """Rows per chunk so that n_draws x rows x width float64 values fit in ``budget_bytes``."""
+    return max(1, int(budget_bytes // (8 * max(1, n_draws) * max(1, width))))
+
+
+def interval_bounds(interval: float) -> tuple[float, float]:
+    if not 0 < interval < 1:
+        raise ValueError(f"interval must be in (0, 1), e.g. 0.9; got {interval}")
+    tail = (1.0 - interval) / 2.0
+    return tail, 1.0 - tail
+
+
+def reduce_over_draws(
+    fn: Callable[..., np.ndarray],
+    params: Mapping[str, np.ndarray],
+    keys: tuple[np.ndarray, ...],
+    interval: float = 0.9,
+    budget_bytes: int = DEFAULT_CHUNK_BYTES,
+    progress: bool = False,
+    desc: str = "predicting",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Posterior mean and central interval of ``fn`` per distinct row, chunk by chunk.
+
+    ``fn(params2d, *key_chunks)`` gets each parameter as an (S, 1) array and the key columns of a chunk
+    as (rows,) arrays, and returns an (S, rows) array of the quantity per draw.
+    Returns (mean, lower, upper), each of shape (len(keys[0]),).
+    """
+    lo_q, hi_q = interval_bounds(interval)
+    p2 = {k: np.asarray(v, dtype=float)[:, None] for k, v in params.items()}
+    s = len(next(iter(p2.values())))
+    n = len(keys[0])
+    mean = np.empty(n)
+    lower = np.empty(n)
+    upper = np.empty(n)
+    step = chunk_rows(s, 3, budget_bytes)  # the block, its sort for quantiles, and temporaries
+    for start in _progress(range(0, n, step), progress, desc, total=-(-n // step)):
+        sl = slice(start, min(n, start + step))
+        block = fn(p2, *(k[sl] for k in keys))
+        mean[sl] = block.mean(axis=0)
+        q = np.quantile(block, [lo_q, hi_q], axis=0)
+        lower[sl], upper[sl] = q[0], q[1]
+    return mean, lower, upper
+
+
+def draws_for_rows(fn, params: Mapping[str, np.ndarray], keys: tuple[np.ndarray, ...]) -> np.ndarray:
+    """The full (S, rows) array of ``fn`` over draws (for notebook users asking for the draws)."""
+    p2 = {k: np.asarray(v, dtype=float)[:, None] for k, v in params.items()}
+    return fn(p2, *keys)
+
+
+def _progress(iterable, enabled: bool, desc: str, total: int | None = None):
+    if not enabled or (total is not None and total <= 1):
+        return iterable
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, desc=desc, total=total, leave=False)

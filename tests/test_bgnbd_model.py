@@ -1,0 +1,167 @@
+"""BetaGeoModel: fits that match the literature, predictions that match the mathematics, files that
+round-trip, and units that cannot be mixed."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clvmodels import BetaGeoModel
+from clvmodels.errors import InputError, ModelFileError, UnitError
+from clvmodels.models import bgnbd
+
+from .conftest import CDNOW_BGNBD_MLE, CDNOW_BGNBD_PUBLISHED
+
+
+def sig3(x):
+    return float(f"{x:.3g}")
+
+
+@pytest.fixture(scope="module")
+def cdnow_map(cdnow_split):
+    return BetaGeoModel(priors="flat", method="map", seed=1, progressbar=False).fit(cdnow_split)
+
+
+def test_map_with_flat_priors_is_the_published_mle(cdnow_map):
+    est = cdnow_map.params_
+    for p, v in CDNOW_BGNBD_PUBLISHED.items():
+        assert sig3(est[p]) == sig3(v), (p, est[p], v)
+
+
+def test_log_likelihood_at_published_mle(cdnow_map, cdnow_split):
+    ll = cdnow_map.log_likelihood(cdnow_split, {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
+    assert ll == pytest.approx(-9582.4, abs=0.1)
+    # the MAP (flat priors) is at least as good as the rounded published estimate
+    assert cdnow_map.log_likelihood(cdnow_split) >= ll - 1e-6
+
+
+def test_nuts_default_priors_cover_published_estimates(cdnow_bgnbd):
+    s = cdnow_bgnbd.summary(0.9)
+    for p, v in CDNOW_BGNBD_PUBLISHED.items():
+        assert s.loc[p, "lower"] < v < s.loc[p, "upper"], (p, s.loc[p].to_dict())
+    d = cdnow_bgnbd.diagnostics_
+    assert max(d.r_hat.values()) < 1.01
+    assert d.divergences == 0
+    assert d.method == "nuts" and d.chains == 4 and d.draws == 1000
+    # the skew of a and b puts posterior means above the MLE (expected, not a defect)
+    assert s.loc["b", "mean"] > CDNOW_BGNBD_MLE["b"]
+
+
+def test_posterior_concentrates_on_mle_for_400x_base(cdnow_split):
+    base = cdnow_split[["frequency", "recency", "T"]]
+    # the CDNOW summary repeated 400 times (942,800 customers), given as triplet counts
+    trip = base.groupby(["frequency", "recency", "T"]).size().rename("n_customers").reset_index()
+    trip["n_customers"] *= 400
+    m = BetaGeoModel(seed=7, progressbar=False, chains=2, draws=500, tune=500).fit(trip, time_unit="W")
+    assert m.fit_info_["n_customers"] == 400 * len(base)
+    for p, v in CDNOW_BGNBD_MLE.items():
+        assert m.params_[p] == pytest.approx(v, rel=0.02), p
+
+
+def test_weighted_fit_equals_per_customer_fit(cdnow_split):
+    """Fitting on triplet counts gives the same MAP as fitting on the customers themselves."""
+    base = cdnow_split[["frequency", "recency", "T"]]
+    trip = base.groupby(["frequency", "recency", "T"]).size().rename("n_customers").reset_index()
+    a = BetaGeoModel(priors="flat", method="map", progressbar=False).fit(base, time_unit="W")
+    b = BetaGeoModel(priors="flat", method="map", progressbar=False).fit(trip, time_unit="W")
+    np.testing.assert_allclose(a.params_.values, b.params_.values, rtol=1e-5)
+
+
+def test_predictions_match_closed_forms_at_each_draw(cdnow_bgnbd, cdnow_split):
+    sub = cdnow_split.iloc[:50]
+    arr = cdnow_bgnbd.expected_purchases(sub, "39W", draws=True)
+    assert arr.dims == ("chain", "draw", "customer_id")
+    assert arr.shape == (4, 1000, 50)
+    post = cdnow_bgnbd.posterior_
+    c, d = 2, 123
+    p = {k: float(post[k].values[c, d]) for k in ("r", "alpha", "a", "b")}
+    direct = bgnbd.conditional_expected_purchases(p["r"], p["alpha"], p["a"], p["b"], sub["frequency"].to_numpy(float),
+                                                  sub["recency"].to_numpy(float), sub["T"].to_numpy(float), 39.0)
+    np.testing.assert_allclose(arr.values[c, d], direct, rtol=1e-12)
+    summ = cdnow_bgnbd.expected_purchases(sub, "39W")
+    np.testing.assert_allclose(summ["expected_purchases"], arr.mean(("chain", "draw")).values, rtol=1e-10)
+    np.testing.assert_allclose(summ["expected_purchases_upper"], arr.quantile(0.95, ("chain", "draw")).values, rtol=1e-10)
+
+
+def test_chunked_prediction_equals_unchunked(cdnow_bgnbd, cdnow_split, monkeypatch):
+    import clvmodels.predict as pr
+
+    full = cdnow_bgnbd.p_alive(cdnow_split)
+    monkeypatch.setattr(pr, "DEFAULT_CHUNK_BYTES", 4000 * 8 * 3 * 7)  # 7 rows per chunk
+    small = cdnow_bgnbd.p_alive(cdnow_split)
+    pd.testing.assert_frame_equal(full, small)
+
+
+def test_window_expectations_add_up(cdnow_bgnbd, cdnow_split):
+    sub = cdnow_split.iloc[:200]
+    whole = cdnow_bgnbd.expected_purchases(sub, "52W")["expected_purchases"]
+    first = cdnow_bgnbd.expected_purchases(sub, "20W")["expected_purchases"]
+    rest = cdnow_bgnbd.expected_purchases(sub, "52W", start="20W")["expected_purchases"]
+    np.testing.assert_allclose(first + rest, whole, rtol=1e-9)
+    assert (rest > 0).all()
+
+
+def test_units_cannot_be_mixed(cdnow_bgnbd, cdnow_split):
+    with pytest.raises(UnitError, match="weeks"):
+        cdnow_bgnbd.expected_purchases(cdnow_split, "12M")
+    with pytest.raises(UnitError, match="unit"):
+        cdnow_bgnbd.expected_purchases(cdnow_split, 39)
+    with pytest.raises(UnitError):
+        BetaGeoModel(method="map", progressbar=False).fit(cdnow_split, time_unit="D")
+
+
+def test_new_customer_expectation_interval(cdnow_bgnbd):
+    s = cdnow_bgnbd.expected_purchases_new("52W")
+    assert s["lower"] < 1.444 < s["upper"]
+    assert s["lower"] < s["expected_purchases"] < s["upper"]
+
+
+def test_save_load_roundtrip(tmp_path, cdnow_bgnbd, cdnow_split):
+    path = tmp_path / "bg.clvm"
+    cdnow_bgnbd.save(path)
+    assert path.stat().st_size < 400_000  # parameter draws only, no per-customer arrays
+    loaded = BetaGeoModel.load(path)
+    assert loaded.time_unit_ == "W"
+    pd.testing.assert_frame_equal(loaded.p_alive(cdnow_split), cdnow_bgnbd.p_alive(cdnow_split))
+    assert loaded.diagnostics_.r_hat == cdnow_bgnbd.diagnostics_.r_hat
+
+
+def test_incompatible_model_file_is_a_clear_error(tmp_path, cdnow_map):
+    import json
+    import zipfile
+
+    path = tmp_path / "bg.clvm"
+    cdnow_map.save(path)
+    with zipfile.ZipFile(path) as zf:
+        header = json.loads(zf.read("model.json"))
+        post = zf.read("posterior.npz")
+    header["format_version"] = 999
+    bad = tmp_path / "future.clvm"
+    with zipfile.ZipFile(bad, "w") as zf:
+        zf.writestr("model.json", json.dumps(header))
+        zf.writestr("posterior.npz", post)
+    with pytest.raises(ModelFileError, match="version 999"):
+        BetaGeoModel.load(bad)
+    (tmp_path / "junk.clvm").write_text("not a model")
+    with pytest.raises(ModelFileError, match="not a clvmodels model file"):
+        BetaGeoModel.load(tmp_path / "junk.clvm")
+
+
+def test_bad_summary_lists_every_problem():
+    bad = pd.DataFrame({"frequency": [1, -1, 0, 2.5], "recency": [5.0, 1.0, 3.0, 1.0], "T": [4.0, 5.0, 6.0, np.nan]})
+    with pytest.raises(InputError) as exc:
+        BetaGeoModel(method="map", progressbar=False).fit(bad, time_unit="W")
+    msg = str(exc.value)
+    for text in ("'recency': recency (first to last purchase) exceeds T", "'frequency': negative values",
+                 "'frequency': frequency must be a whole number", "'T': missing or non-numeric",
+                 "frequency 0 must have recency 0"):
+        assert text in msg, text
+
+
+def test_diagnostics_warn_when_sampling_is_too_short(cdnow_split):
+    from clvmodels.models import ConvergenceWarning
+
+    with pytest.warns(ConvergenceWarning, match="ESS"):
+        m = BetaGeoModel(chains=2, draws=30, tune=30, seed=3, progressbar=False).fit(cdnow_split)
+    assert not m.diagnostics_.ok
+    assert any("ESS" in p for p in m.diagnostics_.problems)
