@@ -32,7 +32,8 @@ def score(summary: pd.DataFrame, bgnbd_model, gamma_gamma_model, horizon, *, dis
     bg, gg = bgnbd_model, gamma_gamma_model
     alive = bg.p_alive(summary, interval=interval, max_draws=max_draws, progress=progress)
     purchases = bg.expected_purchases(summary, horizon, interval=interval, max_draws=max_draws, progress=progress)
-    counts = bg.purchases_interval(summary, horizon, interval=interval, max_draws=max_draws, progress=progress)
+    counts = bg.purchases_interval(summary, horizon, interval=interval, max_draws=min(max_draws or 1000, 1000),
+                                   progress=progress)
     spend = gg.expected_spend(summary, interval=interval, max_draws=max_draws)
     value = customer_lifetime_value(bg, gg, summary, horizon, discount_rate=discount_rate, margin=margin,
                                     cost_to_serve=cost_to_serve, acquisition_cost=acquisition_cost,

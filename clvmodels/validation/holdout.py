@@ -49,7 +49,7 @@ def validate_purchases(bgnbd, summary: pd.DataFrame, *, interval: float = 0.9, s
     exp = bgnbd.expected_purchases(summary, horizon, interval=interval, max_draws=max_draws)
     pred = exp["expected_purchases"].to_numpy()
     counts = bgnbd.purchases_interval(summary, horizon, interval=interval, observed=actual, seed=seed,
-                                      max_draws=max_draws)
+                                      max_draws=min(max_draws or 1000, 1000))
     inside = (actual >= counts["purchases_lower"].to_numpy()) & (actual <= counts["purchases_upper"].to_numpy())
     err = pred - actual
     table = pd.concat([summary[["frequency", "recency", "T", "frequency_holdout"]], exp,
