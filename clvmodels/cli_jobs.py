@@ -35,6 +35,17 @@ def _horizon(value: str, unit: str) -> str:
         return value
 
 
+def _check_output(path) -> None:
+    """A bad output name fails before the work, not after (exit code 2)."""
+    from .errors import InputError
+    from .io.atomic import table_format
+
+    try:
+        table_format(path)
+    except ValueError as exc:
+        raise InputError(str(exc), what="arguments") from None
+
+
 def add_job_commands(sub, add_transaction_arguments) -> None:
     p = sub.add_parser("forecast", help="fit the models and write the per-customer forecast table")
     add_transaction_arguments(p)
@@ -66,18 +77,22 @@ def add_job_commands(sub, add_transaction_arguments) -> None:
 
 
 def run_forecast(args) -> int:
+    from .cli import summarize_kwargs
+    from .data import summarize
     from .forecast import forecast
-
     progress = not args.quiet
+    _check_output(args.output)
     t0 = time.perf_counter()
-    res = forecast(args.transactions, customer_id=args.customer_id, date=args.date, amount=args.amount,
-                   observation_end=args.observation_end, time_unit=args.time_unit,
-                   horizon=_horizon(args.horizon, args.time_unit), discount_rate=args.discount_rate,
+    if progress:
+        print("[clv] summarising transactions", file=sys.stderr, flush=True)
+    summary = summarize(**summarize_kwargs(args))
+    t_summary = time.perf_counter() - t0
+    res = forecast(summary=summary, horizon=_horizon(args.horizon, args.time_unit), discount_rate=args.discount_rate,
                    margin=args.margin, cost_to_serve=args.cost_to_serve, acquisition_cost=args.acquisition_cost,
-                   interval=args.interval, method=args.method, chains=args.chains, draws=args.draws,
+                   interval=args.interval, method=args.method, sampler=args.sampler, chains=args.chains, draws=args.draws,
                    tune=args.tune, seed=args.seed, model_dir=args.model_dir, fit=not args.no_fit,
-                   max_draws=args.max_draws, engine=getattr(args, "engine", "auto"),
-                   negative_amounts=getattr(args, "negative_amounts", "error"), progress=progress)
+                   max_draws=args.max_draws, progress=progress)
+    res.timings["summary"] = t_summary
     t1 = time.perf_counter()
     meta = dict(res.metadata)
     meta["timings_seconds"] = {**{k: round(v, 3) for k, v in res.timings.items()}}
@@ -103,11 +118,12 @@ def run_validate(args) -> int:
     from .validation import validate_purchases
     from .validation.spend import validate_spend
 
+    from .cli import summarize_kwargs
+
     progress = not args.quiet
-    summary = summarize(args.transactions, customer_id=args.customer_id, date=args.date, amount=args.amount,
-                        observation_end=args.observation_end, calibration_end=args.calibration_end,
-                        time_unit=args.time_unit, engine=getattr(args, "engine", "auto"),
-                        negative_amounts=getattr(args, "negative_amounts", "error"))
+    if args.table:
+        _check_output(args.table)
+    summary = summarize(**summarize_kwargs(args), calibration_end=args.calibration_end)
     common = dict(method=args.method, sampler=args.sampler, chains=args.chains, draws=args.draws,
                   tune=args.tune, seed=args.seed, progressbar=progress)
     if progress:
@@ -133,14 +149,14 @@ def run_validate(args) -> int:
 
 
 def run_demo(args) -> int:
-    """Forecast the bundled CDNOW sample (39 weeks to 1997-09-30, 52-week horizon, 10% a year)."""
+    """Forecast the bundled CDNOW sample from the end of its log (1998-06-30): 52 weeks ahead, 10% a year."""
     from .datasets import cdnow_sample_path
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     ns = argparse.Namespace(
-        transactions=str(cdnow_sample_path()), customer_id="customer_id", date="date", amount="amount",
-        observation_end="1997-09-30", time_unit="W", horizon="52", output=str(out / "forecast.parquet"),
+        transactions=[str(cdnow_sample_path())], date_format=None, customer_id="customer_id", date="date", amount="amount",
+        observation_end="1998-06-30", time_unit="W", horizon="52", output=str(out / "forecast.parquet"),
         discount_rate=0.1, margin=1.0, cost_to_serve=0.0, acquisition_cost=None, model_dir=str(out / "models"),
         no_fit=False, max_draws=None, report=str(out / "report.html"), method="nuts", sampler="auto", chains=4,
         draws=1000, tune=1000, seed=42, interval=0.9, quiet=args.quiet, engine="auto", negative_amounts="error")

@@ -65,7 +65,7 @@ def load_models(model_dir) -> tuple[BetaGeoModel, GammaGammaModel]:
 def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer_id: str = "customer_id",
              date: str = "date", amount: str = "amount", observation_end=None, time_unit: str = "W",
              horizon="52W", discount_rate: float = 0.0, margin=1.0, cost_to_serve=0.0,
-             acquisition_cost=None, interval: float = 0.9, method: str = "nuts", chains: int = 4,
+             acquisition_cost=None, interval: float = 0.9, method: str = "nuts", sampler: str = "auto", chains: int = 4,
              draws: int = 1000, tune: int = 1000, seed: int | None = None, model_dir=None, fit: bool = True,
              bgnbd_priors=None, gamma_gamma_priors=None, max_draws: int | None = None, engine: str = "auto",
              negative_amounts: str = "error", progress: bool = True) -> ForecastResult:
@@ -91,7 +91,7 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
     timings["summary"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     if fit:
-        common = dict(method=method, chains=chains, draws=draws, tune=tune, seed=seed, progressbar=progress)
+        common = dict(method=method, sampler=sampler, chains=chains, draws=draws, tune=tune, seed=seed, progressbar=progress)
         _stderr_progress(f"fitting BG/NBD on {len(summary):,} customers ({method})", progress)
         bg = BetaGeoModel(priors=bgnbd_priors, **common).fit(summary)
         _stderr_progress("fitting Gamma-Gamma", progress)
@@ -117,7 +117,7 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
                      "margin": margin if not isinstance(margin, pd.Series) else "per-customer",
                      "cost_to_serve": cost_to_serve if not isinstance(cost_to_serve, pd.Series) else "per-customer",
                      "acquisition_cost": acquisition_cost if not isinstance(acquisition_cost, pd.Series) else "per-customer",
-                     "interval": interval, "method": method, "chains": chains, "draws": draws, "tune": tune,
+                     "interval": interval, "method": method, "sampler": sampler, "chains": chains, "draws": draws, "tune": tune,
                      "seed": seed, "fit": fit, "max_draws": max_draws},
         "summary": dict(summary.attrs.get("clvmodels", {})),
         "time_unit": bg.time_unit_,

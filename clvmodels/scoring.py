@@ -37,7 +37,7 @@ def score(summary: pd.DataFrame, bgnbd_model, gamma_gamma_model, horizon, *, dis
     spend = gg.expected_spend(summary, interval=interval, max_draws=max_draws)
     value = customer_lifetime_value(bg, gg, summary, horizon, discount_rate=discount_rate, margin=margin,
                                     cost_to_serve=cost_to_serve, acquisition_cost=acquisition_cost,
-                                    interval=interval, max_draws=max_draws, progress=progress)
+                                    interval=interval, max_draws=max_draws or 1000, progress=progress)
     base_cols = ["frequency", "recency", "T", "monetary_value"]
     if "historical_clv" in summary.columns:
         base_cols.append("historical_clv")

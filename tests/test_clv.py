@@ -16,7 +16,7 @@ def sub(cdnow_split):
 
 
 def test_undiscounted_clv_is_purchases_times_spend_per_draw(cdnow_bgnbd, cdnow_gamma_gamma, sub):
-    clv = customer_lifetime_value(cdnow_bgnbd, cdnow_gamma_gamma, sub, "52W", draws=True)
+    clv = customer_lifetime_value(cdnow_bgnbd, cdnow_gamma_gamma, sub, "52W", draws=True, max_draws=None)
     pb, pg = cdnow_bgnbd.draws_(4000), cdnow_gamma_gamma.draws_(4000)
     x, tx, T = (sub[c].to_numpy(float) for c in ("frequency", "recency", "T"))
     mv = np.where(x > 0, sub["monetary_value"].to_numpy(float), 0.0)

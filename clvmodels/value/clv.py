@@ -78,7 +78,7 @@ def present_value_factors(bg_params, x, tx, T, k0: int, H: int, d: float):
 
 def customer_lifetime_value(bgnbd_model, gamma_gamma_model, data: pd.DataFrame, horizon, *,
                             start=None, discount_rate: float = 0.0, margin=1.0, cost_to_serve=0.0,
-                            acquisition_cost=None, interval: float = 0.9, max_draws: int | None = None,
+                            acquisition_cost=None, interval: float = 0.9, max_draws: int | None = 1000,
                             budget_bytes: int = DEFAULT_CHUNK_BYTES, progress: bool = False,
                             draws: bool = False) -> pd.DataFrame:
     """Discounted CLV per customer over ``horizon`` (or the window (start, horizon]) with its credible
@@ -94,6 +94,8 @@ def customer_lifetime_value(bgnbd_model, gamma_gamma_model, data: pd.DataFrame, 
     cost_to_serve: currency per period while alive (scalar, column name or Series).
     acquisition_cost: optional (scalar, column or Series): adds ``clv_minus_cac`` (with interval) and
         ``clv_cac_ratio`` (posterior mean CLV / acquisition cost).
+    max_draws: joint draws used (default 1,000, evenly thinned; None = all). The cost is draws x distinct
+        customers x periods, and 1,000 draws pin the 5% and 95% quantiles well.
     Returns a DataFrame indexed like ``data``: ``clv``, ``clv_lower``, ``clv_upper``, ``expected_spend``
     (posterior mean spend per transaction), ``discounted_purchases`` (posterior mean).
     """
