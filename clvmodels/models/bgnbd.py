@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 from scipy import special as sc
 
 from .special import _flat, _hyp2f1_1, _report, _series1, hyp2f1_scaled
@@ -150,9 +150,9 @@ def _alive_expected1(R, A0, a, B, t):
     return acc, st
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", parallel=True)
 def _alive_expected_many(R, A0, a, B, t, out, status):
-    for i in range(R.size):
+    for i in prange(R.size):
         out[i], status[i] = _alive_expected1(R[i], A0[i], a[i], B[i], t[i])
 
 
@@ -195,11 +195,11 @@ def _alive_survival(R, A0, a, B, t):
     return v * np.exp(a * -np.log1p(t / A0) + l)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", parallel=True)
 def _alive_pmf_many(R, A0, a, B, t, sf_top, pa, pmf, tail):
     """Fill pmf[i, k] = pa_i P(k | alive) + (1 - pa_i)[k = 0] and tail[i] = pa_i P(Y > K | alive)."""
     K = pmf.shape[1] - 1
-    for i in range(R.size):
+    for i in prange(R.size):
         Ri, ai, Bi, ti = R[i], a[i], B[i], t[i]
         if ti == 0.0:
             for k in range(K + 1):
@@ -346,9 +346,9 @@ def _log_chernoff_nb(k, R, log_q, log_1mq, mean):
     return R * (log_q + math.log1p(k / R)) + k * (log_1mq + math.log1p(R / k))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", parallel=True)
 def _count_bound_many(R, A0, t, log_target, out):
-    for i in range(R.size):
+    for i in prange(R.size):
         if t[i] <= 0.0 or log_target[i] >= 0.0:
             out[i] = 0
             continue

@@ -47,7 +47,7 @@ import math
 import warnings
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 from scipy import special as sc
 
 __all__ = ["hyp2f1", "log_hyp2f1", "hyp2f1_scaled", "hyp2f1_series", "lbeta", "log1mexp", "softplus"]
@@ -233,9 +233,9 @@ def _hyp2f1_1(a, b, c, z, zc):
     return s, ls + l, st
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", parallel=True)
 def _hyp2f1_many(a, b, c, z, zc, out_v, out_l, status):
-    for i in range(a.size):
+    for i in prange(a.size):
         out_v[i], out_l[i], status[i] = _hyp2f1_1(a[i], b[i], c[i], z[i], zc[i])
 
 
