@@ -1,0 +1,154 @@
+"""Are the predictive intervals calibrated? Figures for a calibration/holdout split.
+
+- :func:`plot_pit`: histogram of the randomized probability integral transform (PIT) of each
+  customer's actual holdout count under her posterior predictive distribution; flat when the
+  predictive distributions are right, U-shaped when the intervals are too narrow, hump-shaped when too
+  wide.
+- :func:`plot_interval_coverage`: for several interval levels, the share of customers whose actual
+  holdout count falls inside the central predictive interval, against the nominal level and against
+  the mass the model itself puts inside its (discrete, so wider than nominal) intervals.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..errors import InputError
+from ..models import bgnbd
+from ..models.bgnbd_model import check_bgnbd_data
+from ..predict import DEFAULT_CHUNK_BYTES, chunk_rows, distinct, interval_bounds
+from ._common import PLOT_DRAWS, attach_data, model_unit, new_axes
+from .conditional import holdout_length
+
+__all__ = ["plot_pit", "interval_coverage_data", "plot_interval_coverage"]
+
+#: distinct triplets per block of the coverage computation (each block's pmf is (rows x counts))
+_BLOCK = 2000
+
+
+def predictive_pmf_rows(p2, x, tx, T, t, budget_bytes: int = DEFAULT_CHUNK_BYTES) -> np.ndarray:
+    """Posterior predictive P(Y(t) = k | x, t_x, T), k = 0..K, per row: the mixture over the draws
+    ``p2`` ((S, 1) arrays) of the exact conditional distribution. K is the largest per-row count with
+    predictive tail mass above 1e-10; rows are processed in chunks so draws x rows x counts stays
+    under ``budget_bytes``."""
+    S = len(p2["r"])
+    K = int(np.max(bgnbd.purchases_count_upper_bound(p2["r"], p2["alpha"], p2["a"], p2["b"], x, tx, T, t)))
+    out = np.empty((len(x), K + 1))
+    step = chunk_rows(S, K + 1, budget_bytes)
+    for j in range(0, len(x), step):
+        sl = slice(j, j + step)
+        out[sl] = bgnbd.conditional_purchases_pmf(p2["r"], p2["alpha"], p2["a"], p2["b"], x[sl], tx[sl], T[sl],
+                                                  t, K).mean(axis=0)
+    return out
+
+
+def _pit_values(validation) -> np.ndarray:
+    if isinstance(validation, dict):
+        validation = validation.get("table")
+    if isinstance(validation, pd.DataFrame):
+        if "pit" not in validation.columns:
+            raise InputError("the table has no 'pit' column: use the result of clvmodels.validation.validate_purchases")
+        return validation["pit"].to_numpy(float)
+    if validation is None:
+        raise InputError("expected the result of clvmodels.validation.validate_purchases (or its table)")
+    return np.asarray(validation, dtype=float)
+
+
+def plot_pit(validation, *, bins: int = 10, band: float = 0.99, ax=None):
+    """Histogram of the holdout PIT values with the uniform reference and a pointwise ``band``
+    binomial envelope per bin. ``validation``: the dict returned by
+    :func:`clvmodels.validation.validate_purchases`, its ``table``, or the PIT values.
+    The chi-square p-value of uniformity is in the title. Returns the matplotlib Figure.
+    """
+    from ..validation.holdout import pit_uniformity_pvalue
+
+    pit = _pit_values(validation)
+    pit = pit[np.isfinite(pit)]
+    n = len(pit)
+    if n == 0:
+        raise InputError("no PIT values to plot")
+    counts, edges = np.histogram(np.clip(pit, 0, 1), bins=bins, range=(0.0, 1.0))
+    fig, ax = new_axes(ax)
+    ax.stairs(counts, edges, fill=True, color="C0", alpha=0.45, label="customers per PIT bin")
+    ax.stairs(counts, edges, color="C0", linewidth=1.5)
+    lo, hi = stats.binom.ppf([(1 - band) / 2, (1 + band) / 2], n, 1.0 / bins)
+    ax.axhspan(lo, hi, color="C1", alpha=0.25, zorder=3, label=f"{band:.0%} range per bin under calibration")
+    ax.axhline(n / bins, color="0.3", linestyle="--", linewidth=1, label="uniform")
+    pval = pit_uniformity_pvalue(pit, bins)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("PIT of the actual holdout count")
+    ax.set_ylabel("customers")
+    ax.set_title(f"Predictive calibration (PIT): chi-square p = {pval:.3g}", fontsize=10)
+    ax.legend(fontsize=8, frameon=False, loc="lower center")
+    attach_data(fig, "pit", pd.DataFrame({"left": edges[:-1], "right": edges[1:], "customers": counts}))
+    attach_data(fig, "pvalue", pval)
+    return fig
+
+
+def interval_coverage_data(bgnbd_model, summary: pd.DataFrame, *, levels: Sequence[float] = (0.5, 0.8, 0.9, 0.95),
+                           max_draws: int | None = PLOT_DRAWS) -> pd.DataFrame:
+    """Coverage of the central predictive intervals of the holdout counts at each level.
+
+    Intervals are those of :meth:`BetaGeoModel.purchases_interval` (smallest counts whose predictive
+    CDF reaches each tail), computed once per distinct (frequency, recency, T) from the posterior
+    predictive distribution, block by block. Returns one row per level with ``coverage`` (share of
+    customers whose actual count lies inside), ``expected_coverage`` (mean predictive mass inside:
+    what a calibrated model would show) and ``n_customers``.
+    """
+    model_unit(bgnbd_model)
+    check_bgnbd_data(summary, "summary")
+    h = holdout_length(summary)
+    levels = [float(v) for v in levels]
+    bounds = [interval_bounds(v) for v in levels]
+    y = summary["frequency_holdout"].to_numpy(float).astype(np.int64)
+    d = distinct(summary["frequency"].to_numpy(float), summary["recency"].to_numpy(float),
+                 summary["T"].to_numpy(float))
+    params = {k: np.asarray(v, float)[:, None] for k, v in bgnbd_model.draws_(max_draws).items()}
+    # rows in order of frequency, so each block's largest count (its pmf width) stays small
+    order = np.argsort(d.keys[0], kind="stable")
+    L = len(levels)
+    lower = np.empty((len(d), L), dtype=np.int64)
+    upper = np.empty((len(d), L), dtype=np.int64)
+    mass = np.empty((len(d), L))
+    for j in range(0, len(d), _BLOCK):
+        sl = order[j:j + _BLOCK]
+        pmf = predictive_pmf_rows(params, d.keys[0][sl], d.keys[1][sl], d.keys[2][sl], h)
+        cdf = np.cumsum(pmf, axis=1)
+        ks = np.arange(pmf.shape[1])
+        for i, (lo_q, hi_q) in enumerate(bounds):
+            lo = np.argmax(cdf >= lo_q - 1e-12, axis=1)
+            hi = np.argmax(cdf >= hi_q - 1e-12, axis=1)
+            lower[sl, i], upper[sl, i] = lo, hi
+            inside = (ks[None, :] >= lo[:, None]) & (ks[None, :] <= hi[:, None])
+            mass[sl, i] = (pmf * inside).sum(axis=1)
+    lo_c, hi_c = lower[d.inverse], upper[d.inverse]
+    covered = (y[:, None] >= lo_c) & (y[:, None] <= hi_c)
+    out = pd.DataFrame({"coverage": covered.mean(axis=0), "expected_coverage": mass[d.inverse].mean(axis=0),
+                        "n_customers": len(y)}, index=pd.Index(levels, name="level"))
+    out.attrs["clvmodels"] = {"holdout_length": h, "n_draws": int(len(params["r"]))}
+    return out
+
+
+def plot_interval_coverage(bgnbd_model, summary: pd.DataFrame, *, levels: Sequence[float] = (0.5, 0.8, 0.9, 0.95),
+                           max_draws: int | None = PLOT_DRAWS, ax=None):
+    """Actual coverage of the holdout counts by the central predictive intervals at several levels,
+    against the nominal level (diagonal) and the model's own expected coverage. Points on the
+    expected-coverage line mean calibrated intervals; below it, intervals too narrow. See
+    :func:`interval_coverage_data`. Returns the matplotlib Figure."""
+    data = interval_coverage_data(bgnbd_model, summary, levels=levels, max_draws=max_draws)
+    fig, ax = new_axes(ax, figsize=(5.5, 5.0))
+    lv = data.index.to_numpy(float)
+    ax.plot([0, 1], [0, 1], color="0.6", linestyle=":", linewidth=1, label="nominal level")
+    ax.plot(lv, data["expected_coverage"], color="C1", linestyle="--", marker="s", label="expected by the model")
+    ax.plot(lv, data["coverage"], color="C0", marker="o", label="actual holdout coverage")
+    ax.set_xlim(min(lv.min(), 0.4) - 0.05, 1.0)
+    ax.set_ylim(min(lv.min(), 0.4) - 0.05, 1.0)
+    ax.set_xlabel("interval level")
+    ax.set_ylabel("share of customers inside their interval")
+    ax.set_title(f"Predictive interval coverage ({data['n_customers'].iloc[0]:,} customers)", fontsize=10)
+    ax.legend(fontsize=8, frameon=False, loc="upper left")
+    attach_data(fig, "coverage", data)
+    return fig

@@ -1,0 +1,86 @@
+"""Period transactions: how many customers made 0, 1, 2, ... repeat purchases in the calibration
+period, actual against the model's posterior predictive distribution.
+
+For posterior draw s, customer c of age T_c makes k repeat purchases with probability
+``P_s(X(T_c) = k)`` (FHL 2005 eq. 8). The posterior predictive count of customers in each bin is drawn
+per draw as a multinomial over the customers sharing a T, so its interval includes both parameter
+uncertainty and the randomness of purchasing. Work is per distinct T and draw, chunked over T values.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..models import bgnbd
+from ..models.bgnbd_model import check_bgnbd_data
+from ..predict import DEFAULT_CHUNK_BYTES, chunk_rows
+from ._common import PLOT_DRAWS, attach_data, model_unit, new_axes, pct, quantiles, thinned
+from .conditional import frequency_bins
+
+__all__ = ["period_transactions_data", "plot_period_transactions"]
+
+
+def period_transactions_data(bgnbd_model, summary: pd.DataFrame, *, max_frequency: int = 7,
+                             interval: float = 0.9, max_draws: int | None = PLOT_DRAWS, seed: int = 0,
+                             budget_bytes: int = DEFAULT_CHUNK_BYTES) -> pd.DataFrame:
+    """Customers by number of repeat purchases (0, 1, ..., ``max_frequency``+), actual and posterior
+    predictive.
+
+    Returns one row per bin (index ``frequency``) with ``actual`` (customers), ``expected`` (posterior
+    predictive mean), ``predicted_lower``, ``predicted_upper`` (central predictive interval at
+    ``interval``) and ``actual_share`` / ``expected_share`` (fractions of all customers).
+    """
+    model_unit(bgnbd_model)
+    check_bgnbd_data(summary, "summary")
+    x = summary["frequency"].to_numpy(float)
+    bins, labels = frequency_bins(x, max_frequency)
+    nb = len(labels)
+    actual = np.bincount(bins, minlength=nb)
+    Ts, n_T = np.unique(summary["T"].to_numpy(float), return_counts=True)
+    p = thinned(bgnbd_model, max_draws)
+    S = len(p["r"])
+    rng = np.random.default_rng(seed)
+    sim = np.zeros((S, nb), dtype=np.int64)
+    expected = np.zeros(nb)
+    step = chunk_rows(S, 2 * nb, budget_bytes)
+    for j in range(0, len(Ts), step):
+        sl = slice(j, j + step)
+        pmf, tail = bgnbd.purchases_pmf_new(p["r"], p["alpha"], p["a"], p["b"], Ts[sl], nb - 2, return_tail=True)
+        probs = np.concatenate([pmf, tail[..., None]], axis=-1)          # (S, T values, bins)
+        probs = np.clip(probs, 0.0, None)
+        probs /= probs.sum(axis=-1, keepdims=True)
+        expected += (probs * n_T[sl, None]).sum(axis=1).mean(axis=0)
+        sim += rng.multinomial(np.broadcast_to(n_T[sl], probs.shape[:-1]), probs).sum(axis=1)
+    lo, hi = quantiles(sim, interval)
+    n = len(summary)
+    out = pd.DataFrame({"actual": actual, "expected": expected, "predicted_lower": lo, "predicted_upper": hi,
+                        "actual_share": actual / n, "expected_share": expected / n},
+                       index=pd.Index(labels, name="frequency"))
+    out.attrs["clvmodels"] = {"interval": interval, "n_draws": int(S), "n_customers": int(n)}
+    return out
+
+
+def plot_period_transactions(bgnbd_model, summary: pd.DataFrame, *, max_frequency: int = 7,
+                             interval: float = 0.9, max_draws: int | None = PLOT_DRAWS, seed: int = 0, ax=None):
+    """Bar chart of the number of customers with 0, 1, 2, ... repeat purchases in the calibration
+    period: actual bars beside the model's posterior predictive mean with its predictive interval.
+
+    See :func:`period_transactions_data` (numbers kept as ``fig.clvmodels_data['period_transactions']``).
+    Returns the matplotlib Figure.
+    """
+    data = period_transactions_data(bgnbd_model, summary, max_frequency=max_frequency, interval=interval,
+                                    max_draws=max_draws, seed=seed)
+    fig, ax = new_axes(ax)
+    xs = np.arange(len(data))
+    w = 0.4
+    ax.bar(xs - w / 2, data["actual"], width=w, color="C0", label="actual")
+    err = np.vstack([data["expected"] - data["predicted_lower"], data["predicted_upper"] - data["expected"]])
+    ax.bar(xs + w / 2, data["expected"], width=w, color="C1", yerr=np.clip(err, 0, None), capsize=3,
+           label=f"model (posterior predictive, {pct(interval)} interval)")
+    ax.set_xticks(xs, list(data.index))
+    ax.set_xlabel("repeat purchases in the calibration period")
+    ax.set_ylabel("customers")
+    ax.set_title(f"Period transactions: {data.attrs['clvmodels']['n_customers']:,} customers")
+    ax.legend(loc="upper right", fontsize=8, frameon=False)
+    attach_data(fig, "period_transactions", data)
+    return fig

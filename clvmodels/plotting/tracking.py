@@ -1,0 +1,190 @@
+"""Tracking plot: repeat transactions of a cohort, actual against the model, across calibration and
+holdout (the figures of Fader, Hardie & Lee 2005, "Counting your customers the easy way", figs. 1-2).
+
+The model's curve is the expected number of repeat transactions of the cohort by each date,
+``sum_c E[X(t_date - t_first(c))]`` with ``E[X(t)]`` the expected repeat purchases of a customer in the
+first ``t`` periods after her first purchase (FHL eq. 7). It is computed per posterior draw, so the
+curve comes with a credible band (the uncertainty of the *expected* count; the actual count also has
+purchase-to-purchase randomness on top, which the band does not include).
+
+Bounded memory: customers who made their first purchase on the same day share the curve, and the
+curve is only needed at whole-day lags ``date - first day``. So the work is one evaluation of
+``E[X(lag)]`` per posterior draw and whole-day lag (at most the number of days in the log), chunked
+over lags, then per-draw sums over the cohort, chunk by chunk over first-purchase days, weighted by
+the number of customers who joined that day: nothing grows with the number of customers.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from ..models import bgnbd
+from ..predict import DEFAULT_CHUNK_BYTES, chunk_rows
+from ._common import (PLOT_DRAWS, as_day, attach_data, day_dates, model_unit, new_axes, pct, purchase_days, quantiles,
+                      thinned, unit_days, unit_label)
+
+__all__ = ["tracking_data", "plot_tracking"]
+
+
+def _grid(start: int, cal_end: int, end: int, ud: float) -> np.ndarray:
+    """Inclusive period-end day numbers, anchored at the end of calibration (so whole periods fall on
+    either side of it), from the first period that ends on or after ``start`` up to ``end``."""
+    k_lo = -int(np.floor((cal_end - start) / ud)) - 1
+    k_hi = int(np.ceil((end - cal_end) / ud)) + 1
+    ends = np.unique(np.round(cal_end + np.arange(k_lo, k_hi + 1) * ud).astype(np.int64))
+    ends = ends[(ends >= start) & (ends <= end)]
+    if len(ends) == 0 or ends[-1] != end:
+        ends = np.append(ends, end)
+    return ends
+
+
+def tracking_data(bgnbd_model, transactions: pd.DataFrame, *, calibration_end, observation_end=None,
+                  customer_id: str = "customer_id", date: str = "date", customers=None,
+                  interval: float = 0.9, max_draws: int | None = PLOT_DRAWS,
+                  budget_bytes: int = DEFAULT_CHUNK_BYTES) -> pd.DataFrame:
+    """Actual and expected repeat transactions of a cohort per period and cumulated.
+
+    Parameters
+    ----------
+    bgnbd_model: a fitted :class:`~clvmodels.BetaGeoModel` (fitted on the calibration period).
+    transactions: the transaction log (one row per transaction); purchases on the same day merge, as in
+        :func:`clvmodels.summarize`, and a customer's first purchase is not a repeat transaction.
+    calibration_end: last day of the calibration period (inclusive).
+    observation_end: last day shown (inclusive; default: the last date in the log).
+    customers: the cohort (ids); default: every customer whose first purchase is on or before
+        ``calibration_end``, i.e. the customers the model was fitted on.
+    interval: level of the central credible band; max_draws: posterior draws used (thinned evenly).
+
+    Returns one row per period of the model's time unit (periods are anchored at ``calibration_end``;
+    the first may be partial) with ``period_end`` (inclusive date), ``phase`` ('calibration' or
+    'holdout'), ``actual``, ``expected``, ``expected_lower``, ``expected_upper`` (repeat transactions in
+    the period) and the same cumulated (``cumulative_actual``, ``cumulative_expected``, ...).
+    """
+    unit = model_unit(bgnbd_model)
+    ud = unit_days(unit)
+    pdays = purchase_days(transactions, customer_id, date)
+    cal_end = as_day(calibration_end, "calibration_end")
+    first = pdays.loc[pdays["is_first"], ["customer_id", "day"]]
+    if customers is not None:
+        cohort = pd.Index(pd.unique(pd.Series(list(customers))))
+        unknown = cohort.difference(first["customer_id"])
+        if len(unknown):
+            raise InputError(f"{len(unknown)} customers of the cohort have no transactions, e.g. {list(unknown[:5])}")
+        first = first[first["customer_id"].isin(cohort)]
+    else:
+        first = first[first["day"] <= cal_end]
+    if len(first) == 0:
+        raise InputError(f"no customer made a first purchase on or before calibration_end={calibration_end}")
+    pdays = pdays[pdays["customer_id"].isin(first["customer_id"])]
+    end = as_day(observation_end, "observation_end") if observation_end is not None else int(pdays["day"].max())
+    if end < cal_end:
+        raise InputError(f"observation_end ({day_dates([end])[0].date()}) is before calibration_end "
+                         f"({day_dates([cal_end])[0].date()})")
+    start_day = int(first["day"].min())
+    # day numbers relative to the first cohort day
+    f_days = first["day"].to_numpy() - start_day
+    r_days = pdays.loc[~pdays["is_first"], "day"].to_numpy() - start_day
+    E = int(end - start_day)
+    C = int(cal_end - start_day)
+    ends = _grid(0, C, E, ud)
+    K = len(ends)
+
+    # actual repeat transactions per period (periods are (ends[k-1], ends[k]])
+    r_days = r_days[r_days <= E]
+    actual = np.bincount(np.searchsorted(ends, r_days, side="left"), minlength=K)[:K].astype(float)
+
+    # cohort sizes by first day: customers who joined on the same day share the curve E[X(date - day)]
+    days, n_by_day = np.unique(f_days, return_counts=True)
+    n_by_day = n_by_day.astype(float)
+    p = thinned(bgnbd_model, max_draws)
+    S = len(p["r"])
+    # E[X(lag)] per draw at every whole-day lag 0..E (lag 0: no repeat purchase yet), chunked over lags
+    e = np.zeros((S, E + 1))
+    step = chunk_rows(S, 2, budget_bytes)
+    for j in range(1, E + 1, step):
+        lag = np.arange(j, min(E + 1, j + step))
+        e[:, lag] = bgnbd.expected_purchases_new(p["r"], p["alpha"], p["a"], p["b"], lag / ud)
+    # per-draw sums over customers, chunk by chunk over first-purchase days:
+    # cum[s, k] = sum_day n(day) E_s[X(end_k - day)] for the days on or before end_k
+    cum = np.zeros((S, K))
+    step = max(1, chunk_rows(S, K, budget_bytes))
+    for j in range(0, len(days), step):
+        d = days[j:j + step]
+        lag = ends[None, :] - d[:, None]                            # (days, period ends)
+        w = np.where(lag >= 0, n_by_day[j:j + step, None], 0.0)
+        cum += np.einsum("sdk,dk->sk", e[:, np.clip(lag, 0, E)], w)
+    per = np.diff(cum, axis=1, prepend=0.0)
+    lo_c, hi_c = quantiles(cum, interval)
+    lo_p, hi_p = quantiles(per, interval)
+    period_end = day_dates(start_day + ends)
+    out = pd.DataFrame({
+        "period_end": period_end,
+        "phase": np.where(ends <= C, "calibration", "holdout"),
+        "actual": actual, "expected": per.mean(axis=0), "expected_lower": lo_p, "expected_upper": hi_p,
+        "cumulative_actual": np.cumsum(actual), "cumulative_expected": cum.mean(axis=0),
+        "cumulative_lower": lo_c, "cumulative_upper": hi_c,
+    })
+    out.attrs["clvmodels"] = {"calibration_end": str(day_dates([cal_end])[0].date()),
+                              "observation_end": str(day_dates([end])[0].date()),
+                              "time_unit": unit, "interval": interval, "n_draws": int(S),
+                              "n_customers": int(len(first))}
+    return out
+
+
+def plot_tracking(bgnbd_model, transactions: pd.DataFrame, *, calibration_end, observation_end=None,
+                  kind: str = "cumulative", customer_id: str = "customer_id", date: str = "date",
+                  customers=None, interval: float = 0.9, max_draws: int | None = PLOT_DRAWS, ax=None):
+    """Tracking plot of repeat transactions, actual against the model's expectation with its credible
+    band, across the calibration and holdout periods (FHL 2005, figs. 1 and 2).
+
+    ``kind``: ``'cumulative'`` (cumulative repeat transactions), ``'incremental'`` (per period of the
+    model's time unit, e.g. weekly) or ``'both'`` (two panels; ``ax`` may then be a pair of axes).
+    See :func:`tracking_data` for the other arguments and the numbers drawn, which are also kept on the
+    figure as ``fig.clvmodels_data['tracking']``. Returns the matplotlib Figure.
+    """
+    if kind not in ("cumulative", "incremental", "both"):
+        raise ValueError(f"kind must be 'cumulative', 'incremental' or 'both', got {kind!r}")
+    data = tracking_data(bgnbd_model, transactions, calibration_end=calibration_end,
+                         observation_end=observation_end, customer_id=customer_id, date=date,
+                         customers=customers, interval=interval, max_draws=max_draws)
+    meta = data.attrs["clvmodels"]
+    kinds = ["cumulative", "incremental"] if kind == "both" else [kind]
+    if kind == "both":
+        if ax is None:
+            import matplotlib.pyplot as plt
+
+            fig, axs = plt.subplots(2, 1, figsize=(8.0, 7.5), layout="constrained", sharex=True)
+            axs = list(axs)
+        else:
+            axs = list(np.ravel(ax))
+            if len(axs) != 2:
+                raise ValueError("kind='both' needs two axes")
+            fig = axs[0].figure
+    else:
+        fig, a0 = new_axes(ax, figsize=(8.0, 4.5))
+        axs = [a0]
+    unit_name = unit_label(meta["time_unit"])
+    x = data["period_end"]
+    cal = pd.Timestamp(meta["calibration_end"])
+    for a, k in zip(axs, kinds):
+        if k == "cumulative":
+            cols = ("cumulative_actual", "cumulative_expected", "cumulative_lower", "cumulative_upper")
+            ylabel = "cumulative repeat transactions"
+        else:
+            cols = ("actual", "expected", "expected_lower", "expected_upper")
+            ylabel = f"repeat transactions per period ({unit_name[:-1]})"
+        a.fill_between(x, data[cols[2]], data[cols[3]], color="C1", alpha=0.3, linewidth=0,
+                       label=f"model, {pct(interval)} credible band", step=None)
+        a.plot(x, data[cols[1]], color="C1", linestyle="--", label="model (BG/NBD expectation)")
+        a.plot(x, data[cols[0]], color="C0", label="actual")
+        a.axvline(cal, color="0.4", linestyle=":", linewidth=1)
+        a.annotate("end of calibration", xy=(cal, 1.0), xycoords=("data", "axes fraction"),
+                   xytext=(-4, -4), textcoords="offset points", ha="right", va="top", fontsize=8, color="0.3")
+        a.set_ylabel(ylabel)
+        a.set_ylim(bottom=0)
+        a.legend(loc="upper left", fontsize=8, frameon=False)
+    axs[-1].set_xlabel(f"period end (periods of one {unit_name[:-1]})")
+    axs[0].set_title(f"Tracking repeat transactions: {meta['n_customers']:,} customers")
+    attach_data(fig, "tracking", data)
+    return fig

@@ -1,0 +1,412 @@
+"""The HTML report of a forecast run: one self-contained file (figures embedded as PNG data URIs, CSS
+inline, no scripts, no links to fetch), readable offline in any browser.
+
+Sections: data summary; model fit and diagnostics (parameters with intervals, R-hat, ESS, divergences,
+trace plots, period transactions); validation (when a calibration/holdout summary is given: holdout
+accuracy and interval calibration, conditional expectations, PIT, tracking when the transaction log is
+given too); value segments (CLV distribution, historical against predicted); the top customers.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+import io
+import os
+import warnings
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from .. import __version__
+from ..errors import InputError
+from ..plotting._common import PLOT_DRAWS, duration_text
+
+#: section headings, in order (the validation section only appears with a holdout)
+SECTIONS = ("Data summary", "Model fit and diagnostics", "Validation", "Value segments", "Top customers")
+
+_CSS = """
+body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:0;color:#1d2330;background:#fff}
+main{max-width:1100px;margin:0 auto;padding:24px 32px 48px}
+h1{font-size:26px;margin:8px 0 4px} h2{font-size:20px;margin:36px 0 8px;padding-bottom:4px;border-bottom:2px solid #d8dde6}
+h3{font-size:16px;margin:20px 0 6px}
+p.meta{color:#5a6372;margin:0 0 12px;font-size:13px}
+table{border-collapse:collapse;margin:8px 0 16px;font-size:13px}
+th,td{padding:4px 10px;border-bottom:1px solid #e3e7ee;text-align:right}
+th:first-child,td:first-child{text-align:left} thead th{background:#f3f5f9}
+figure{margin:12px 0 20px} figure img{max-width:100%;height:auto;border:1px solid #eef0f4}
+figcaption{font-size:12px;color:#5a6372;margin-top:4px}
+.ok{color:#1f7a3a;font-weight:600} .bad{color:#b3261e;font-weight:600}
+.note{background:#fff6e5;border-left:4px solid #e8a33d;padding:8px 12px;margin:10px 0;font-size:13px}
+.grid{display:flex;flex-wrap:wrap;gap:16px} .grid figure{flex:1 1 460px}
+footer{margin-top:40px;font-size:12px;color:#5a6372}
+"""
+
+
+class _Figures:
+    """Renders figures to embedded PNGs; a figure that fails becomes a visible note (and a warning)
+    instead of losing the whole report."""
+
+    def __init__(self, dpi: int = 90, enabled: bool = True):
+        self.dpi = dpi
+        self.enabled = enabled
+        self.failures: list[str] = []
+        self.seconds: dict[str, float] = {}
+        self.count = 0
+
+    def __call__(self, make: Callable[[], Any], caption: str, alt: str) -> str:
+        import time
+
+        import matplotlib.pyplot as plt
+
+        if not self.enabled:
+            return ""
+
+        try:
+            t0 = time.perf_counter()
+            fig = make()
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=self.dpi, bbox_inches="tight", facecolor="white")
+            plt.close(fig)
+            self.seconds[alt] = time.perf_counter() - t0
+        except Exception as exc:  # noqa: BLE001 - reported in the document and as a warning
+            msg = f"{alt}: {type(exc).__name__}: {exc}"
+            self.failures.append(msg)
+            warnings.warn(f"report figure not drawn: {msg}", RuntimeWarning, stacklevel=3)
+            return f'<p class="note">Figure not drawn ({html.escape(msg)}).</p>'
+        self.count += 1
+        data = base64.b64encode(buf.getvalue()).decode("ascii")
+        return (f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+                f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+
+
+def _e(v: Any) -> str:
+    return html.escape(str(v))
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, (bool, np.bool_)):
+        return "yes" if v else "no"
+    if isinstance(v, (int, np.integer)):
+        return f"{int(v):,}"
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        if not np.isfinite(f):
+            return "n/a"
+        if f != 0 and (abs(f) >= 1e6 or abs(f) < 1e-3):
+            return f"{f:.3g}"
+        if abs(f) >= 1000:
+            return f"{f:,.0f}"
+        return f"{f:,.4g}" if abs(f) < 1 else f"{f:,.2f}"
+    if isinstance(v, pd.Timestamp):
+        return str(v.date())
+    return str(v)
+
+
+def _fixed(digits: int) -> Callable[[Any], str]:
+    def f(v):
+        try:
+            x = float(v)
+        except (TypeError, ValueError):
+            return str(v)
+        return f"{x:,.{digits}f}" if np.isfinite(x) else "n/a"
+    return f
+
+
+#: column-specific number formats (others: :func:`_fmt`)
+COLUMN_FORMATS: dict[str, Callable[[Any], str]] = {
+    "customer_id": str,
+    "r_hat": _fixed(3), "ess_bulk": _fixed(0), "ess_tail": _fixed(0), "frequency": _fixed(0),
+    "purchases_lower": _fixed(0), "purchases_upper": _fixed(0), "customers": _fixed(0),
+    "recency": _fixed(2), "T": _fixed(2), "p_alive": _fixed(3), "P(alive), mean": _fixed(3),
+    "share of customers": lambda v: f"{float(v):.1%}", "share of predicted CLV": lambda v: f"{float(v):.1%}",
+}
+
+
+def _table(df: pd.DataFrame, *, index: bool = True) -> str:
+    """A DataFrame as an HTML table, every cell escaped and numbers formatted."""
+    cols = ([df.index.name or ""] if index else []) + [str(c) for c in df.columns]
+    head = "".join(f"<th>{_e(c)}</th>" for c in cols)
+    fmts = [COLUMN_FORMATS.get(str(c), _fmt) for c in df.columns]
+    rows = []
+    for idx, row in zip(df.index, df.itertuples(index=False, name=None)):
+        cells = ([f"<td>{_e(_fmt(idx))}</td>"] if index else []) + [f"<td>{_e(f(v))}</td>" for f, v in zip(fmts, row)]
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _kv(pairs: list[tuple[str, Any]]) -> str:
+    rows = "".join(f"<tr><td>{_e(k)}</td><td>{_e(_fmt(v))}</td></tr>" for k, v in pairs)
+    return f"<table><tbody>{rows}</tbody></table>"
+
+
+def _holdout_summary(result, holdout):
+    if holdout is None:
+        s = result.summary
+        return s if isinstance(s, pd.DataFrame) and "frequency_holdout" in s.columns else None
+    if not isinstance(holdout, pd.DataFrame) or "frequency_holdout" not in holdout.columns:
+        raise InputError("holdout must be a calibration/holdout summary: clvmodels.summarize(..., calibration_end=...)")
+    return holdout
+
+
+# -- sections -----------------------------------------------------------------------------------------
+def _data_section(result) -> str:
+    s = result.summary
+    meta = dict(getattr(s, "attrs", {}).get("clvmodels", {}))
+    unit = meta.get("time_unit", result.bgnbd.time_unit_)
+    x = s["frequency"].to_numpy(float)
+    pairs: list[tuple[str, Any]] = [
+        ("customers", int(len(s))),
+        ("customers with repeat purchases", int((x > 0).sum())),
+        ("repeat purchases (frequency total)", float(x.sum())),
+        ("time unit", unit),
+    ]
+    if meta.get("calibration_end"):
+        pairs.append(("calibration end (models fitted up to)", meta["calibration_end"]))
+    if meta.get("observation_end"):
+        pairs.append(("observation end", meta["observation_end"]))
+    if "first_purchase" in s.columns:
+        fp = pd.to_datetime(s["first_purchase"])
+        pairs.append(("first purchases", f"{fp.min().date()} to {fp.max().date()}"))
+    pairs += [("mean customer age T", float(s["T"].mean())),
+              ("mean frequency", float(x.mean()))]
+    rep = s.loc[s["frequency"] > 0, "monetary_value"] if "monetary_value" in s.columns else pd.Series(dtype=float)
+    if len(rep):
+        pairs.append(("mean repeat-purchase value (repeat customers)", float(rep.mean())))
+    if "historical_clv" in s.columns:
+        pairs += [("historical value, total", float(s["historical_clv"].sum())),
+                  ("historical value, mean per customer", float(s["historical_clv"].mean()))]
+    return "<h2 id=\"data\">Data summary</h2>" + _kv(pairs)
+
+
+def _model_block(name: str, model, interval: float) -> str:
+    from ..plotting.posterior import diagnostics_text
+
+    d = model.diagnostics_
+    status = ('<span class="ok">diagnostics ok</span>' if d.ok
+              else '<span class="bad">diagnostics report problems</span>')
+    summ = model.summary(interval).rename(columns={"lower": f"lower ({interval:.0%})",
+                                                   "upper": f"upper ({interval:.0%})"})
+    out = [f"<h3>{_e(name)}</h3>", f"<p class=\"meta\">{_e(diagnostics_text(model))} &mdash; {status}</p>",
+           _table(summ)]
+    if not d.ok:
+        items = "".join(f"<li>{_e(p)}</li>" for p in d.problems)
+        out.append(f'<div class="note"><b>What to do:</b> the estimates may not be trustworthy. '
+                   f"Run more tuning and draws, raise target_accept, or check the priors and the data.<ul>{items}</ul></div>")
+    return "".join(out)
+
+
+def _model_section(result, fig: _Figures, max_draws, interval: float) -> str:
+    from .. import plotting as P
+
+    bg, gg = result.bgnbd, result.gamma_gamma
+    parts = ["<h2 id=\"fit\">Model fit and diagnostics</h2>", _model_block("BG/NBD (purchases and drop-out)", bg, interval),
+             _model_block("Gamma-Gamma (spend per transaction)", gg, interval)]
+    corr = getattr(gg, "fit_info_", {}).get("spend_frequency_correlation")
+    if corr is not None and np.isfinite(corr):
+        parts.append(f"<p class=\"meta\">Correlation of frequency and mean repeat spend among repeat customers: "
+                     f"{corr:.2f} (the Gamma-Gamma model assumes independence).</p>")
+    figs = [fig(lambda: P.plot_trace(bg), "BG/NBD posterior by chain (left) and draws in order (right).",
+                "BG/NBD trace plot"),
+            fig(lambda: P.plot_trace(gg), "Gamma-Gamma posterior by chain and trace.", "Gamma-Gamma trace plot"),
+            fig(lambda: P.plot_period_transactions(bg, result.summary, max_draws=max_draws),
+                "Customers by number of repeat purchases in the fitting period: actual and posterior predictive.",
+                "Period transactions"),
+            fig(lambda: P.plot_p_alive_matrix(bg, data=result.summary, max_draws=max_draws),
+                "Probability alive by frequency and recency for the oldest customers.", "P(alive) matrix")]
+    parts.append('<div class="grid">' + "".join(figs) + "</div>")
+    return "".join(parts)
+
+
+def _validation_section(result, holdout: pd.DataFrame, transactions, fig: _Figures, max_draws, interval) -> str:
+    from .. import plotting as P
+    from ..validation import validate_purchases
+
+    bg = result.bgnbd
+    parts = ["<h2 id=\"validation\">Validation</h2>"]
+    meta = dict(getattr(holdout, "attrs", {}).get("clvmodels", {}))
+    cal_end, obs_end = meta.get("calibration_end"), meta.get("observation_end")
+    parts.append(f"<p class=\"meta\">Models fitted on the calibration period"
+                 f"{' ending ' + _e(cal_end) if cal_end else ''}, checked against the holdout"
+                 f"{' up to ' + _e(obs_end) if obs_end else ''}.</p>")
+    try:
+        v = validate_purchases(bg, holdout, interval=interval, max_draws=max_draws)
+    except Exception as exc:  # noqa: BLE001 - shown in the document
+        warnings.warn(f"report: purchase validation failed: {exc}", RuntimeWarning, stacklevel=2)
+        fig.failures.append(f"validation: {exc}")
+        v = None
+        parts.append(f'<p class="note">Holdout validation failed ({_e(type(exc).__name__)}: {_e(exc)}).</p>')
+    if v is not None:
+        pairs = [("customers", v["n_customers"]), ("holdout length", duration_text(v["holdout_length"], v["time_unit"])),
+                 ("actual holdout purchases", v["holdout_actual_total"]),
+                 ("predicted holdout purchases", v["holdout_predicted_total"]),
+                 ("per-customer MAE", v["mae"]), ("per-customer RMSE", v["rmse"]),
+                 (f"customers inside their {v['interval']:.0%} predictive interval", v["interval_coverage"]),
+                 ("expected share inside (the model's own)", v["interval_expected_coverage"]),
+                 ("PIT uniformity p-value", v["pit_pvalue"])]
+        if "spend_holdout" in holdout.columns:
+            try:
+                from ..validation.spend import validate_spend
+
+                sp = validate_spend(bg, result.gamma_gamma, holdout, interval=interval, max_draws=max_draws)
+                sp.pop("table", None)
+                for k in ("spend_holdout_actual_total", "spend_holdout_predicted_total", "spend_mae"):
+                    if k in sp:
+                        pairs.append((k.replace("_", " "), sp[k]))
+            except Exception as exc:  # noqa: BLE001
+                parts.append(f'<p class="note">Spend validation failed ({_e(type(exc).__name__)}: {_e(exc)}).</p>')
+        parts.append(_kv(pairs))
+    figs = [fig(lambda: P.plot_conditional_expectations(bg, holdout, interval=interval, max_draws=max_draws),
+                "Mean holdout purchases by calibration frequency: actual and model with credible interval.",
+                "Conditional expectations")]
+    if v is not None:
+        figs.append(fig(lambda: P.plot_pit(v), "PIT of the actual holdout counts: flat when the predictive "
+                        "distributions are calibrated.", "PIT histogram"))
+    if transactions is not None and cal_end:
+        figs.append(fig(lambda: P.plot_tracking(bg, transactions, calibration_end=cal_end, observation_end=obs_end,
+                                                kind="both", interval=interval, max_draws=max_draws,
+                                                customers=holdout.index),
+                        "Repeat transactions of the cohort, cumulative and per period: actual and model.",
+                        "Tracking plot"))
+    parts.append('<div class="grid">' + "".join(figs) + "</div>")
+    return "".join(parts)
+
+
+def segment_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Customers, predicted and historical value and mean P(alive) per value segment."""
+    from ..value.segments import SEGMENTS
+
+    t = table.copy()
+    t["segment"] = t["segment"].astype(str)
+    g = t.groupby("segment", observed=True)
+    out = pd.DataFrame({"customers": g.size(),
+                        "share of customers": g.size() / len(t),
+                        "predicted CLV, total": g["clv"].sum(),
+                        "share of predicted CLV": g["clv"].sum() / t["clv"].sum() if t["clv"].sum() else np.nan,
+                        "predicted CLV, mean": g["clv"].mean(),
+                        "P(alive), mean": g["p_alive"].mean()})
+    if "historical_clv" in t.columns:
+        out["historical CLV, total"] = g["historical_clv"].sum()
+    order = [s for s in SEGMENTS if s in out.index] + [s for s in out.index if s not in SEGMENTS]
+    out = out.loc[order]
+    out.index.name = "segment"
+    return out
+
+
+def _value_section(result, fig: _Figures) -> str:
+    from .. import plotting as P
+
+    t = result.table
+    clv_meta = dict(result.metadata.get("clv", {})) if isinstance(result.metadata, dict) else {}
+    settings = dict(result.metadata.get("settings", {})) if isinstance(result.metadata, dict) else {}
+    horizon = clv_meta.get("horizon", settings.get("horizon"))
+    rate = clv_meta.get("discount_rate_annual", settings.get("discount_rate"))
+    desc = []
+    if horizon:
+        desc.append(f"horizon {horizon}")
+    if rate is not None:
+        desc.append(f"annual discount rate {float(rate):.0%}")
+    parts = ["<h2 id=\"value\">Value segments</h2>",
+             f"<p class=\"meta\">Predicted CLV: posterior mean per customer ({_e(', '.join(desc) or 'see settings')}). "
+             "Segments: high value (top 20% by CLV), medium value (next 30%), low value (the rest); at risk: "
+             "valuable customers (top 30% by predicted or historical value) with P(alive) below 0.5.</p>"]
+    if "segment" in t.columns:
+        parts.append(_table(segment_table(t)))
+    figs = [fig(lambda: P.plot_clv_distribution(t), "Predicted CLV across customers.", "CLV distribution")]
+    if "historical_clv" in t.columns:
+        figs.append(fig(lambda: P.plot_historical_vs_predicted(t), "Historical spend against predicted CLV.",
+                        "Historical against predicted CLV"))
+    parts.append('<div class="grid">' + "".join(figs) + "</div>")
+    return "".join(parts)
+
+
+TOP_COLUMNS = ["customer_id", "frequency", "recency", "T", "historical_clv", "p_alive", "expected_purchases",
+               "purchases_lower", "purchases_upper", "expected_spend", "clv", "clv_lower", "clv_upper", "segment"]
+
+
+def top_customers_table(table: pd.DataFrame, n: int) -> pd.DataFrame:
+    t = table.reset_index() if "customer_id" not in table.columns and table.index.name == "customer_id" else table
+    cols = [c for c in TOP_COLUMNS if c in t.columns]
+    return t.sort_values("clv", ascending=False, kind="stable").head(int(n))[cols].reset_index(drop=True)
+
+
+def _top_section(result, fig: _Figures, top_n: int) -> str:
+    from .. import plotting as P
+
+    top = top_customers_table(result.table, top_n)
+    parts = ["<h2 id=\"top\">Top customers</h2>",
+             f"<p class=\"meta\">The {len(top)} customers with the highest predicted CLV, with credible intervals "
+             "(clv_lower to clv_upper) and the predictive interval of their purchase count.</p>",
+             _table(top, index=False),
+             fig(lambda: P.plot_top_customers(result.table, n=min(top_n, 25)),
+                 "Top customers: predicted CLV with interval, historical value marked.", "Top customers")]
+    return "".join(parts)
+
+
+def render_report(result, *, holdout: pd.DataFrame | None = None, transactions: pd.DataFrame | None = None,
+                  title: str | None = None, top_n: int = 20, max_draws: int | None = PLOT_DRAWS,
+                  interval: float | None = None, dpi: int = 90, figures: bool = True) -> str:
+    """The report of a :class:`~clvmodels.forecast.ForecastResult` as one self-contained HTML string.
+
+    holdout: a calibration/holdout summary (``summarize(..., calibration_end=...)``) of the customers
+        the models were fitted on, to add the validation section; by default the result's own summary
+        is used when it has holdout columns.
+    transactions: the transaction log, to add the tracking plot to the validation section.
+    top_n: rows of the top-customers table. max_draws: posterior draws used by the figures and the
+        validation. interval: level of the intervals shown (default: the run's). dpi: figure resolution.
+    figures: ``False`` leaves the figures out (tables only: quicker, and a much smaller file).
+    """
+    import matplotlib
+
+    if interval is None:
+        interval = float(result.metadata.get("interval", 0.9)) if isinstance(result.metadata, dict) else 0.9
+    hold = _holdout_summary(result, holdout)
+    fig = _Figures(dpi=dpi, enabled=figures)
+    with matplotlib.rc_context({"figure.max_open_warning": 0}):
+        body = [_data_section(result), _model_section(result, fig, max_draws, interval)]
+        if hold is not None:
+            body.append(_validation_section(result, hold, transactions, fig, max_draws, interval))
+        body += [_value_section(result, fig), _top_section(result, fig, top_n)]
+    title = title or "Customer lifetime value report"
+    now = _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    settings = dict(result.metadata.get("settings", {})) if isinstance(result.metadata, dict) else {}
+    shown = ", ".join(f"{k} {v}" for k, v in settings.items() if v is not None and k in
+                      ("horizon", "discount_rate", "margin", "interval", "method", "chains", "draws"))
+    versions = result.metadata.get("versions", {}) if isinstance(result.metadata, dict) else {}
+    vtext = ", ".join(f"{k} {v}" for k, v in versions.items()) or f"clvmodels {__version__}"
+    fails = ""
+    if fig.failures:
+        fails = ('<div class="note"><b>Parts of this report could not be produced:</b><ul>'
+                 + "".join(f"<li>{_e(f)}</li>" for f in fig.failures) + "</ul></div>")
+    nav = " &middot; ".join(f'<a href="#{a}">{_e(s)}</a>' for a, s in
+                            (("data", "Data summary"), ("fit", "Model fit and diagnostics"),
+                             ("validation", "Validation"), ("value", "Value segments"), ("top", "Top customers"))
+                            if a != "validation" or hold is not None)
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body><main>"
+        f"<h1>{_e(title)}</h1><p class=\"meta\">Created {_e(now)} by clvmodels {_e(__version__)}"
+        f"{' &middot; ' + _e(shown) if shown else ''}</p><p class=\"meta\">{nav}</p>{fails}"
+        + "".join(body)
+        + f"<footer>BG/NBD: Fader, Hardie &amp; Lee (2005), Marketing Science 24(2). Gamma-Gamma: Fader, Hardie "
+          f"&amp; Lee (2005), Journal of Marketing Research 42(4). Versions: {_e(vtext)}.</footer>"
+          "</main></body></html>\n")
+
+
+def write_report(result, path, *, holdout: pd.DataFrame | None = None, **kwargs):
+    """Write :func:`render_report` to ``path`` (UTF-8) atomically: on failure the previous file, if
+    any, is left as it was. Returns the path."""
+    from pathlib import Path
+
+    from ..io.atomic import atomic_path
+
+    text = render_report(result, holdout=holdout, **kwargs)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+        # a report is for people to open: the usual permissions (umask), not the temp file's 0600
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+    return Path(path)

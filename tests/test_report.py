@@ -1,0 +1,287 @@
+"""The HTML report: self-contained, with the expected sections, tables and figures, written atomically,
+reachable from ``clv forecast --report``, and rendered by a real headless browser."""
+from __future__ import annotations
+
+import base64
+import io
+import re
+import shutil
+import subprocess
+import warnings
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+
+from clvmodels.forecast import ForecastResult
+from clvmodels.report import SECTIONS, render_report, write_report
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+TOP_N = 15
+# figures: 2 trace plots, period transactions, P(alive) matrix; validation: conditional expectations,
+# PIT, tracking; value: CLV distribution, historical vs predicted; top customers
+N_FIGURES_WITH_HOLDOUT = 10
+N_FIGURES_WITHOUT_HOLDOUT = 7
+
+
+class _Doc(HTMLParser):
+    """What a browser would load from the document: headings, images, tables, external references."""
+
+    def __init__(self):
+        super().__init__()
+        self.h2, self.imgs, self.external, self.scripts, self.tables = [], [], [], 0, []
+        self._in_h2 = False
+        self._table = None
+        self._cell = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "h2":
+            self._in_h2 = True
+            self.h2.append("")
+        if tag == "img":
+            self.imgs.append(a)
+        if tag in ("script", "link", "iframe", "object", "embed"):
+            self.scripts += 1
+        for k in ("src", "href"):
+            v = a.get(k)
+            if v and not (v.startswith("data:") or v.startswith("#")):
+                self.external.append(v)
+        if tag == "table":
+            self._table = []
+        if tag == "tr" and self._table is not None:
+            self._table.append([])
+        if tag in ("td", "th") and self._table is not None:
+            self._cell = ""
+
+    def handle_endtag(self, tag):
+        if tag == "h2":
+            self._in_h2 = False
+        if tag in ("td", "th") and self._cell is not None:
+            self._table[-1].append(self._cell)
+            self._cell = None
+        if tag == "table" and self._table is not None:
+            self.tables.append(self._table)
+            self._table = None
+
+    def handle_data(self, data):
+        if self._in_h2:
+            self.h2[-1] += data
+        if self._cell is not None:
+            self._cell += data
+
+
+def parse(html: str) -> _Doc:
+    d = _Doc()
+    d.feed(html)
+    return d
+
+
+def decode_png(src: str):
+    from PIL import Image
+
+    assert src.startswith("data:image/png;base64,")
+    im = Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1], validate=True)))
+    im.load()
+    return im
+
+
+@pytest.fixture(scope="module")
+def result(cdnow_split, cdnow_bgnbd, cdnow_gamma_gamma):
+    from clvmodels.scoring import score
+
+    table = score(cdnow_split, cdnow_bgnbd, cdnow_gamma_gamma, "52W", discount_rate=0.1, max_draws=200)
+    meta = {"interval": 0.9, "settings": {"horizon": "52W", "discount_rate": 0.1, "interval": 0.9, "method": "nuts"},
+            "clv": table.attrs.get("clvmodels_clv", {}), "versions": {"clvmodels": "test"}}
+    return ForecastResult(table=table, summary=cdnow_split, bgnbd=cdnow_bgnbd, gamma_gamma=cdnow_gamma_gamma,
+                          metadata=meta)
+
+
+@pytest.fixture(scope="module")
+def html(result, cdnow_transactions):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        text = render_report(result, transactions=cdnow_transactions, top_n=TOP_N, max_draws=100)
+    failed = [str(w.message) for w in caught if "report figure not drawn" in str(w.message)]
+    assert not failed, failed
+    return text
+
+
+def test_report_sections_tables_and_embedded_figures(html, result):
+    doc = parse(html)
+    assert doc.h2 == list(SECTIONS)
+    assert doc.scripts == 0 and doc.external == [], doc.external      # self-contained: nothing to fetch
+    assert "Figure not drawn" not in html and "could not be produced" not in html
+    assert len(doc.imgs) == N_FIGURES_WITH_HOLDOUT
+    for img in doc.imgs:
+        im = decode_png(img["src"])
+        assert im.width > 300 and im.height > 200 and img["alt"]
+        arr = np.asarray(im.convert("RGB"))
+        assert arr.std() > 10                                           # not a blank image
+    # data summary: customers and repeat purchases of the calibration period
+    data = dict(row for row in doc.tables[0] if len(row) == 2)
+    assert data["customers"] == "2,357" and data["customers with repeat purchases"] == "946"
+    assert data["repeat purchases (frequency total)"] == "2,457"
+    # model fit: parameter tables with R-hat and ESS for both models
+    params = [t for t in doc.tables if t and t[0][:2] == ["parameter", "mean"]]
+    assert [row[0] for row in params[0][1:]] == ["r", "alpha", "a", "b"]
+    assert [row[0] for row in params[1][1:]] == ["p", "q", "v"]
+    assert "r_hat" in params[0][0] and "ess_bulk" in params[0][0]
+    r_row = params[0][1]
+    assert float(r_row[1]) == pytest.approx(result.bgnbd.summary().loc["r", "mean"], rel=1e-3)
+    assert "diagnostics ok" in html
+    # validation: the holdout totals
+    val = next(dict(r for r in t if len(r) == 2) for t in doc.tables if any(r and r[0] == "actual holdout purchases" for r in t))
+    assert val["actual holdout purchases"] == "1,882" and val["holdout length"] == "39 weeks"
+    # value segments: every customer in one segment
+    seg = next(t for t in doc.tables if t and t[0][0] == "segment")
+    assert sum(int(r[1].replace(",", "")) for r in seg[1:]) == 2357
+    assert {r[0] for r in seg[1:]} <= {"at risk", "high value", "medium value", "low value"}
+    # top customers: the highest predicted CLV first, TOP_N rows
+    top = next(t for t in doc.tables if t and t[0][:2] == ["customer_id", "frequency"])
+    expected = result.table.sort_values("clv", ascending=False).head(TOP_N)["customer_id"].astype(str).tolist()
+    assert [r[0] for r in top[1:]] == expected
+    assert "clv_lower" in top[0] and "clv_upper" in top[0]
+
+
+def test_report_without_holdout_has_no_validation(result):
+    from dataclasses import replace
+
+    summary = result.summary.drop(columns=["frequency_holdout", "monetary_value_holdout", "spend_holdout",
+                                           "duration_holdout"])
+    html = render_report(replace(result, summary=summary), max_draws=50, top_n=5, figures=False)
+    doc = parse(html)
+    assert doc.h2 == [s for s in SECTIONS if s != "Validation"]   # (figure count: see the CLI test)
+    assert doc.imgs == [] and "actual holdout purchases" not in html
+    # holdout given separately: the validation section comes back
+    html = render_report(replace(result, summary=summary), holdout=result.summary, max_draws=50, top_n=5,
+                         figures=False)
+    doc = parse(html)
+    assert doc.h2 == list(SECTIONS) and "actual holdout purchases" in html
+
+
+def test_report_flags_failed_diagnostics(result):
+    import copy
+    from dataclasses import replace
+
+    bad = copy.copy(result.bgnbd)
+    bad.diagnostics_ = copy.copy(result.bgnbd.diagnostics_)
+    bad.diagnostics_.problems = ["3 divergent transitions after tuning"]
+    html = render_report(replace(result, bgnbd=bad), max_draws=50, top_n=3, figures=False)
+    assert "diagnostics report problems" in html and "3 divergent transitions after tuning" in html
+    assert "What to do" in html
+
+
+def test_write_report_is_atomic(result, tmp_path, monkeypatch):
+    out = tmp_path / "r" / "report.html"
+    path = write_report(result, out, max_draws=50, top_n=3, figures=False)
+    assert path == out and out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert oct(out.stat().st_mode & 0o777) != oct(0o600)            # readable like any file the user writes
+    before = out.read_bytes()
+
+    import clvmodels.report.render as render
+
+    def boom(*a, **k):
+        raise RuntimeError("figure backend exploded")
+
+    monkeypatch.setattr(render, "render_report", boom)
+    with pytest.raises(RuntimeError):
+        render.write_report(result, out)
+    assert out.read_bytes() == before                               # the last good report is intact
+    assert sorted(p.name for p in out.parent.iterdir()) == ["report.html"]   # no temporary file left
+
+
+def test_cli_forecast_writes_report(tmp_path, cdnow_transactions, cdnow_bgnbd, cdnow_gamma_gamma):
+    """``clv forecast ... --report OUT.html`` on the calibration period's log, with the models fitted on
+    it loaded from --model-dir (no refit)."""
+    from clvmodels.cli import main
+    from clvmodels.forecast import BGNBD_FILE, GAMMA_GAMMA_FILE
+
+    log = tmp_path / "calibration.csv"
+    cal = cdnow_transactions[cdnow_transactions["date"] <= "1997-09-30"]
+    cal[["customer_id", "date", "amount"]].to_csv(log, index=False)
+
+    models = tmp_path / "models"
+    models.mkdir()
+    cdnow_bgnbd.save(models / BGNBD_FILE)
+    cdnow_gamma_gamma.save(models / GAMMA_GAMMA_FILE)
+    out, report = tmp_path / "forecast.parquet", tmp_path / "report.html"
+    rc = main(["forecast", str(log), "--observation-end", "1997-09-30", "--horizon", "52",
+               "-o", str(out), "--model-dir", str(models), "--no-fit", "--max-draws", "100",
+               "--report", str(report), "--quiet"])
+    assert rc == 0 and out.exists()
+    doc = parse(report.read_text(encoding="utf-8"))
+    assert doc.h2 == [s for s in SECTIONS if s != "Validation"]
+    assert len(doc.imgs) == N_FIGURES_WITHOUT_HOLDOUT
+
+
+# -- a real browser ---------------------------------------------------------------------------------------
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        p = shutil.which(name)
+        if p:
+            return p
+    return None
+
+
+CHROMIUM = _chromium()
+
+_PROBE = """<script>
+window.addEventListener('load', function () {
+  var imgs = Array.prototype.slice.call(document.images);
+  var ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; });
+  var shown = ok.filter(function (i) { var r = i.getBoundingClientRect(); return r.width > 100 && r.height > 50; });
+  var h2 = Array.prototype.map.call(document.querySelectorAll('h2'), function (h) { return h.textContent; });
+  var out = document.createElement('pre');
+  out.id = 'probe';
+  out.textContent = JSON.stringify({images: imgs.length, decoded: ok.length, displayed: shown.length,
+                                    widths: ok.map(function (i) { return i.naturalWidth; }), h2: h2,
+                                    rows: document.querySelectorAll('tr').length});
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+def _run_chromium(args, tmp_path, timeout=180):
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+           "--disable-component-update", "--no-first-run", "--disable-extensions", "--hide-scrollbars",
+           f"--user-data-dir={tmp_path / 'chromium-profile'}", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=tmp_path)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no headless browser: chromium is not installed "
+                    "(.ci/run installs the Debian package with apt-get where it can)")
+def test_report_renders_in_headless_chromium(html, tmp_path):
+    import json
+
+    from PIL import Image
+
+    report = tmp_path / "report.html"
+    report.write_text(html, encoding="utf-8")
+    # 1. what the browser decodes and lays out: a copy of the report with a probe script appended,
+    #    whose result is read back from the DOM the browser dumps after the load event
+    probed = tmp_path / "probed.html"
+    probed.write_text(html.replace("</body>", _PROBE + "</body>"), encoding="utf-8")
+    res = _run_chromium(["--virtual-time-budget=20000", "--dump-dom", probed.as_uri()], tmp_path)
+    m = re.search(r'<pre id="probe">(.*?)</pre>', res.stdout, re.S)
+    assert m, f"no probe output from chromium (rc {res.returncode}): {res.stderr[-2000:]}"
+    probe = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    assert probe["h2"] == list(SECTIONS)
+    assert probe["images"] == N_FIGURES_WITH_HOLDOUT
+    assert probe["decoded"] == N_FIGURES_WITH_HOLDOUT and probe["displayed"] == N_FIGURES_WITH_HOLDOUT
+    assert min(probe["widths"]) > 300
+    assert probe["rows"] > TOP_N + 20
+    # 2. what it paints: a screenshot of the unmodified report is not blank and shows figure colours
+    shot = tmp_path / "shot.png"
+    res = _run_chromium([f"--screenshot={shot}", "--window-size=1200,3000", report.as_uri()], tmp_path)
+    assert shot.exists(), f"no screenshot (rc {res.returncode}): {res.stderr[-2000:]}"
+    im = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    assert im.shape[:2] == (3000, 1200)
+    non_white = (im.sum(axis=2) < 720).mean()
+    assert non_white > 0.05, f"only {non_white:.1%} of the page is painted"
+    # matplotlib's default blue (31, 119, 180), drawn in the figures, is on the page
+    blue = (np.abs(im - np.array([31, 119, 180])).sum(axis=2) < 40).mean()
+    assert blue > 0.001, "no figure colours in the screenshot"
+    # headings are dark text on white: the top of the page has dark pixels
+    assert (im[:200].sum(axis=2) < 200).mean() > 0.002
