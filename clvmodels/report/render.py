@@ -405,8 +405,4 @@ def write_report(result, path, *, holdout: pd.DataFrame | None = None, **kwargs)
     text = render_report(result, holdout=holdout, **kwargs)
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
-        # a report is for people to open: the usual permissions (umask), not the temp file's 0600
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
     return Path(path)
