@@ -12,7 +12,6 @@ import base64
 import datetime as _dt
 import html
 import io
-import os
 import warnings
 from typing import Any, Callable
 
