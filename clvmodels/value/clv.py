@@ -61,9 +61,10 @@ def _periods(bg, horizon, start) -> tuple[int, int]:
     return int(k0), int(h)
 
 
-def present_value_factors(bg_params, x, tx, T, k0: int, H: int, d: float):
+def present_value_factors(bg_params, x, tx, T, k0: int, H: int, d: float, with_alive: bool = True):
     """Per draw and row: discounted expected purchases sum_k (E[Y(k)] - E[Y(k-1)]) d^k and discounted
-    alive-periods sum_k P(alive at T+k-1) d^k, for k = k0+1..H. Shapes (S, rows)."""
+    alive-periods sum_k P(alive at T+k-1) d^k, for k = k0+1..H. Shapes (S, rows).
+    ``with_alive=False`` skips the second (it costs as much as the first and only costs to serve use it)."""
     r, alpha, a, b = (bg_params[n][:, :, None] for n in ("r", "alpha", "a", "b"))
     ks = np.arange(k0, H + 1, dtype=float)[None, None, :]
     xx, txx, TT = x[None, :, None], tx[None, :, None], T[None, :, None]
@@ -71,6 +72,8 @@ def present_value_factors(bg_params, x, tx, T, k0: int, H: int, d: float):
     per_period = np.diff(cum, axis=2)                        # purchases in period k
     disc = d ** np.arange(k0 + 1, H + 1, dtype=float)        # end-of-period discount factors
     purchases_pv = per_period @ disc
+    if not with_alive:
+        return purchases_pv, np.zeros_like(purchases_pv)
     alive = bgnbd.future_p_alive(r, alpha, a, b, xx, txx, TT, ks[..., :-1])
     alive_pv = alive @ disc
     return purchases_pv, alive_pv
@@ -112,6 +115,7 @@ def customer_lifetime_value(bgnbd_model, gamma_gamma_model, data: pd.DataFrame, 
     check_spend_data(data, "data to value")
     marg = _per_customer(margin, data, "margin")
     cost = _per_customer(cost_to_serve, data, "cost_to_serve")
+    with_alive = bool(np.any(cost != 0))
     lo_q, hi_q = interval_bounds(interval)
 
     # joint draws: the same number from both posteriors, paired by index
@@ -143,7 +147,7 @@ def customer_lifetime_value(bgnbd_model, gamma_gamma_model, data: pd.DataFrame, 
         for j in range(0, len(t_idx), step_trip):
             sl = t_idx[j:j + step_trip]
             pv[:, j:j + step_trip], alive_pv[:, j:j + step_trip] = present_value_factors(
-                pb, trip.keys[0][sl], trip.keys[1][sl], trip.keys[2][sl], k0, H, d)
+                pb, trip.keys[0][sl], trip.keys[1][sl], trip.keys[2][sl], k0, H, d, with_alive)
         s_idx, s_inv = np.unique(spend_keys.inverse[cust], return_inverse=True)
         spend = gamma_gamma.conditional_expected_spend(pg["p"], pg["q"], pg["v"], spend_keys.keys[0][s_idx],
                                                        spend_keys.keys[1][s_idx])
