@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from .io.atomic import write_json, write_table
+from .io.atomic import metadata_path, write_json, write_table
 
 
 def _add_fit_arguments(p: argparse.ArgumentParser) -> None:
@@ -97,7 +97,9 @@ def run_forecast(args) -> int:
     meta = dict(res.metadata)
     meta["timings_seconds"] = {**{k: round(v, 3) for k, v in res.timings.items()}}
     write_table(res.table, args.output, metadata=meta, index=False)
+    # the write time can only be known afterwards: it goes into the JSON beside the table
     meta["timings_seconds"]["write"] = round(time.perf_counter() - t1, 3)
+    write_json(meta, metadata_path(args.output))
     if args.report:
         from .report import write_report
 
