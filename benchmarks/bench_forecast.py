@@ -1,0 +1,447 @@
+"""Benchmark: the end-to-end forecast job and the CLV computation, clvmodels against pymc-marketing.
+
+Two parts, each run in its own fresh subprocess (imports, caches and memory never leak between runs):
+
+1. **``clv forecast`` end to end** (``clvmodels.cli.main(["forecast", ...])`` with ``--method nuts``) on
+   the bundled CDNOW sample (whole log to 1998-06-30; the CLI's default NUTS 4 chains x 1,000 draws
+   after 1,000 tuning, i.e. 4,000 draws) and on simulated transaction logs of 100 thousand and 1 million
+   customers (``clvmodels.simulate.simulate_transactions``, BG/NBD r 0.25, alpha 4, a 0.8, b 2.5 per
+   week and Gamma-Gamma p 6, q 4, v 15; first purchases over the first year of 2022-01-01..2023-12-31,
+   written once as Parquet under ``benchmarks/data/``; NUTS 2 chains x 500 draws after 500 tuning,
+   i.e. 1,000 posterior draws). Horizon 52 weeks, 10% annual discount rate. Reported per stage
+   (summary, fit, predict, write; the stage times are the job's own ``timings_seconds`` in the table's
+   ``.meta.json``): wall time and peak resident memory (a thread samples the child's VmRSS every 20 ms
+   and attributes each sample to the stage running then), and the whole run's ``ru_maxrss``.
+
+2. **CLV alone**, on the same fitted posterior size (1,000 draws), 12 months:
+
+   * ``clvmodels.value.customer_lifetime_value(bg, gg, summary, "52W", discount_rate=annual)``:
+     weekly model, 52 whole weeks (12 months = 52.18 weeks; clvmodels' CLV horizons are whole periods
+     of the model's unit), discounted at the end of each week at the weekly rate compounded from the
+     annual one; joint draws of BG/NBD and Gamma-Gamma; returns mean and 90% interval per customer.
+   * ``pymc_marketing.clv.customer_lifetime_value(bg, data, future_t=12, discount_rate=monthly,
+     time_unit="W")``: expected purchases at each month end (k x 30.4375 / 7 weeks, k = 1..12), discounted
+     monthly; returns the full (chain, draw, customer) array; ``future_spend`` is a per-customer point
+     value (computed beforehand, not timed, from the Gamma-Gamma formula at p 6, q 4, v 15).
+
+   The annual rate is 10%, the monthly rate 1.1^(1/12) - 1, so both discount a year by the same factor.
+   clvmodels' models are fitted by NUTS (2 x 500) on the whole base. pymc-marketing's BG/NBD is fitted by
+   NUTS (2 x 500, nutpie) on the first 10,000 customers of the same summary: the cost of its CLV depends
+   on the number of draws and customers it predicts for, not on the data it was fitted on, and fitting
+   100 thousand customers with it takes minutes. Timed: the CLV call only; memory: the peak VmRSS during
+   the call, absolute and above the level just before it.
+
+The peer environment ``benchmarks/.env-pymc-marketing`` (python3.12 venv: ``pip install
+pymc-marketing==1.3.0 pyarrow nutpie==0.16.11``) is created if missing.
+
+Usage (repository root, project virtual environment)::
+
+    .venv/bin/python benchmarks/bench_forecast.py                    # CDNOW, 100k, 1M; CLV at 10k and 100k
+    .venv/bin/python benchmarks/bench_forecast.py --quick            # CDNOW and 100k; CLV at 10k
+    .venv/bin/python benchmarks/bench_forecast.py --parts clv --clv-sizes 10000
+
+Results: ``benchmarks/results/bench_forecast.json`` (merged per part and size). The top level uses only
+the standard library (the peer's interpreter imports this file too).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DATA = HERE / "data"
+RESULTS = HERE / "results"
+ENV_PYMC = HERE / ".env-pymc-marketing"
+
+BG = {"r": 0.25, "alpha": 4.0, "a": 0.8, "b": 2.5}
+GG = {"p": 6.0, "q": 4.0, "v": 15.0}
+START, END = "2022-01-01", "2023-12-31"
+SEED = 20240612
+ANNUAL = 0.10
+MONTHLY = (1 + ANNUAL) ** (1 / 12) - 1
+PEER_FIT_CUSTOMERS = 10_000
+
+
+def ensure_env() -> None:
+    py = ENV_PYMC / "bin" / "python"
+    if not py.exists():
+        subprocess.run([shutil.which("python3.12") or sys.executable, "-m", "venv", str(ENV_PYMC)], check=True)
+        subprocess.run([str(ENV_PYMC / "bin" / "pip"), "install", "-q", "pymc-marketing==1.3.0", "pyarrow"], check=True)
+    if subprocess.run([str(py), "-c", "import nutpie"], capture_output=True).returncode != 0:
+        subprocess.run([str(ENV_PYMC / "bin" / "pip"), "install", "-q", "nutpie==0.16.11"], check=True)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------------------------------
+def tx_path(n: int) -> Path:
+    path = DATA / f"tx_sim_{n}.parquet"
+    if not path.exists():
+        from clvmodels.simulate import simulate_transactions
+
+        log = simulate_transactions(n, BG["r"], BG["alpha"], BG["a"], BG["b"], GG["p"], GG["q"], GG["v"],
+                                    start=START, acquisition_days=365.0, observation_end=END, time_unit="W",
+                                    seed=SEED + n)
+        log["amount"] = log["amount"].round(2).clip(lower=0.01)
+        DATA.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".partial")
+        log.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    return path
+
+
+def clv_summary_path(n: int) -> Path:
+    """The weekly summary of the n-customer log, for the peer (customer_id, frequency, recency, T,
+    monetary_value and a point future_spend)."""
+    path = DATA / f"clv_summary_{n}.parquet"
+    if not path.exists():
+        import numpy as np
+        import clvmodels
+
+        s = clvmodels.summarize(tx_path(n), observation_end=END, time_unit="W")
+        x = s["frequency"].to_numpy(float)
+        z = np.where(x > 0, s["monetary_value"].to_numpy(float), 0.0)
+        p, q, v = GG["p"], GG["q"], GG["v"]
+        s["future_spend"] = (p * v + p * x * z) / (p * x + q - 1)
+        s[["frequency", "recency", "T", "monetary_value", "future_spend"]].reset_index().to_parquet(path, index=False)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------------
+# Memory sampling in the child
+# ---------------------------------------------------------------------------------------------------
+def _rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class RssSampler:
+    """Samples VmRSS every ``dt`` seconds; each sample counts for the stage running at that moment."""
+
+    def __init__(self, dt: float = 0.02):
+        self.dt = dt
+        self.stage = "startup"
+        self.peaks: dict[str, float] = {}
+        self.window_peak = 0.0
+        self._stop = False
+        self._t = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop:
+            self.sample()
+            time.sleep(self.dt)
+
+    def sample(self):
+        r = _rss_mb()
+        self.peaks[self.stage] = max(self.peaks.get(self.stage, 0.0), r)
+        self.window_peak = max(self.window_peak, r)
+
+    def start(self):
+        self._t.start()
+        return self
+
+    def enter(self, stage):
+        self.sample()
+        self.stage = stage
+        self.sample()
+
+    def stop(self):
+        self.sample()
+        self._stop = True
+
+
+def _wrap(obj, name, sampler, stage):
+    fn = getattr(obj, name)
+
+    def wrapped(*a, **k):
+        outer = sampler.stage
+        sampler.enter(stage)
+        try:
+            return fn(*a, **k)
+        finally:
+            sampler.enter(outer if outer == stage else "other")
+
+    setattr(obj, name, wrapped)
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ---------------------------------------------------------------------------------------------------
+# Children
+# ---------------------------------------------------------------------------------------------------
+def child_forecast(source: str, chains: int, draws: int, tune: int) -> dict:
+    sampler = RssSampler().start()
+    sampler.enter("imports")
+    t0 = time.perf_counter()
+    import clvmodels.cli as cli
+    import clvmodels.cli_jobs as jobs
+    import clvmodels.data as data_mod
+    import clvmodels.forecast as fc
+    from clvmodels.models.bgnbd_model import BetaGeoModel
+    from clvmodels.models.gamma_gamma_model import GammaGammaModel
+
+    import_s = time.perf_counter() - t0
+    _wrap(data_mod, "summarize", sampler, "summary")
+    _wrap(BetaGeoModel, "fit", sampler, "fit")
+    _wrap(GammaGammaModel, "fit", sampler, "fit")
+    _wrap(fc, "score", sampler, "predict")
+    _wrap(jobs, "write_table", sampler, "write")
+    DATA.mkdir(parents=True, exist_ok=True)
+    if source == "cdnow":
+        from clvmodels.datasets import cdnow_sample_path
+
+        path, end, n_label = str(cdnow_sample_path()), "1998-06-30", "cdnow"
+        fit_args = []  # the CLI defaults: 4 chains x 1,000 draws after 1,000 tuning
+    else:
+        path, end, n_label = str(tx_path(int(source))), END, source
+        fit_args = ["--chains", str(chains), "--draws", str(draws), "--tune", str(tune)]
+    out = DATA / f"forecast_{n_label}.parquet"
+    argv = ["forecast", path, "--observation-end", end, "--time-unit", "W", "--horizon", "52", "-o", str(out),
+            "--method", "nuts", "--seed", "1", "--discount-rate", str(ANNUAL), "--quiet", *fit_args]
+    sampler.enter("other")
+    t1 = time.perf_counter()
+    rc = cli.main(argv)
+    job_s = time.perf_counter() - t1
+    sampler.stop()
+    if rc != 0:
+        raise SystemExit(f"clv forecast exited {rc}")
+    meta_path = Path(str(out) + ".meta.json")
+    if not meta_path.exists():
+        cands = sorted(out.parent.glob(out.name + "*.json")) + sorted(out.parent.glob(out.stem + "*.json"))
+        meta_path = cands[0] if cands else meta_path
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    timings = meta.get("timings_seconds", {})
+    bg = meta.get("models", {}).get("bgnbd", {}).get("diagnostics", {})
+    gg = meta.get("models", {}).get("gamma_gamma", {}).get("diagnostics", {})
+    import pandas as pd
+
+    table = pd.read_parquet(out, columns=["clv"])
+    return {"source": source, "argv": ["clv", *argv], "import_s": import_s, "job_s": job_s, "timings_seconds": timings,
+            "stage_peak_rss_mb": sampler.peaks, "peak_rss_mb": _peak_mb(), "n_customers": int(meta.get("n_customers", len(table))),
+            "n_draws": int(meta.get("clv", {}).get("n_draws", 0)) or None,
+            "bgnbd_fit_s": bg.get("seconds"), "gamma_gamma_fit_s": gg.get("seconds"),
+            "bgnbd_ok": bg.get("ok"), "gamma_gamma_ok": gg.get("ok"), "bgnbd_problems": bg.get("problems"),
+            "gamma_gamma_problems": gg.get("problems"), "clv_total": float(table["clv"].sum()),
+            "meta_file": meta_path.name}
+
+
+def child_clv(tool: str, n: int, chains: int, draws: int, tune: int) -> dict:
+    import numpy as np
+    import pandas as pd
+
+    out = {"tool": tool, "n_customers": n}
+    s = pd.read_parquet(clv_summary_path(n))
+    if tool == "clvmodels":
+        from clvmodels.models.bgnbd_model import BetaGeoModel
+        from clvmodels.models.gamma_gamma_model import GammaGammaModel
+        from clvmodels.value import customer_lifetime_value
+
+        s = s.set_index("customer_id")
+        common = dict(chains=chains, draws=draws, tune=tune, seed=1, progressbar=False)
+        t0 = time.perf_counter()
+        bg = BetaGeoModel(**common).fit(s, time_unit="W")
+        gg = GammaGammaModel(**common).fit(s, time_unit="W")
+        out["fit_s"] = time.perf_counter() - t0
+        out["fit_on_customers"] = n
+        sampler = RssSampler(0.01)
+        sampler.stage = "before"
+        sampler.sample()
+        before = _rss_mb()
+        sampler.start()
+        sampler.enter("clv")
+        t1 = time.perf_counter()
+        res = customer_lifetime_value(bg, gg, s, "52W", discount_rate=ANNUAL, max_draws=chains * draws)
+        out["clv_s"] = time.perf_counter() - t1
+        sampler.stop()
+        out["n_draws"] = res.attrs["clvmodels_clv"]["n_draws"]
+        out["clv_mean"] = float(res["clv"].mean())
+        out["returns"] = "mean, 5% and 95% quantiles per customer (DataFrame)"
+    else:
+        from pymc_marketing.clv import BetaGeoModel, customer_lifetime_value
+
+        fit_n = min(n, PEER_FIT_CUSTOMERS)
+        t0 = time.perf_counter()
+        bg = BetaGeoModel()
+        bg.fit(s.iloc[:fit_n][["customer_id", "frequency", "recency", "T"]], method="mcmc", chains=chains,
+               draws=draws, tune=tune, nuts_sampler="nutpie", random_seed=1, progressbar=False)
+        out["fit_s"] = time.perf_counter() - t0
+        out["fit_on_customers"] = fit_n
+        data = s[["customer_id", "frequency", "recency", "T", "future_spend"]]
+        sampler = RssSampler(0.01)
+        sampler.stage = "before"
+        sampler.sample()
+        before = _rss_mb()
+        sampler.start()
+        sampler.enter("clv")
+        t1 = time.perf_counter()
+        res = customer_lifetime_value(bg, data, future_t=12, discount_rate=MONTHLY, time_unit="W")
+        out["clv_s"] = time.perf_counter() - t1
+        sampler.stop()
+        out["n_draws"] = int(res.sizes["chain"] * res.sizes["draw"])
+        out["clv_mean"] = float(res.mean(("chain", "draw")).mean())
+        out["returns"] = "all draws (chain, draw, customer) as a DataArray"
+    out["rss_before_clv_mb"] = before
+    out["clv_peak_rss_mb"] = sampler.peaks.get("clv", float("nan"))
+    out["clv_extra_rss_mb"] = out["clv_peak_rss_mb"] - before
+    out["peak_rss_mb"] = _peak_mb()
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# Parent
+# ---------------------------------------------------------------------------------------------------
+def run_child(python: str, args: list[str], timeout: int, ours: bool) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(ROOT) if ours else "", PYTHONWARNINGS="ignore")
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run([python, str(Path(__file__).resolve()), *args], capture_output=True, text=True,
+                              timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return {"error": f"did not finish within {timeout} s (killed)"}
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        tail = (proc.stderr or "").strip().splitlines()[-3:]
+        return {"error": f"exit {proc.returncode}: " + " | ".join(tail)}
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    res["process_wall_s"] = wall
+    return res
+
+
+def table_forecast(rows) -> str:
+    lines = ["| log | customers | draws | summary (s) | fit (s) | predict (s) | write (s) | job total (s) | process (s) | "
+             "peak MB summary / fit / predict / write | peak RSS (MB) |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['source']} | failed: {r['error']} ||||||||||")
+            continue
+        t = dict(r["timings_seconds"])
+        if "write" not in t:  # clv forecast adds 'write' after writing the .meta.json: the rest of the job
+            t["write"] = r["job_s"] - sum(t.get(k, 0.0) for k in ("summary", "fit", "predict"))
+        pk = r["stage_peak_rss_mb"]
+        lines.append(f"| {r['source']} | {r['n_customers']:,} | {r['n_draws'] or ''} | {t.get('summary', 0):.1f} | "
+                     f"{t.get('fit', 0):.1f} | {t.get('predict', 0):.1f} | {t.get('write', 0):.1f} | {r['job_s']:.1f} | "
+                     f"{r['process_wall_s']:.1f} | "
+                     + " / ".join(f"{pk.get(k, float('nan')):.0f}" for k in ("summary", "fit", "predict", "write"))
+                     + f" | {r['peak_rss_mb']:.0f} |")
+    return "\n".join(lines)
+
+
+def table_clv(rows) -> str:
+    lines = ["| tool | customers | draws | fitted on | CLV (s) | CLV peak RSS (MB) | above pre-call level (MB) | mean CLV | returns |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['tool']} | {r['n_customers']:,} | failed: {r['error']} |||||||")
+            continue
+        lines.append(f"| {r['tool']} | {r['n_customers']:,} | {r['n_draws']} | {r['fit_on_customers']:,} | {r['clv_s']:.2f} | "
+                     f"{r['clv_peak_rss_mb']:.0f} | {r['clv_extra_rss_mb']:.0f} | {r['clv_mean']:.2f} | {r['returns']} |")
+    ours = {r["n_customers"]: r for r in rows if r["tool"] == "clvmodels" and "error" not in r}
+    for r in rows:
+        if r["tool"] == "pymc-marketing" and "error" not in r and r["n_customers"] in ours:
+            c = ours[r["n_customers"]]
+            ratio = r["clv_s"] / c["clv_s"]
+            speed = f"{ratio:.1f}x faster" if ratio >= 1 else f"{1 / ratio:.1f}x SLOWER"
+            lines.append(f"\n{r['n_customers']:,} customers: clvmodels {speed} than pymc-marketing; peak RSS during "
+                         f"the call {c['clv_peak_rss_mb'] / r['clv_peak_rss_mb']:.2f}x pymc-marketing's "
+                         f"(memory added by the call {c['clv_extra_rss_mb'] / max(r['clv_extra_rss_mb'], 1):.3f}x)")
+    return "\n".join(lines)
+
+
+def _merge(path: Path, part: str, rows: list[dict], key) -> None:
+    data = json.loads(path.read_text()) if path.exists() else {}
+    old = {key(r): r for r in data.get(part, [])}
+    for r in rows:
+        old[key(r)] = r
+    data[part] = list(old.values())
+    data["machine"] = f"{os.cpu_count()} cores (shared with other work: timings are noisy), Python {sys.version.split()[0]}"
+    data["settings"] = {"annual_discount_rate": ANNUAL, "monthly_discount_rate": MONTHLY, "bgnbd_true": BG,
+                        "gamma_gamma_true": GG, "log_period": [START, END], "horizon_ours": "52W",
+                        "horizon_peer": "future_t=12 months, time_unit='W'"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1, default=float) + "\n")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--parts", default="forecast,clv")
+    ap.add_argument("--sizes", default="100000,1000000", help="simulated logs for the forecast job (CDNOW always runs)")
+    ap.add_argument("--clv-sizes", default="10000,100000", help="customers for the CLV comparison")
+    ap.add_argument("--quick", action="store_true", help="forecast CDNOW and 100k; CLV at 10k")
+    ap.add_argument("--no-cdnow", action="store_true")
+    ap.add_argument("--tools", default="clvmodels,pymc-marketing", help="for the CLV part")
+    ap.add_argument("--chains", type=int, default=2)
+    ap.add_argument("--draws", type=int, default=500)
+    ap.add_argument("--tune", type=int, default=500)
+    ap.add_argument("--peer-timeout", type=int, default=1200)
+    ap.add_argument("--json", default=str(RESULTS / "bench_forecast.json"))
+    ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--source", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--n", type=int, default=0, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child == "forecast":
+        print(json.dumps(child_forecast(args.source, args.chains, args.draws, args.tune), default=float))
+        return 0
+    if args.child:
+        print(json.dumps(child_clv(args.child, args.n, args.chains, args.draws, args.tune), default=float))
+        return 0
+    parts = args.parts.split(",")
+    tools = args.tools.split(",")
+    if "pymc-marketing" in tools and "clv" in parts:
+        ensure_env()
+    sizes = [100_000] if args.quick else [int(x) for x in args.sizes.split(",") if x]
+    clv_sizes = [10_000] if args.quick else [int(x) for x in args.clv_sizes.split(",") if x]
+    common = ["--chains", str(args.chains), "--draws", str(args.draws), "--tune", str(args.tune)]
+    out = Path(args.json)
+    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}", file=sys.stderr)
+    report = []
+    if "forecast" in parts:
+        rows = []
+        sources = ([] if args.no_cdnow else ["cdnow"]) + [str(n) for n in sizes]
+        for src in sources:
+            if src != "cdnow":
+                print(f"simulating the {int(src):,}-customer log (cached)", file=sys.stderr, flush=True)
+                tx_path(int(src))
+            print(f"clv forecast on {src} ...", file=sys.stderr, flush=True)
+            r = run_child(sys.executable, ["--child", "forecast", "--source", src, *common], 3600, True)
+            r.setdefault("source", src)
+            rows.append(r)
+            print("  " + json.dumps(r, default=float), file=sys.stderr, flush=True)
+            _merge(out, "forecast", [r], key=lambda r: r["source"])
+        report += ["### `clv forecast` end to end (NUTS; CDNOW with the CLI defaults, simulated logs 2 x 500 draws)", "",
+                   table_forecast(rows), ""]
+    if "clv" in parts:
+        rows = []
+        for n in clv_sizes:
+            print(f"summarising the {n:,}-customer log (cached)", file=sys.stderr, flush=True)
+            clv_summary_path(n)
+            for tool in tools:
+                print(f"CLV: {tool} on {n:,} ...", file=sys.stderr, flush=True)
+                py = sys.executable if tool == "clvmodels" else str(ENV_PYMC / "bin" / "python")
+                r = run_child(py, ["--child", tool, "--n", str(n), *common],
+                              3600 if tool == "clvmodels" else args.peer_timeout, tool == "clvmodels")
+                r.setdefault("tool", tool)
+                r.setdefault("n_customers", n)
+                rows.append(r)
+                print("  " + json.dumps(r, default=float), file=sys.stderr, flush=True)
+                _merge(out, "clv", [r], key=lambda r: f"{r['tool']}:{r['n_customers']}")
+        report += [f"### CLV alone, 12 months, {args.chains * args.draws:,} posterior draws", "", table_clv(rows), ""]
+    print("\n".join(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

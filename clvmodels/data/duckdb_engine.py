@@ -1,0 +1,458 @@
+"""The DuckDB engine: input checks and aggregation in SQL, in bounded memory.
+
+The log is never loaded into pandas. DuckDB scans the files (or a registered DataFrame) twice:
+
+1. one aggregate pass counts every kind of problem (the same checks, with the same parsing rules and
+   the same messages, as the pandas engine's :func:`clvmodels.data.validate.check_frame`); only when a
+   count is not zero does a second, streaming query fetch the first offending rows to show them;
+2. two nested GROUP BYs build purchase occasions (customer x day or period x side of the calibration
+   split) and then the per-customer aggregates of :class:`~clvmodels.data.summary.CustomerAggregates`.
+
+DuckDB's hash aggregates spill to ``temp_directory`` when they outgrow ``memory_limit``, so a log larger
+than memory is summarised in bounded memory; only the result (one row per customer) comes back to Python.
+
+Defaults (override with ``summarize(..., duckdb_config={...})``): ``memory_limit`` 2 GB (or a quarter
+of the machine's memory if that is less), ``temp_directory`` a fresh temporary directory removed
+afterwards, ``threads`` DuckDB's default (all cores), ``preserve_insertion_order`` false (it costs
+memory and the result is sorted anyway).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError, ProblemCollector
+from . import readers
+from .summary import CustomerAggregates
+from .validate import (
+    BLANK_PATTERN,
+    CANONICAL_INT_PATTERN,
+    DATE_PATTERN,
+    MSG_EMPTY,
+    MSG_EMPTY_AFTER_DROP,
+    MSG_MISSING_AMOUNTS,
+    MSG_MISSING_DATES,
+    MSG_MISSING_IDS,
+    MSG_NEGATIVE,
+    MAX_MONEY_DECIMALS,
+    NUMBER_PATTERN,
+    SHOW_ROWS,
+    msg_after_end,
+    msg_bad_amount_type,
+    msg_bad_amounts,
+    msg_bad_date_type,
+    msg_bad_dates,
+    msg_end_before_all,
+    msg_integer_dates,
+    msg_missing_column,
+    money_decimals_from_sql,
+)
+
+DEFAULT_MEMORY_LIMIT_BYTES = 2 * 1024**3
+
+_INT_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+              "UBIGINT", "UHUGEINT"}
+_FLOAT_TYPES = {"FLOAT", "DOUBLE", "REAL"}
+_TEXT_TYPES = {"VARCHAR"}
+_TIMESTAMP_TYPES = {"TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "TIMESTAMP_US", "DATETIME",
+                    "TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"}
+_BLANK_CHARS = "' \t\r\n'"
+
+
+def _q(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _s(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _base_type(t: str) -> str:
+    t = t.upper()
+    return "DECIMAL" if t.startswith("DECIMAL") else t
+
+
+def _default_memory_limit() -> int:
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        return int(min(DEFAULT_MEMORY_LIMIT_BYTES, total // 4))
+    except (ValueError, OSError, AttributeError):
+        return DEFAULT_MEMORY_LIMIT_BYTES
+
+
+def connect(config: dict[str, Any] | None = None):
+    """A DuckDB connection with a memory limit and a spill directory; returns (connection, temp dir to
+    remove or None)."""
+    import duckdb
+
+    cfg = {"memory_limit": f"{_default_memory_limit() // 1024**2}MB", "preserve_insertion_order": False}
+    cfg.update(config or {})
+    own_tmp = None
+    if "temp_directory" not in cfg:
+        own_tmp = tempfile.mkdtemp(prefix="clvmodels-duckdb-")
+        cfg["temp_directory"] = own_tmp
+    con = duckdb.connect(":memory:", config={k: v for k, v in cfg.items()})
+    # Time-zone-aware timestamps become UTC calendar days, as in the pandas engine.
+    con.execute("SET TimeZone = 'UTC'")
+    return con, own_tmp
+
+
+class _Columns:
+    """SQL expressions that parse the three columns according to their types.
+
+    ``date`` is a DATE expression (NULL when missing or unparseable), ``value`` a DOUBLE expression;
+    ``*_missing`` / ``*_bad`` are the conditions the pandas engine checks, as SQL. A column that is
+    absent (already reported) or unusable as a whole gets NULLs and raises no further problem.
+    """
+
+    def __init__(self, types: dict[str, str], customer_id: str, date: str, amount: str,
+                 date_format: str | None, from_csv: bool):
+        self.problems_whole: list[tuple[str, str]] = []  # (column, message) for whole-column problems
+        c, d, a = _q(customer_id), _q(date), _q(amount)
+        # customer id
+        ct = _base_type(types.get(customer_id, "BIGINT"))
+        if customer_id not in types:
+            self.id_missing = "FALSE"
+        elif ct in _TEXT_TYPES:
+            self.id_missing = f"({c} IS NULL OR regexp_full_match({c}, {_s(BLANK_PATTERN)}))"
+        elif ct in _FLOAT_TYPES:
+            self.id_missing = f"({c} IS NULL OR isnan({c}))"
+        else:
+            self.id_missing = f"({c} IS NULL)"
+        self.id_check_canonical = from_csv and ct in _TEXT_TYPES and customer_id in types
+        # date -> DATE (UTC calendar day for time-zone-aware timestamps: the session's TimeZone is UTC)
+        dt = _base_type(types.get(date, ""))
+        text = None
+        self.date, self.date_missing, self.date_bad = "NULL::DATE", "FALSE", "FALSE"
+        if date not in types:
+            pass
+        elif dt == "DATE":
+            self.date, self.date_missing = d, f"({d} IS NULL)"
+        elif dt in _TIMESTAMP_TYPES:
+            self.date, self.date_missing = f"CAST({d} AS DATE)", f"({d} IS NULL)"
+        elif dt in _INT_TYPES and date_format is None:
+            self.problems_whole.append((date, "__integer_dates__"))
+        elif dt in _INT_TYPES or dt in _TEXT_TYPES:
+            text = d if dt in _TEXT_TYPES else f"CAST({d} AS VARCHAR)"
+        else:
+            self.problems_whole.append((date, msg_bad_date_type(types[date])))
+        if text is not None:
+            self.date_missing = f"({text} IS NULL OR regexp_full_match({text}, {_s(BLANK_PATTERN)}))"
+            if date_format is not None:
+                self.date = f"CAST(try_strptime({text}, {_s(date_format)}) AS DATE)"
+            else:
+                self.date = (f"(CASE WHEN regexp_full_match({text}, {_s(DATE_PATTERN)}) "
+                             f"THEN TRY_CAST(substr(trim({text}, {_BLANK_CHARS}), 1, 10) AS DATE) END)")
+            self.date_bad = f"(NOT {self.date_missing} AND {self.date} IS NULL)"
+        # amount -> DOUBLE
+        at = _base_type(types.get(amount, "DOUBLE"))
+        self.value, self.amount_missing, self.amount_bad = "NULL::DOUBLE", "FALSE", "FALSE"
+        if amount not in types:
+            pass
+        elif at in _FLOAT_TYPES:
+            self.value = f"CAST({a} AS DOUBLE)"
+            self.amount_missing = f"({a} IS NULL OR isnan({a}))"
+            self.amount_bad = f"isinf({a})"
+        elif at in _INT_TYPES or at == "DECIMAL":
+            self.value = f"CAST({a} AS DOUBLE)"
+            self.amount_missing = f"({a} IS NULL)"
+        elif at in _TEXT_TYPES:
+            number = f"TRY_CAST(trim({a}, {_BLANK_CHARS}) AS DOUBLE)"
+            ok = f"(regexp_full_match({a}, {_s(NUMBER_PATTERN)}) AND isfinite({number}))"
+            self.value = f"(CASE WHEN {ok} THEN {number} END)"
+            self.amount_missing = f"({a} IS NULL OR regexp_full_match({a}, {_s(BLANK_PATTERN)}))"
+            self.amount_bad = f"(NOT {self.amount_missing} AND NOT coalesce({ok}, FALSE))"
+        else:
+            self.problems_whole.append((amount, msg_bad_amount_type(types[amount])))
+        self.negative = f"({self.value} < 0)"
+
+
+def _count(cond: str, name: str) -> str:
+    """``count(*) FILTER (WHERE cond) AS name``, or a constant 0 when the condition is FALSE."""
+    return f"0 AS {name}" if cond == "FALSE" else f"count(*) FILTER (WHERE {cond}) AS {name}"
+
+
+def _date_literal(day) -> str:
+    return f"DATE '{day}'"
+
+
+def _examples(con, src: str, raw_cols: list[str], cond: str, *, file_source, frame_index) -> pd.DataFrame:
+    """The first offending rows (raw values) with their file and row (or DataFrame index label).
+
+    A streaming ``row_number() OVER ()`` with insertion order preserved numbers the rows in file
+    order without materialising the log; this query runs only when there is a problem to show.
+    """
+    con.execute("SET preserve_insertion_order = true")
+    cols = ", ".join(_q(c) for c in raw_cols)
+    fname = ", filename" if file_source is not None else ""
+    rows = con.execute(
+        f"SELECT * FROM (SELECT row_number() OVER () AS __row{fname}, {cols}, {cond} AS __bad FROM {src}) "
+        f"WHERE __bad LIMIT {SHOW_ROWS}").df()
+    con.execute("SET preserve_insertion_order = false")
+    shown = rows[raw_cols].copy()
+    if file_source is not None:
+        # per-file row numbers: global row minus the rows of the files before (counts in file order)
+        counts = dict(con.execute(f"SELECT filename, count(*) FROM {src} GROUP BY filename").fetchall())
+        order = [os.path.abspath(p) for p in file_source.paths]
+        offsets, acc = {}, 0
+        for p in order:
+            offsets[p] = acc
+            acc += int(counts.get(p, 0))
+        labels = pd.DataFrame({
+            "file": [os.path.basename(f) for f in rows["filename"]],
+            "row": [int(r) - offsets.get(f, 0) for r, f in zip(rows["__row"], rows["filename"])]})
+        shown = pd.concat([labels, shown.reset_index(drop=True)], axis=1)
+        shown.index = [""] * len(shown)
+    else:
+        shown.index = frame_index[rows["__row"].to_numpy(np.int64) - 1]
+    return shown
+
+
+def aggregate_duckdb(transactions, *, customer_id: str, date: str, amount: str, observation_end,
+                     calibration_end, unit: str, time_mode: str, negative_amounts: str,
+                     date_format: str | None, problems: ProblemCollector,
+                     config: dict | None = None) -> tuple[CustomerAggregates, int]:
+    """Validate and aggregate a log with DuckDB; raises InputError with every problem found.
+
+    Returns the per-customer aggregates and the number of negative-amount rows.
+    """
+    con, own_tmp = connect(config)
+    try:
+        return _run(con, transactions, customer_id=customer_id, date=date, amount=amount,
+                    observation_end=observation_end, calibration_end=calibration_end, unit=unit,
+                    time_mode=time_mode, negative_amounts=negative_amounts, date_format=date_format,
+                    problems=problems)
+    finally:
+        con.close()
+        if own_tmp:
+            shutil.rmtree(own_tmp, ignore_errors=True)
+
+
+def _run(con, transactions, *, customer_id, date, amount, observation_end, calibration_end, unit, time_mode,
+         negative_amounts, date_format, problems):
+    import duckdb
+
+    needed = list(dict.fromkeys((customer_id, date, amount)))
+    file_source = None
+    frame_index = None
+    if isinstance(transactions, pd.DataFrame):
+        available = [str(c) for c in transactions.columns]
+        present = [c for c in needed if c in transactions.columns]
+        frame = transactions[present].reset_index(drop=True)
+        frame_index = transactions.index
+        for col in present:  # DuckDB scans categoricals as ENUMs: give it the plain values
+            if isinstance(frame[col].dtype, pd.CategoricalDtype):
+                frame[col] = frame[col].astype(frame[col].cat.categories.dtype)
+        con.register("clv_log", frame)
+        src = "clv_log"
+        from_csv = False
+    else:
+        file_source = readers.resolve_source(transactions)
+        available = readers.file_columns(file_source)
+        present = [c for c in needed if c in available]
+        src = readers.duckdb_source(file_source, present)
+        from_csv = file_source.from_csv
+    roles = {customer_id: "customer id", date: "date", amount: "amount"}
+    for col, role in roles.items():
+        if col not in present:
+            problems.add(col, msg_missing_column(col, role, available))
+    if not present:
+        problems.raise_if_any()
+    src_with_names = readers.duckdb_source(file_source, present, filename=True) if file_source else src
+    try:
+        described = con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {src})").fetchall()
+    except duckdb.Error as exc:
+        raise InputError(f"cannot read the transaction log: {exc}") from exc
+    types = {c: t for c, t in described if c in present}
+    cols = _Columns(types, customer_id, date, amount, date_format, from_csv)
+    raw_cols = present
+    obs = _date_literal(observation_end) if observation_end is not None else "NULL::DATE"
+    after_end = f"({cols.date} > {obs})"
+
+    # Pass 1: count every problem; test whether money can be added exactly as integers
+    # (validate.exact_money: the per-row fewest exact decimals, largest over the kept rows).
+    kept = f"({cols.value} IS NOT NULL AND NOT isnan({cols.value}))"
+    if negative_amounts == "drop":
+        kept = f"({kept} AND {cols.value} >= 0)"
+    decimals_case = ("CASE " + " ".join(
+        f"WHEN round({cols.value} * {10**s}.0::DOUBLE) / {10**s}.0::DOUBLE = {cols.value} THEN {s}"
+        for s in range(MAX_MONEY_DECIMALS + 1)) + f" ELSE {MAX_MONEY_DECIMALS + 1} END")
+    canonical = (f"bool_and(regexp_full_match({_q(customer_id)}, {_s(CANONICAL_INT_PATTERN)}))"
+                 if cols.id_check_canonical else "FALSE")
+    try:
+        stats = con.execute(f"""
+            SELECT count(*) AS n_rows,
+                   {_count(cols.id_missing, "missing_id")},
+                   {_count(cols.date_missing, "missing_date")},
+                   {_count(cols.date_bad, "bad_date")},
+                   {_count(cols.amount_missing, "missing_amount")},
+                   {_count(cols.amount_bad, "bad_amount")},
+                   count(*) FILTER (WHERE {cols.negative}) AS negative,
+                   count(*) FILTER (WHERE {after_end}) AS after_end,
+                   min({cols.date}) AS first_date,
+                   max({cols.date}) AS last_date,
+                   {canonical} AS canonical_ids,
+                   max(abs({cols.value})) FILTER (WHERE {kept}) AS money_max_abs,
+                   count(*) FILTER (WHERE {kept}) AS money_n,
+                   max({decimals_case}) FILTER (WHERE {kept}) AS money_decimals
+            FROM {src}""").fetchone()
+    except duckdb.Error as exc:
+        raise InputError(f"cannot read the transaction log: {exc}") from exc
+    names = ["n_rows", "missing_id", "missing_date", "bad_date", "missing_amount", "bad_amount", "negative",
+             "after_end", "first_date", "last_date", "canonical_ids", "money_max_abs", "money_n", "money_decimals"]
+    stats = dict(zip(names, stats))
+    n_rows = int(stats["n_rows"])
+    if n_rows == 0:
+        problems.add(None, MSG_EMPTY)
+        problems.raise_if_any()
+
+    def show(column: str, message: str, cond: str, n: int) -> None:
+        rows = _examples(con, src_with_names, raw_cols, cond, file_source=file_source, frame_index=frame_index)
+        problems.add(column, message, rows, n)
+
+    def first_rows() -> pd.DataFrame:
+        return con.execute(f"SELECT {', '.join(_q(c) for c in raw_cols)} FROM {src} LIMIT {SHOW_ROWS}").df()
+
+    for column, message in cols.problems_whole:
+        if message == "__integer_dates__":
+            example = con.execute(f"SELECT {_q(date)} FROM {src} WHERE {_q(date)} IS NOT NULL LIMIT 1").fetchone()
+            message = msg_integer_dates(None if example is None else int(example[0]))
+        problems.add(column, message, first_rows(), n_rows)
+    checks = [(customer_id, MSG_MISSING_IDS, cols.id_missing, "missing_id"),
+              (date, MSG_MISSING_DATES, cols.date_missing, "missing_date"),
+              (date, msg_bad_dates(date_format), cols.date_bad, "bad_date"),
+              (amount, MSG_MISSING_AMOUNTS, cols.amount_missing, "missing_amount"),
+              (amount, msg_bad_amounts(), cols.amount_bad, "bad_amount")]
+    if negative_amounts == "error":
+        checks.append((amount, MSG_NEGATIVE, cols.negative, "negative"))
+    for column, message, cond, key in checks:
+        if int(stats[key]):
+            show(column, message, cond, int(stats[key]))
+    if stats["first_date"] is not None and observation_end is not None:
+        first, last = str(stats["first_date"]), str(stats["last_date"])
+        if observation_end < np.datetime64(stats["first_date"], "D"):
+            problems.add(date, msg_end_before_all("observation_end", str(observation_end), first))
+        else:
+            if int(stats["after_end"]):
+                n = int(stats["after_end"])
+                show(date, msg_after_end(n, str(observation_end), last), after_end, n)
+            if calibration_end is not None and calibration_end < np.datetime64(stats["first_date"], "D"):
+                problems.add(date, msg_end_before_all("calibration_end", str(calibration_end), first))
+    problems.raise_if_any()
+
+    n_negative = int(stats["negative"])
+    keep = ""
+    if negative_amounts == "drop" and n_negative:
+        if n_negative == n_rows:
+            problems.add(amount, MSG_EMPTY_AFTER_DROP, first_rows(), n_rows)
+            problems.raise_if_any()
+        keep = f"WHERE NOT {cols.negative}"
+    decimals = money_decimals_from_sql(stats["money_decimals"], stats["money_max_abs"] or 0.0,
+                                       int(stats["money_n"]))
+    value = cols.value
+    if decimals is not None:  # integers of 10**-decimals, as DOUBLE: exact below 2**53, and fast to add
+        value = f"round({cols.value} * {10**decimals}.0::DOUBLE)"
+    cid = _q(customer_id)
+    if cols.id_check_canonical and bool(stats["canonical_ids"]):
+        cid = f"CAST({cid} AS BIGINT)"  # ids of a CSV log that are all canonical integers (as in pandas)
+    sql = _aggregation_sql(src=src, cid=cid, date=cols.date, value=value, keep=keep, unit=unit,
+                           time_mode=time_mode, calibration_end=calibration_end,
+                           returns=negative_amounts == "net" and n_negative > 0)
+    try:
+        res = con.execute(sql).fetchnumpy()
+    except duckdb.Error as exc:
+        raise InputError(f"DuckDB could not summarise the log: {exc}") from exc
+    con.close()  # frees DuckDB's memory before the summary is built
+
+    def col(name, dtype):
+        v = res[name]
+        if isinstance(v, np.ma.MaskedArray):
+            v = v.filled(0)
+        return np.asarray(v, dtype=dtype)
+
+    ids = res["cid"]
+    if isinstance(ids, np.ma.MaskedArray):
+        ids = ids.filled()
+    day_first = col("day_first", np.int64)
+    day_last = col("day_last", np.int64)
+    k_first = col("k_first", np.int64) if "k_first" in res else day_first
+    k_last = col("k_last", np.int64) if "k_last" in res else day_last
+    if time_mode == "periods":  # the SQL returns each period's first day; the summary wants its number
+        from .summary import period_index
+
+        k_first, k_last = period_index(k_first, unit, time_mode), period_index(k_last, unit, time_mode)
+    n_occ_hold = col("n_occ_hold", np.int64) if "n_occ_hold" in res else np.zeros(len(ids), np.int64)
+    zeros = np.zeros(len(ids))
+    agg = CustomerAggregates(
+        ids=np.asarray(ids), n_rows_cal=col("n_rows_cal", np.int64), n_occ_cal=col("n_occ_cal", np.int64),
+        k_first=k_first, k_last=k_last, day_first=day_first, day_last=day_last,
+        spend_cal=col("spend_cal", np.float64),
+        purchase_sum_cal=col("purchase_sum_cal", np.float64) if "purchase_sum_cal" in res
+        else col("spend_cal", np.float64),
+        first_value=col("first_value", np.float64), n_occ_hold=n_occ_hold,
+        purchase_sum_hold=col("purchase_sum_hold", np.float64) if "purchase_sum_hold" in res else zeros,
+        spend_hold=col("spend_hold", np.float64) if "spend_hold" in res else zeros,
+        money_scale=10.0**decimals if decimals is not None else 1.0, money_exact=decimals is not None)
+    return agg, n_negative
+
+
+def _aggregation_sql(*, src, cid, date, value, keep, unit, time_mode, calibration_end, returns) -> str:
+    """The two GROUP BYs: purchase occasions (customer x day or period [x side of the split]), then
+    customers. Only the FILTERs a case needs are generated (each costs a pass over the occasions)."""
+    epoch = "DATE '1970-01-01'"
+    split = calibration_end is not None
+    periods = time_mode == "periods" and unit != "D"
+    cal = _date_literal(calibration_end) if split else None
+    if periods:
+        trunc = "week" if unit == "W" else "month"  # DuckDB's weeks start on Monday (ISO), as ours
+        key = f"CAST(date_trunc('{trunc}', d) AS DATE)"
+    else:
+        key = "d"
+    occ_cols = ["sum(amt) AS v", "count(*) AS n"]
+    if returns:
+        occ_cols.append("bool_or(amt >= 0) AS isp")
+    if periods:
+        purchase_day = "d" if not returns else "CASE WHEN amt >= 0 THEN d END"
+        occ_cols += [f"min({purchase_day}) AS dmin", f"max({purchase_day}) AS dmax"]
+    group = ["cid", "k"] + (["hold"] if split and periods else [])
+    hold_col = f", d > {cal} AS hold" if split and periods else ""
+    occ = (f"SELECT cid, {key} AS k{hold_col}, {', '.join(occ_cols)} "
+           f"FROM (SELECT {cid} AS cid, {date} AS d, {value} AS amt FROM {src} {keep}) "
+           f"GROUP BY {', '.join(group)}")
+
+    def f(cond):
+        return f" FILTER (WHERE {cond})" if cond else ""
+
+    in_cal = ("NOT hold" if periods else f"k <= {cal}") if split else ""
+    in_hold = ("hold" if periods else f"k > {cal}") if split else ""
+    purchase = " AND ".join(c for c in (in_cal, "isp" if returns else "") if c)
+    hold_purchase = " AND ".join(c for c in (in_hold, "isp" if returns else "") if c)
+    if periods:  # the first/last purchase day within the first/last period
+        first_day, last_day = f"arg_min(dmin, k){f(purchase)}", f"arg_max(dmax, k){f(purchase)}"
+    else:  # an occasion is a day
+        first_day, last_day = f"min(k){f(purchase)}", f"max(k){f(purchase)}"
+    out = [
+        f"coalesce(sum(n){f(in_cal)}, 0)::BIGINT AS n_rows_cal",
+        f"count(*){f(purchase)} AS n_occ_cal",
+        f"coalesce({first_day} - {epoch}, 0)::BIGINT AS day_first",
+        f"coalesce({last_day} - {epoch}, 0)::BIGINT AS day_last",
+        f"coalesce(sum(v){f(in_cal)}, 0)::DOUBLE AS spend_cal",
+        f"coalesce(arg_min(v, k){f(purchase)}, 0)::DOUBLE AS first_value",
+    ]
+    if periods:
+        out += [f"coalesce(min(k){f(purchase)} - {epoch}, 0)::BIGINT AS k_first",
+                f"coalesce(max(k){f(purchase)} - {epoch}, 0)::BIGINT AS k_last"]
+    if purchase != in_cal:  # returns-only occasions make purchase sums differ from spend
+        out.append(f"coalesce(sum(v){f(purchase)}, 0)::DOUBLE AS purchase_sum_cal")
+    if split:
+        out += [f"count(*){f(hold_purchase)} AS n_occ_hold",
+                f"coalesce(sum(v){f(hold_purchase)}, 0)::DOUBLE AS purchase_sum_hold",
+                f"coalesce(sum(v){f(in_hold)}, 0)::DOUBLE AS spend_hold"]
+    return f"WITH occ AS ({occ}) SELECT cid, {', '.join(out)} FROM occ GROUP BY cid ORDER BY cid"

@@ -1,0 +1,294 @@
+"""Bad input: every problem is found in one run, named by column, counted, and shown with its first
+offending rows, identically by both engines, for a DataFrame and for a CSV file."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clvmodels.data import summarize
+from clvmodels.errors import InputError
+
+SOURCES = ["frame-pandas", "frame-duckdb", "csv-pandas", "csv-duckdb"]
+INDEX = [100, 101, 102, 103, 104, 105]  # frame rows are shown by these labels, CSV rows by file and row
+
+
+def run(source: str, df: pd.DataFrame, tmp_path, **kw) -> InputError:
+    kw.setdefault("observation_end", "2024-06-30")
+    kind, engine = source.split("-")
+    if kind == "csv":
+        path = tmp_path / "log.csv"
+        df.to_csv(path, index=False)
+        target = str(path)
+    else:
+        target = df
+    with pytest.raises(InputError) as info:
+        summarize(target, engine=engine, **kw)
+    return info.value
+
+
+def good(n: int = 6) -> pd.DataFrame:
+    return pd.DataFrame({"customer_id": [f"c{i % 3}" for i in range(n)],
+                         "date": [f"2024-01-{i + 1:02d}" for i in range(n)],
+                         "amount": [f"{10 + i}.5" for i in range(n)]}, index=INDEX[:n])
+
+
+def problem(err: InputError, column, fragment: str):
+    found = [p for p in err.problems if p.column == column and fragment in p.message]
+    assert found, f"no problem on {column!r} containing {fragment!r} in:\n{err}"
+    return found[0]
+
+
+def shows_row(err_text: str, source: str, label: int, raw: str) -> bool:
+    """The message shows the offending row: its raw value, with its index label (frames) or file/row."""
+    if source.startswith("frame"):
+        return re.search(rf"^\s*{label}\s.*{re.escape(raw)}", err_text, re.M) is not None
+    row = INDEX.index(label) + 1
+    return re.search(rf"log\.csv\s+{row}\s.*{re.escape(raw)}", err_text) is not None
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_missing_columns_are_all_listed(source, tmp_path):
+    df = good().rename(columns={"customer_id": "cust", "amount": "value"})
+    err = run(source, df, tmp_path)
+    p1 = problem(err, "customer_id", "required customer id column is missing")
+    p2 = problem(err, "amount", "required amount column is missing")
+    assert "'cust'" in p1.message and "'value'" in p2.message  # the columns that are there
+    assert "--customer-id" in p1.message
+    assert len(err.problems) == 2
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_missing_customer_ids(source, tmp_path):
+    df = good()
+    df.loc[102, "customer_id"] = None
+    df.loc[104, "customer_id"] = "  "
+    err = run(source, df, tmp_path)
+    p = problem(err, "customer_id", "missing customer ids")
+    assert p.n_rows == 2
+    assert shows_row(str(err), source, 102, "2024-01-03") and shows_row(str(err), source, 104, "2024-01-05")
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_missing_dates(source, tmp_path):
+    df = good()
+    df.loc[103, "date"] = None
+    err = run(source, df, tmp_path)
+    p = problem(err, "date", "missing dates")
+    assert p.n_rows == 1 and shows_row(str(err), source, 103, "13.5")
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_unparseable_dates_show_the_raw_values(source, tmp_path):
+    df = good()
+    df.loc[101, "date"] = "not a date"
+    df.loc[103, "date"] = "2024-02-30"     # no such day
+    df.loc[105, "date"] = "31/01/2024"     # day-first, not ISO
+    err = run(source, df, tmp_path)
+    p = problem(err, "date", "unparseable dates")
+    assert p.n_rows == 3
+    assert "date_format" in p.message
+    text = str(err)
+    for label, raw in ((101, "not a date"), (103, "2024-02-30"), (105, "31/01/2024")):
+        assert shows_row(text, source, label, raw), (label, text)
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_dates_not_matching_date_format(source, tmp_path):
+    df = good()
+    df["date"] = ["01/01/2024", "02/01/2024", "2024-01-03", "04/01/2024", "05/01/2024", "06/01/2024"]
+    err = run(source, df, tmp_path, date_format="%d/%m/%Y")
+    p = problem(err, "date", "do not match date_format='%d/%m/%Y'")
+    assert p.n_rows == 1 and shows_row(str(err), source, 102, "2024-01-03")
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_non_numeric_and_missing_amounts(source, tmp_path):
+    df = good()
+    df.loc[100, "amount"] = "$12.50"
+    df.loc[102, "amount"] = "1,000"
+    df.loc[103, "amount"] = None
+    df.loc[105, "amount"] = "inf"
+    err = run(source, df, tmp_path)
+    bad = problem(err, "amount", "non-numeric amounts")
+    missing = problem(err, "amount", "missing amounts")
+    assert bad.n_rows == 3 and missing.n_rows == 1
+    text = str(err)
+    assert shows_row(text, source, 100, "$12.50") and shows_row(text, source, 102, "1,000")
+    assert shows_row(text, source, 105, "inf")
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_numeric_amount_columns_with_nan_and_infinity(engine):
+    df = pd.DataFrame({"customer_id": [1, 2, 3], "date": pd.to_datetime(["2024-01-01"] * 3),
+                       "amount": [1.0, np.nan, np.inf]}, index=[7, 8, 9])
+    with pytest.raises(InputError) as info:
+        summarize(df, observation_end="2024-01-31", engine=engine)
+    assert problem(info.value, "amount", "missing amounts").n_rows == 1
+    assert problem(info.value, "amount", "non-numeric amounts").n_rows == 1
+    assert re.search(r"^\s*9\s+3\s", str(info.value), re.M)
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_negative_amounts_are_an_error_by_default_with_the_options_named(source, tmp_path):
+    df = good()
+    df.loc[104, "amount"] = "-4.5"
+    err = run(source, df, tmp_path)
+    p = problem(err, "amount", "negative amounts")
+    assert "negative_amounts='drop'" in p.message and "negative_amounts='net'" in p.message
+    assert p.n_rows == 1 and shows_row(str(err), source, 104, "-4.5")
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_transactions_after_the_observation_end(source, tmp_path):
+    df = good()
+    df.loc[103, "date"] = "2024-07-01"
+    df.loc[105, "date"] = "2024-08-15"
+    err = run(source, df, tmp_path, observation_end="2024-06-30")
+    p = problem(err, "date", "2 transactions are after the observation end 2024-06-30")
+    assert "the last is on 2024-08-15" in p.message
+    assert "filter the log" in p.message and "later observation_end" in p.message
+    assert p.n_rows == 2 and shows_row(str(err), source, 103, "2024-07-01")
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_observation_end_before_every_purchase(source, tmp_path):
+    err = run(source, good(), tmp_path, observation_end="2023-12-31")
+    p = problem(err, "date", "observation_end 2023-12-31 is before every purchase")
+    assert "the first is on 2024-01-01" in p.message
+    assert len(err.problems) == 1  # not also "6 transactions after the end"
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_calibration_end_before_every_purchase_or_after_the_observation_end(source, tmp_path):
+    err = run(source, good(), tmp_path, calibration_end="2023-06-30")
+    problem(err, "date", "calibration_end 2023-06-30 is before every purchase")
+    err = run(source, good(), tmp_path, calibration_end="2024-06-30")
+    problem(err, None, "calibration_end 2024-06-30 must be before observation_end 2024-06-30")
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_empty_log(source, tmp_path):
+    err = run(source, good().iloc[:0], tmp_path)
+    problem(err, None, "the transaction log is empty")
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_every_problem_is_reported_together(source, tmp_path):
+    df = good()
+    df.loc[100, "customer_id"] = None
+    df.loc[101, "date"] = "yesterday"
+    df.loc[102, "amount"] = "ten"
+    df.loc[103, "amount"] = "-1"
+    df.loc[105, "date"] = "2025-01-01"
+    err = run(source, df, tmp_path)
+    kinds = {(p.column, p.message.split(":")[0].split(" (")[0][:20]) for p in err.problems}
+    assert len(err.problems) == 5, str(err)
+    assert {c for c, _ in kinds} == {"customer_id", "date", "amount"}
+    assert str(err).startswith("5 problems found in the transaction log:")
+
+
+def test_both_engines_report_the_same_problems(tmp_path):
+    df = good()
+    df.loc[100, "customer_id"] = None
+    df.loc[101, "date"] = "yesterday"
+    df.loc[102, "amount"] = "ten"
+    df.loc[103, "amount"] = "-1"
+    df.loc[105, "date"] = "2025-01-01"
+    msgs = {}
+    for source in SOURCES:
+        err = run(source, df, tmp_path)
+        msgs[source] = [(p.column, p.message, p.n_rows) for p in err.problems]
+    assert msgs["frame-pandas"] == msgs["frame-duckdb"] == msgs["csv-pandas"] == msgs["csv-duckdb"]
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_integer_dates_need_a_format(engine):
+    df = pd.DataFrame({"customer_id": [1, 2], "date": [19970101, 19970102], "amount": [1.0, 2.0]})
+    with pytest.raises(InputError) as info:
+        summarize(df, observation_end="1997-09-30", engine=engine)
+    p = problem(info.value, "date", "the dates are integers (e.g. 19970101)")
+    assert "date_format" in p.message and "'%Y%m%d'" in p.message
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_boolean_amounts_and_float_dates_are_refused(engine):
+    df = pd.DataFrame({"customer_id": [1, 2], "date": [1.5, 2.5], "amount": [True, False]})
+    with pytest.raises(InputError) as info:
+        summarize(df, observation_end="1997-09-30", engine=engine)
+    problem(info.value, "date", "dates must be dates, timestamps or text")
+    problem(info.value, "amount", "amounts must be numbers")
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_bad_observation_end(engine):
+    with pytest.raises(InputError) as info:
+        summarize(good(), observation_end="30/06/2024", engine=engine)
+    problem(info.value, None, "observation_end '30/06/2024' is not a date")
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_dropping_every_row_leaves_nothing(engine):
+    df = pd.DataFrame({"customer_id": [1, 2], "date": ["2024-01-01", "2024-01-02"], "amount": [-1.0, -2.0]})
+    with pytest.raises(InputError) as info:
+        summarize(df, observation_end="2024-06-30", negative_amounts="drop", engine=engine)
+    problem(info.value, "amount", "no transactions are left after dropping")
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_files_that_do_not_exist(engine, tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        summarize(str(tmp_path / "nope.csv"), observation_end="2024-06-30", engine=engine)
+    with pytest.raises(InputError, match="no files match"):
+        summarize(str(tmp_path / "nope-*.parquet"), observation_end="2024-06-30", engine=engine)
+    (tmp_path / "log.json").write_text("{}")
+    with pytest.raises(InputError, match="cannot tell the format"):
+        summarize(str(tmp_path / "log.json"), observation_end="2024-06-30", engine=engine)
+
+
+def test_offending_rows_of_a_second_file_are_numbered_within_that_file(tmp_path):
+    good().iloc[:3].to_csv(tmp_path / "a.csv", index=False)
+    second = good().iloc[3:].copy()
+    second.loc[104, "amount"] = "oops"
+    second.to_csv(tmp_path / "b.csv", index=False)
+    for engine in ("pandas", "duckdb"):
+        with pytest.raises(InputError) as info:
+            summarize(str(tmp_path / "*.csv"), observation_end="2024-06-30", engine=engine)
+        assert re.search(r"b\.csv\s+2\s+c1\s+2024-01-05\s+oops", str(info.value)), str(info.value)
+
+
+def test_typed_parquet_with_nulls_is_checked_like_a_frame(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({
+        "customer_id": pa.array([1, 2, None, 4], pa.int64()),
+        "date": pa.array([pd.Timestamp("2024-01-01"), None, pd.Timestamp("2024-01-03"),
+                          pd.Timestamp("2024-01-04")], pa.timestamp("ms")),
+        "amount": pa.array([1.0, 2.0, None, float("nan")], pa.float64()),
+    })
+    path = tmp_path / "typed.parquet"
+    pq.write_table(table, path)
+    msgs = {}
+    for engine in ("pandas", "duckdb"):
+        with pytest.raises(InputError) as info:
+            summarize(str(path), observation_end="2024-01-31", engine=engine)
+        err = info.value
+        assert problem(err, "customer_id", "missing customer ids").n_rows == 1
+        assert problem(err, "date", "missing dates").n_rows == 1
+        assert problem(err, "amount", "missing amounts").n_rows == 2
+        assert re.search(r"typed\.parquet\s+3\s", str(err)), str(err)
+        msgs[engine] = [(p.column, p.message, p.n_rows) for p in err.problems]
+    assert msgs["pandas"] == msgs["duckdb"]
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_a_file_without_any_of_the_columns(engine, tmp_path):
+    path = tmp_path / "other.csv"
+    path.write_text("id,when,value\n1,2024-01-01,3\n")
+    with pytest.raises(InputError) as info:
+        summarize(str(path), observation_end="2024-06-30", engine=engine)
+    assert {p.column for p in info.value.problems} == {"customer_id", "date", "amount"}
+    assert "'id', 'when', 'value'" in str(info.value) and "empty" not in str(info.value)
