@@ -190,7 +190,7 @@ def child_forecast(source: str, chains: int, draws: int, tune: int) -> dict:
     import clvmodels.cli as cli
     import clvmodels.cli_jobs as jobs
     import clvmodels.data as data_mod
-    import clvmodels.forecast as fc
+    import clvmodels.pipeline as fc
     from clvmodels.models.bgnbd_model import BetaGeoModel
     from clvmodels.models.gamma_gamma_model import GammaGammaModel
 

@@ -79,7 +79,7 @@ def add_job_commands(sub, add_transaction_arguments) -> None:
 def run_forecast(args) -> int:
     from .cli import summarize_kwargs
     from .data import summarize
-    from .forecast import forecast
+    from .pipeline import forecast
     progress = not args.quiet
     _check_output(args.output)
     t0 = time.perf_counter()

@@ -13,7 +13,7 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
-from clvmodels.forecast import ForecastResult
+from clvmodels.pipeline import ForecastResult
 from clvmodels.report import SECTIONS, render_report, write_report
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -196,7 +196,7 @@ def test_cli_forecast_writes_report(tmp_path, cdnow_transactions, cdnow_bgnbd, c
     """``clv forecast ... --report OUT.html`` on the calibration period's log, with the models fitted on
     it loaded from --model-dir (no refit)."""
     from clvmodels.cli import main
-    from clvmodels.forecast import BGNBD_FILE, GAMMA_GAMMA_FILE
+    from clvmodels.pipeline import BGNBD_FILE, GAMMA_GAMMA_FILE
 
     log = tmp_path / "calibration.csv"
     cal = cdnow_transactions[cdnow_transactions["date"] <= "1997-09-30"]

@@ -346,7 +346,7 @@ def _top_section(result, fig: _Figures, top_n: int) -> str:
 def render_report(result, *, holdout: pd.DataFrame | None = None, transactions: pd.DataFrame | None = None,
                   title: str | None = None, top_n: int = 20, max_draws: int | None = PLOT_DRAWS,
                   interval: float | None = None, dpi: int = 90, figures: bool = True) -> str:
-    """The report of a :class:`~clvmodels.forecast.ForecastResult` as one self-contained HTML string.
+    """The report of a :class:`~clvmodels.pipeline.ForecastResult` as one self-contained HTML string.
 
     holdout: a calibration/holdout summary (``summarize(..., calibration_end=...)``) of the customers
         the models were fitted on, to add the validation section; by default the result's own summary

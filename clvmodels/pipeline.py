@@ -1,4 +1,4 @@
-"""The forecast job: transaction log -> summary -> fitted BG/NBD and Gamma-Gamma -> forecast table.
+"""The forecast pipeline (``clvmodels.forecast``): transaction log -> summary -> fitted BG/NBD and Gamma-Gamma -> forecast table.
 
 :func:`forecast` is the one notebook call; it is built from pieces a user can call one by one
 (:func:`clvmodels.summarize`, :class:`BetaGeoModel`, :class:`GammaGammaModel`, :func:`clvmodels.scoring.score`),
