@@ -62,3 +62,16 @@ def test_spend_input_errors():
     with pytest.raises(FitError, match="repeat purchases"):
         GammaGammaModel(method="map", progressbar=False).fit(
             pd.DataFrame({"frequency": [0, 0], "monetary_value": [0.0, 0.0]}), time_unit="W")
+
+
+def test_fit_on_counts_equals_fit_on_customers(cdnow_split):
+    """Distinct (frequency, monetary_value) rows with n_customers (what Spark collects) fit the same."""
+    rows = cdnow_split[["frequency", "monetary_value"]]
+    counts = rows.groupby(["frequency", "monetary_value"]).size().rename("n_customers").reset_index()
+    assert len(counts) < len(rows)
+    a = GammaGammaModel(priors="flat", method="map", progressbar=False).fit(rows, time_unit="W")
+    b = GammaGammaModel(priors="flat", method="map", progressbar=False).fit(counts, time_unit="W")
+    np.testing.assert_allclose(a.params_.values, b.params_.values, rtol=1e-6)
+    assert b.fit_info_["n_customers_fitted"] == 946 and b.fit_info_["n_customers"] == 2357
+    assert b.fit_info_["spend_frequency_correlation"] == pytest.approx(a.fit_info_["spend_frequency_correlation"])
+    assert b.log_likelihood(counts, CDNOW_GG_MLE) == pytest.approx(-4055.92, abs=0.01)

@@ -48,12 +48,26 @@ def check_spend_data(data: pd.DataFrame, what: str) -> None:
     problems.raise_if_any()
 
 
+def _weights(data: pd.DataFrame) -> np.ndarray:
+    """Customers per row: the ``n_customers`` column of distinct-row counts, else 1 per row."""
+    if "n_customers" in data.columns:
+        return data["n_customers"].to_numpy(float)
+    return np.ones(len(data))
+
+
 def spend_frequency_correlation(data: pd.DataFrame) -> float:
-    """Pearson correlation of frequency and monetary_value over customers with repeat purchases."""
+    """Pearson correlation of frequency and monetary_value over customers with repeat purchases
+    (weighted by ``n_customers`` when the rows are distinct-row counts)."""
     rep = data[data["frequency"] > 0]
-    if len(rep) < 3 or rep["monetary_value"].std() == 0 or rep["frequency"].std() == 0:
+    w = _weights(rep)
+    if w.sum() < 3:
         return float("nan")
-    return float(np.corrcoef(rep["frequency"].to_numpy(float), rep["monetary_value"].to_numpy(float))[0, 1])
+    x = rep["frequency"].to_numpy(float)
+    m = rep["monetary_value"].to_numpy(float)
+    xc = x - np.average(x, weights=w)
+    mc = m - np.average(m, weights=w)
+    den = np.sqrt(np.sum(w * xc ** 2) * np.sum(w * mc ** 2))
+    return float(np.sum(w * xc * mc) / den) if den > 0 else float("nan")
 
 
 class GammaGammaModel(BayesianModel):
@@ -72,33 +86,39 @@ class GammaGammaModel(BayesianModel):
 
     param_names = ("p", "q", "v")
     required_columns = ("frequency", "monetary_value")
+    #: fit() takes distinct (frequency, monetary_value) rows with an ``n_customers`` column of counts
+    accepts_counts = True
 
     def default_priors(self, time_unit: str, data: pd.DataFrame | None = None) -> dict[str, Prior]:
         scale = 1.0
         if data is not None and "monetary_value" in data:
-            rep = data.loc[data["frequency"] > 0, "monetary_value"]
-            if len(rep) and np.isfinite(rep.mean()) and rep.mean() > 0:
-                scale = float(rep.mean())
+            rep = data[data["frequency"] > 0]
+            w = _weights(rep)
+            if w.sum() > 0:
+                mean = float(np.average(rep["monetary_value"].to_numpy(float), weights=w))
+                if np.isfinite(mean) and mean > 0:
+                    scale = mean
         return {"p": Prior("HalfNormal", sigma=20.0), "q": Prior("HalfNormal", sigma=20.0),
                 "v": Prior("HalfNormal", sigma=20.0 * scale)}
 
     def fit(self, data: pd.DataFrame, *, time_unit: str | None = None):
         check_spend_data(data, f"data given to {type(self).__name__}.fit")
         rep = data[data["frequency"] > 0]
-        if len(rep) < 2:
-            raise FitError(f"the Gamma-Gamma model needs customers with repeat purchases; this summary has {len(rep)}")
+        n_rep = int(_weights(rep).sum())
+        if n_rep < 2:
+            raise FitError(f"the Gamma-Gamma model needs customers with repeat purchases; this summary has {n_rep}")
         corr = spend_frequency_correlation(data)
         self.spend_frequency_correlation_ = corr
         if np.isfinite(corr) and abs(corr) > CORRELATION_WARNING:
             warnings.warn(
-                f"frequency and monetary_value are correlated (r = {corr:.2f}) among the {len(rep)} repeat "
+                f"frequency and monetary_value are correlated (r = {corr:.2f}) among the {n_rep} repeat "
                 "customers; the Gamma-Gamma model assumes spend per transaction is independent of purchase "
                 "frequency, so expected spend (and CLV) may be biased", SpendCorrelationWarning, stacklevel=2)
         if time_unit is None and "clvmodels" not in getattr(data, "attrs", {}):
             time_unit = "W"  # spend has no time dimension; the unit only labels the model
         super().fit(data, time_unit=time_unit)
-        n_excl = int((data["frequency"] == 0).sum())
-        self.fit_info_.update({"n_customers_fitted": int(len(rep)), "n_excluded_no_repeat": n_excl,
+        n_excl = int(_weights(data[data["frequency"] == 0]).sum())
+        self.fit_info_.update({"n_customers": n_rep + n_excl, "n_customers_fitted": n_rep, "n_excluded_no_repeat": n_excl,
                                "spend_frequency_correlation": corr})
         q = np.asarray(self.posterior_["q"]).ravel()
         if (q <= 1).any():
@@ -111,18 +131,20 @@ class GammaGammaModel(BayesianModel):
 
         rep = data[data["frequency"] > 0]
         d = distinct(rep["frequency"].to_numpy(float), rep["monetary_value"].to_numpy(float))
+        # customers per distinct (frequency, monetary_value): counted here, or summed from given counts
+        weight = np.bincount(d.inverse, weights=_weights(rep), minlength=len(d))
         with pm.Model() as model:
             rv = {p: priors[p].create(p) for p in self.param_names}
             pm.Potential("loglike", gamma_gamma.pt_log_likelihood(rv["p"], rv["q"], rv["v"], d.keys[0], d.keys[1],
-                                                                  weight=d.counts.astype(float)))
+                                                                  weight=weight))
         return model
 
     def log_likelihood(self, data: pd.DataFrame, params: dict[str, float] | None = None) -> float:
         """Total log-likelihood of the repeat customers' mean spend at ``params`` (default: posterior means)."""
         p = dict(self.params_) if params is None else params
         rep = data[data["frequency"] > 0]
-        return float(np.sum(gamma_gamma.log_likelihood(p["p"], p["q"], p["v"], rep["frequency"].to_numpy(float),
-                                                       rep["monetary_value"].to_numpy(float))))
+        return float(np.sum(_weights(rep) * gamma_gamma.log_likelihood(
+            p["p"], p["q"], p["v"], rep["frequency"].to_numpy(float), rep["monetary_value"].to_numpy(float))))
 
     def expected_spend(self, data: pd.DataFrame, *, interval: float = 0.9, draws: bool = False,
                        max_draws: int | None = None):
