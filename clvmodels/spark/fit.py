@@ -1,0 +1,137 @@
+"""Fitting from a Spark summary: only the distinct rows the likelihoods need come to the driver.
+
+The BG/NBD likelihood of a customer depends on the data only through (frequency, recency, T), so the
+driver gets the distinct triplets with their customer counts (:func:`triplet_counts`: one Spark
+group-by) and :meth:`clvmodels.BetaGeoModel.fit` fits from them (it accepts a ``n_customers`` column
+of weights). The number of distinct triplets is bounded by the calendar, not by the customers: with
+daily dates, recency and T are whole days up to the length of the history, so beyond a million or so
+customers the fit costs the same whatever the size of the base.
+
+The Gamma-Gamma likelihood depends on (frequency, monetary_value); :func:`spend_counts` collects
+those distinct pairs with their counts. Mean spends are continuous, so there are about as many pairs
+as customers with repeat purchases (unless amounts are few round prices): 16 bytes and a count per
+repeat customer on the driver, two numbers and no ids.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..units import check_unit
+from .summary import summary_metadata
+
+__all__ = ["triplet_counts", "spend_counts", "fit_models_spark"]
+
+
+def _time_unit(summary_sdf, time_unit: str | None) -> str:
+    meta_unit = summary_metadata(summary_sdf).get("time_unit")
+    if time_unit is None and meta_unit is None:
+        from ..errors import UnitError
+
+        raise UnitError("the time unit of this Spark summary is unknown: pass time_unit='D', 'W' or 'M', "
+                        "or build the summary with clvmodels.spark.summarize_spark, which records it")
+    if time_unit is not None and meta_unit is not None and check_unit(time_unit) != check_unit(meta_unit):
+        from ..errors import UnitError
+
+        raise UnitError(f"time_unit={time_unit!r} but the summary was built in {meta_unit!r}")
+    return check_unit(time_unit or meta_unit)
+
+
+def _attrs(summary_sdf, unit: str, n: int) -> dict:
+    meta = dict(summary_metadata(summary_sdf))
+    meta["time_unit"] = unit
+    meta["n_customers"] = n
+    return {"clvmodels": meta}
+
+
+def _check_columns(summary_sdf, columns) -> None:
+    from ..errors import InputError, ProblemCollector
+
+    problems = ProblemCollector("Spark summary")
+    for c in columns:
+        if c not in summary_sdf.columns:
+            problems.add(c, "required column is missing (build the summary with clvmodels.spark.summarize_spark)")
+    if problems:
+        raise InputError(problems.problems, what="Spark summary")
+
+
+def triplet_counts(summary_sdf, *, time_unit: str | None = None) -> pd.DataFrame:
+    """Distinct (frequency, recency, T) of a Spark summary with their customer counts, on the driver.
+
+    Returns a pandas DataFrame with columns ``frequency`` (int64), ``recency``, ``T`` (float64) and
+    ``n_customers`` (int64), sorted by frequency, T and recency, with ``attrs["clvmodels"]`` (time unit
+    and the summary's metadata), ready for ``BetaGeoModel().fit(counts)``.
+    """
+    from pyspark.sql import functions as F
+
+    _check_columns(summary_sdf, ("frequency", "recency", "T"))
+    unit = _time_unit(summary_sdf, time_unit)
+    pdf = (summary_sdf.groupBy("frequency", "recency", "T").agg(F.count(F.lit(1)).alias("n_customers"))
+           .toPandas())
+    pdf = pdf.astype({"frequency": np.int64, "recency": np.float64, "T": np.float64, "n_customers": np.int64})
+    pdf = pdf.sort_values(["frequency", "T", "recency"], kind="stable").reset_index(drop=True)
+    pdf.attrs = _attrs(summary_sdf, unit, int(pdf["n_customers"].sum()))
+    return pdf
+
+
+def spend_counts(summary_sdf, *, time_unit: str | None = None) -> pd.DataFrame:
+    """Distinct (frequency, monetary_value) of a Spark summary with their customer counts, on the driver
+    (customers without repeat purchases are one row, (0, 0.0)): the Gamma-Gamma model's data.
+
+    Returns a pandas DataFrame with ``frequency`` (int64), ``monetary_value`` (float64) and
+    ``n_customers`` (int64), sorted, with ``attrs["clvmodels"]``.
+    """
+    from pyspark.sql import functions as F
+
+    _check_columns(summary_sdf, ("frequency", "monetary_value"))
+    unit = _time_unit(summary_sdf, time_unit)
+    mv = F.when(F.col("frequency") > 0, F.col("monetary_value")).otherwise(F.lit(0.0)).alias("monetary_value")
+    pdf = (summary_sdf.select("frequency", mv).groupBy("frequency", "monetary_value")
+           .agg(F.count(F.lit(1)).alias("n_customers")).toPandas())
+    pdf = pdf.astype({"frequency": np.int64, "monetary_value": np.float64, "n_customers": np.int64})
+    pdf = pdf.sort_values(["frequency", "monetary_value"], kind="stable").reset_index(drop=True)
+    pdf.attrs = _attrs(summary_sdf, unit, int(pdf["n_customers"].sum()))
+    return pdf
+
+
+def gamma_gamma_accepts_counts() -> bool:
+    """Whether :meth:`GammaGammaModel.fit` takes a ``n_customers`` column of weights (a class attribute
+    ``accepts_counts = True`` says so)."""
+    from ..models import GammaGammaModel
+
+    return bool(getattr(GammaGammaModel, "accepts_counts", False))
+
+
+def expand_counts(counts: pd.DataFrame) -> pd.DataFrame:
+    """One row per customer from distinct rows with ``n_customers`` (no ids): for a model whose fit does
+    not take weights. Keeps ``attrs``."""
+    reps = counts["n_customers"].to_numpy(np.int64)
+    out = pd.DataFrame({c: np.repeat(counts[c].to_numpy(), reps) for c in counts.columns if c != "n_customers"})
+    out.attrs = dict(counts.attrs)
+    return out
+
+
+def fit_models_spark(summary_sdf, *, bgnbd=None, gamma_gamma=None, time_unit: str | None = None,
+                     **model_kwargs):
+    """Fit BG/NBD and Gamma-Gamma to a Spark summary; returns ``(bgnbd, gamma_gamma)``, fitted.
+
+    ``bgnbd`` and ``gamma_gamma`` are configured, unfitted models (e.g. ``BetaGeoModel(method="map")``);
+    by default both are built with ``model_kwargs`` (``method``, ``chains``, ``draws``, ``seed``, ...).
+    Only :func:`triplet_counts` and :func:`spend_counts` come to the driver. The fits equal fits on the
+    per-customer pandas summary: the likelihoods see the same distinct rows with the same weights.
+    The BG/NBD fit records ``fit_info_["n_customers"]`` and ``["n_triplets"]``.
+    """
+    from ..models import BetaGeoModel, GammaGammaModel
+
+    bg = bgnbd if bgnbd is not None else BetaGeoModel(**model_kwargs)
+    gg = gamma_gamma if gamma_gamma is not None else GammaGammaModel(**model_kwargs)
+    unit = _time_unit(summary_sdf, time_unit)
+    trip = triplet_counts(summary_sdf, time_unit=unit)
+    bg.fit(trip)
+    spend = spend_counts(summary_sdf, time_unit=unit)
+    if gamma_gamma_accepts_counts():
+        gg.fit(spend)
+    else:  # until GammaGammaModel.fit takes weights: the same rows, expanded on the driver (no ids)
+        gg.fit(expand_counts(spend))
+    gg.fit_info_["n_distinct_spend_rows"] = int(len(spend))
+    return bg, gg

@@ -1,0 +1,343 @@
+"""The Spark path (clvmodels[spark]) gives the single-machine results, not just some results:
+
+* the Spark summary equals ``clvmodels.summarize`` (pandas engine) on CDNOW and on a simulated log,
+  with and without a calibration split, in periods mode and with returns; so does
+  ``summarize_to_pandas`` (the ``engine="spark"`` hook) on the bundled CSV file;
+* bad input raises the same InputError problems (column, message, count) as the pandas engine;
+* BG/NBD fitted from the distinct-triplet counts equals BG/NBD fitted on the per-customer summary
+  (MAP, exactly), and Gamma-Gamma from the distinct spend rows equals its per-customer fit;
+* the forecast scored partition by partition equals ``clvmodels.scoring.score`` column by column,
+  segments included, and is written as Parquet atomically.
+
+Spark runs in local mode (``local[2]``, 127.0.0.1, no UI): one session for the module.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pyspark = pytest.importorskip("pyspark")
+
+pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark"),
+              # PySpark 4's own pandas conversions, under pandas 3: noise, not findings
+              pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
+              pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")]
+
+if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):  # pragma: no cover
+    pytest.skip("Spark needs Java (17) on the PATH or JAVA_HOME", allow_module_level=True)
+
+from clvmodels.data import ExcludedCustomersWarning, summarize  # noqa: E402
+from clvmodels.datasets import cdnow_sample_path, load_cdnow_sample  # noqa: E402
+from clvmodels.errors import InputError  # noqa: E402
+
+MONEY = ["monetary_value", "historical_clv", "monetary_value_holdout", "spend_holdout"]
+ATTRS = ["time_unit", "time_mode", "observation_end", "calibration_end", "n_customers", "excluded_new_in_holdout",
+         "excluded_returns_only", "negative_amounts", "n_negative_amounts", "exact_money_decimals"]
+
+
+@pytest.fixture(scope="module")
+def spark():
+    from clvmodels.spark import local_session
+
+    session = local_session(2, driver_memory="1g", shuffle_partitions=4, app_name="clvmodels-tests")
+    yield session
+    session.catalog.clearCache()
+
+
+@pytest.fixture(scope="module")
+def cdnow():
+    return load_cdnow_sample()[["customer_id", "date", "amount"]]
+
+
+@pytest.fixture(scope="module")
+def cdnow_sdf(spark, cdnow):
+    return spark.createDataFrame(cdnow)
+
+
+@pytest.fixture(scope="module")
+def simulated():
+    """A simulated log with full-precision amounts (so money is added as floats) and some returns."""
+    from clvmodels.simulate import simulate_transactions
+
+    log = simulate_transactions(400, 0.25, 4.0, 0.8, 2.5, 6.0, 3.7, 15.0, start="2020-01-01",
+                                acquisition_days=120, observation_end="2020-12-31", seed=7)
+    return log
+
+
+def spark_summary(sdf, **kw) -> pd.DataFrame:
+    from clvmodels.spark import summarize_spark, to_pandas_summary
+
+    return to_pandas_summary(summarize_spark(sdf, **kw))
+
+
+def assert_same_summary(got: pd.DataFrame, expected: pd.DataFrame, exact_money: bool) -> None:
+    assert list(got.columns) == list(expected.columns)
+    assert got.index.equals(expected.index) and got.index.dtype == expected.index.dtype
+    assert (got.dtypes == expected.dtypes).all(), (got.dtypes, expected.dtypes)
+    for c in expected.columns:
+        if c in MONEY and not exact_money:  # float sums in another order: equal to within rounding
+            np.testing.assert_allclose(got[c].to_numpy(), expected[c].to_numpy(), rtol=1e-12, atol=1e-9, err_msg=c)
+        else:
+            pd.testing.assert_series_equal(got[c], expected[c], check_exact=True, obj=c)
+    a, b = got.attrs["clvmodels"], expected.attrs["clvmodels"]
+    assert {k: a[k] for k in ATTRS} == {k: b[k] for k in ATTRS}
+    assert a["engine"] == "spark"
+
+
+# --- the summary ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("calibration_end", [None, "1997-09-30"])
+def test_summary_equals_pandas_engine_on_cdnow(cdnow, cdnow_sdf, calibration_end):
+    kw = dict(observation_end="1998-06-30", calibration_end=calibration_end, time_unit="W")
+    expected = summarize(cdnow, engine="pandas", **kw)
+    got = spark_summary(cdnow_sdf, **kw)
+    assert len(got) == 2357
+    assert_same_summary(got, expected, exact_money=True)
+    assert got.attrs["clvmodels"]["exact_money_decimals"] == 2
+
+
+@pytest.mark.parametrize("calibration_end", [None, "2020-08-31"])
+def test_summary_equals_pandas_engine_on_a_simulated_log(spark, simulated, calibration_end):
+    kw = dict(observation_end="2020-12-31", calibration_end=calibration_end, time_unit="W")
+    with warnings.catch_warnings(record=True) as w_pandas:
+        warnings.simplefilter("always")
+        expected = summarize(simulated, engine="pandas", **kw)
+    with warnings.catch_warnings(record=True) as w_spark:
+        warnings.simplefilter("always")
+        got = spark_summary(spark.createDataFrame(simulated), **kw)
+    assert expected.attrs["clvmodels"]["exact_money_decimals"] is None  # full-precision amounts
+    assert_same_summary(got, expected, exact_money=False)
+    assert sum(frequency > 0 for frequency in got["frequency"]) > 50
+
+    def excluded(ws):
+        return [str(w.message) for w in ws if issubclass(w.category, ExcludedCustomersWarning)]
+
+    assert excluded(w_spark) == excluded(w_pandas)
+
+
+@pytest.mark.parametrize("unit", ["W", "M"])
+def test_periods_mode_and_returns_equal_pandas_engine(spark, simulated, unit):
+    log = simulated.copy()
+    log["amount"] = log["amount"].round(2)
+    # returns: a same-day return for some purchases, and a customer with nothing but a return
+    ret = log.iloc[::9].copy()
+    ret["amount"] = -ret["amount"] / 2
+    only = pd.DataFrame({"customer_id": [10_000], "date": [pd.Timestamp("2020-06-01")], "amount": [-5.0]})
+    log = pd.concat([log, ret, only], ignore_index=True)
+    kw = dict(observation_end="2020-12-31", calibration_end="2020-09-30", time_unit=unit, time_mode="periods",
+              negative_amounts="net")
+    with pytest.warns(ExcludedCustomersWarning):
+        expected = summarize(log, engine="pandas", **kw)
+    with pytest.warns(ExcludedCustomersWarning):
+        got = spark_summary(spark.createDataFrame(log), **kw)
+    assert expected.attrs["clvmodels"]["n_negative_amounts"] == len(ret) + 1
+    assert_same_summary(got, expected, exact_money=True)
+
+
+def test_summary_of_csv_files_and_the_engine_hook(spark):
+    """Files read by Spark (CSV as text, parsed by clvmodels' rules) give the pandas engine's summary,
+    both as a Spark DataFrame and through ``summarize_to_pandas`` (what ``engine="spark"`` returns)."""
+    from clvmodels.spark import summarize_to_pandas
+
+    path = str(cdnow_sample_path())
+    kw = dict(observation_end="1998-06-30", calibration_end="1997-09-30", time_unit="W")
+    expected = summarize(path, engine="pandas", **kw)
+    assert_same_summary(spark_summary(path, spark=spark, **kw), expected, exact_money=True)
+    hooked = summarize_to_pandas(path, spark=spark, **kw)
+    pd.testing.assert_frame_equal(hooked, expected, check_exact=True)
+    assert hooked.attrs["clvmodels"] == {**expected.attrs["clvmodels"], "engine": "spark"}
+
+
+def test_summary_of_parquet_files_written_by_pandas(spark, simulated, tmp_path):
+    """pandas writes nanosecond timestamps, which Spark cannot read as timestamps: they are read as
+    integers and floored, so every transaction keeps its calendar day (one a nanosecond before
+    midnight included)."""
+    log = simulated.copy()
+    log["amount"] = log["amount"].round(2)
+    log["date"] = log["date"].astype("datetime64[ns]")
+    log.loc[3, "date"] = log.loc[3, "date"] + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
+    half = len(log) // 2
+    log.iloc[:half].to_parquet(tmp_path / "part-0.parquet")
+    log.iloc[half:].to_parquet(tmp_path / "part-1.parquet")
+    kw = dict(observation_end="2020-12-31", calibration_end="2020-08-31", time_unit="D")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExcludedCustomersWarning)
+        expected = summarize(str(tmp_path), engine="pandas", **kw)
+        got = spark_summary(str(tmp_path / "*.parquet"), spark=spark, **kw)
+    assert_same_summary(got, expected, exact_money=True)
+
+
+def test_summary_is_lazy_and_keeps_its_metadata_through_parquet(spark, cdnow_sdf, tmp_path):
+    from clvmodels.spark import summarize_spark, summary_metadata
+
+    s = summarize_spark(cdnow_sdf, observation_end="1998-06-30", time_unit="W", persist=False)
+    assert summary_metadata(s)["n_customers"] is None  # nothing counted without persist
+    s.write.parquet(str(tmp_path / "summary.parquet"))
+    back = spark.read.parquet(str(tmp_path / "summary.parquet"))
+    assert summary_metadata(back)["time_unit"] == "W"
+    assert back.count() == 2357
+    types = dict(back.dtypes)
+    assert types["customer_id"] == "bigint" and types["frequency"] == "bigint"
+    assert types["first_purchase"] == "date" and types["T"] == "double"
+
+
+def problems_of(exc: InputError) -> list[tuple]:
+    return [(p.column, p.message, p.n_rows) for p in exc.problems]
+
+
+def test_bad_input_raises_the_pandas_engine_problems(spark):
+    log = pd.DataFrame({
+        "cust": ["a", "b", " ", "c", "d", "e", "f"],
+        "day": ["2021-01-03", "2021-02-30", "2021-01-05", None, "2021-01-04", "2021-01-09", "2021-03-01"],
+        "value": ["10", "12.5", "3", "4", "x1", "-2", "7"],
+    })
+    kw = dict(customer_id="cust", date="day", amount="value", observation_end="2021-02-01", time_unit="W")
+    with pytest.raises(InputError) as ref:
+        summarize(log, engine="pandas", **kw)
+    from clvmodels.spark import summarize_spark
+
+    with pytest.raises(InputError) as got:
+        summarize_spark(spark.createDataFrame(log), **kw)
+    assert problems_of(got.value) == problems_of(ref.value)
+    columns = {p.column for p in got.value.problems}
+    assert columns == {"cust", "day", "value"}
+    shown = {p.message: p.rows for p in got.value.problems}
+    assert shown[next(m for m in shown if m.startswith("non-numeric"))]["value"].tolist() == ["x1"]
+    assert "cust" in str(got.value) and "2021-02-30" in str(got.value)
+
+
+def test_missing_columns_and_wrong_types_are_named(spark, cdnow):
+    from clvmodels.spark import summarize_spark
+
+    with pytest.raises(InputError) as got:
+        summarize_spark(spark.createDataFrame(cdnow.rename(columns={"amount": "value"})),
+                        observation_end="1998-06-30")
+    assert [p.column for p in got.value.problems] == ["amount"]
+    assert "'value'" in got.value.problems[0].message
+    log = cdnow.head(20).assign(amount=True)
+    with pytest.raises(InputError) as got:
+        summarize_spark(spark.createDataFrame(log), observation_end="1998-06-30")
+    assert [p.column for p in got.value.problems] == ["amount"]
+    assert got.value.problems[0].message.startswith("amounts must be numbers")
+
+
+# --- fitting from counts ----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def calibration(cdnow, cdnow_sdf):
+    from clvmodels.spark import summarize_spark
+
+    kw = dict(observation_end="1998-06-30", calibration_end="1997-09-30", time_unit="W")
+    return summarize_spark(cdnow_sdf, **kw), summarize(cdnow, engine="pandas", **kw)
+
+
+@pytest.fixture(scope="module")
+def map_models(calibration):
+    from clvmodels import BetaGeoModel, GammaGammaModel
+
+    _, pdf = calibration
+    return (BetaGeoModel(method="map", seed=3, progressbar=False).fit(pdf),
+            GammaGammaModel(method="map", seed=3, progressbar=False).fit(pdf))
+
+
+def test_triplet_counts_are_the_distinct_triplets(calibration):
+    from clvmodels.models.triplets import compress
+    from clvmodels.spark import triplet_counts
+
+    sdf, pdf = calibration
+    counts = triplet_counts(sdf)
+    assert list(counts.columns) == ["frequency", "recency", "T", "n_customers"]
+    assert counts.attrs["clvmodels"]["time_unit"] == "W"
+    trip = compress(pdf["frequency"], pdf["recency"], pdf["T"])
+    assert len(counts) == len(trip) < len(pdf)
+    assert int(counts["n_customers"].sum()) == len(pdf)
+    np.testing.assert_array_equal(counts["frequency"], trip.frequency)
+    np.testing.assert_array_equal(counts["T"], trip.T)
+    np.testing.assert_array_equal(counts["recency"], trip.recency)
+    np.testing.assert_array_equal(counts["n_customers"], trip.weight)
+
+
+def test_fit_from_counts_equals_fit_on_the_summary(calibration, map_models):
+    from clvmodels import BetaGeoModel, GammaGammaModel
+    from clvmodels.spark import fit_models_spark
+
+    sdf, _ = calibration
+    bg_ref, gg_ref = map_models
+    bg, gg = fit_models_spark(sdf, bgnbd=BetaGeoModel(method="map", seed=3, progressbar=False),
+                              gamma_gamma=GammaGammaModel(method="map", seed=3, progressbar=False))
+    # the BG/NBD likelihood sees the same distinct triplets with the same weights: the same optimum
+    np.testing.assert_array_equal(bg.params_.to_numpy(), bg_ref.params_.to_numpy())
+    for p in bg.param_names:
+        np.testing.assert_array_equal(bg.posterior_[p].values, bg_ref.posterior_[p].values)
+    assert bg.fit_info_["n_customers"] == 2357 and bg.fit_info_["n_triplets"] == bg_ref.fit_info_["n_triplets"]
+    assert bg.time_unit_ == "W"
+    # Gamma-Gamma: the same distinct (frequency, monetary_value) rows; the prior scale is a mean taken
+    # in another order, so the optimum agrees to rounding
+    np.testing.assert_allclose(gg.params_.to_numpy(), gg_ref.params_.to_numpy(), rtol=1e-7)
+    assert gg.fit_info_["n_customers_fitted"] == gg_ref.fit_info_["n_customers_fitted"] == 946
+
+
+# --- scoring ----------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def forecasts(calibration, map_models):
+    from clvmodels.scoring import score
+    from clvmodels.spark import score_spark
+
+    sdf, pdf = calibration
+    bg, gg = map_models
+    kw = dict(discount_rate=0.1, margin=0.3, max_draws=40)
+    expected = score(pdf, bg, gg, "26W", **kw)
+    got = score_spark(sdf, bg, gg, "26W", **kw)
+    return got, expected
+
+
+def test_spark_scoring_equals_score(forecasts):
+    from clvmodels.scoring import FORECAST_COLUMNS
+
+    sdf, expected = forecasts
+    got = sdf.toPandas().sort_values("customer_id").reset_index(drop=True)
+    assert list(got.columns) == list(expected.columns) == FORECAST_COLUMNS
+    assert len(got) == len(expected) == 2357
+    for c in FORECAST_COLUMNS:
+        if c == "segment":
+            assert got[c].tolist() == expected[c].astype(str).tolist()
+        elif c in ("customer_id", "frequency"):
+            np.testing.assert_array_equal(got[c].to_numpy(), expected[c].to_numpy(), err_msg=c)
+        else:
+            np.testing.assert_allclose(got[c].to_numpy(), expected[c].to_numpy(), rtol=1e-12, atol=1e-12,
+                                       err_msg=c)
+    assert set(got["segment"]) == {"at risk", "high value", "medium value", "low value"}
+    meta = sdf.schema["customer_id"].metadata
+    assert meta["clvmodels_clv"]["n_draws"] == 40 and meta["clvmodels_clv"]["horizon"] == "26W"
+
+
+def test_forecast_is_written_as_parquet_atomically(forecasts, tmp_path):
+    from clvmodels.spark import write_forecast_parquet
+
+    sdf, expected = forecasts
+    target = tmp_path / "out" / "forecast.parquet"
+    write_forecast_parquet(sdf, str(target))
+    write_forecast_parquet(sdf, str(target))  # replaces the previous forecast
+    assert sorted(os.listdir(tmp_path / "out")) == ["forecast.parquet"]  # no temporary directories left
+    back = pd.read_parquet(target).sort_values("customer_id").reset_index(drop=True)
+    assert len(back) == len(expected)
+    np.testing.assert_allclose(back["clv"], expected["clv"], rtol=1e-12)
+    with pytest.raises(FileExistsError):
+        write_forecast_parquet(sdf, str(target), overwrite=False)
+
+
+def test_scoring_options_are_checked_before_any_work(calibration, map_models):
+    from clvmodels.errors import UnitError
+    from clvmodels.spark import score_spark
+
+    sdf, pdf = calibration
+    bg, gg = map_models
+    with pytest.raises(UnitError):
+        score_spark(sdf, bg, gg, "12M")
+    with pytest.raises(InputError, match="margin"):
+        score_spark(sdf, bg, gg, "26W", margin="no_such_column")
+    with pytest.raises(TypeError, match="column"):
+        score_spark(sdf, bg, gg, "26W", margin=pd.Series(0.3, index=pdf.index))
