@@ -320,6 +320,21 @@ def _dates(day_numbers: np.ndarray) -> np.ndarray:
     return day_numbers.astype("datetime64[D]").astype("datetime64[ns]")
 
 
+def warn_excluded(new_in_holdout: int, returns_only: int, calibration_end, *, stacklevel: int = 3) -> None:
+    """Customers a summary cannot contain are excluded loudly, never silently (every engine says so)."""
+    if new_in_holdout:
+        warnings.warn(
+            f"{new_in_holdout} customer{'s' if new_in_holdout != 1 else ''} made their first purchase after "
+            f"calibration_end {calibration_end} and cannot be in the calibration summary: excluded "
+            f"(count in .attrs['clvmodels']['excluded_new_in_holdout'])",
+            ExcludedCustomersWarning, stacklevel=stacklevel)
+    if returns_only:
+        warnings.warn(
+            f"{returns_only} customer{'s have' if returns_only != 1 else ' has'} only returns (negative amounts) "
+            f"and no purchase in the period: excluded (count in .attrs['clvmodels']['excluded_returns_only'])",
+            ExcludedCustomersWarning, stacklevel=stacklevel)
+
+
 def finish_summary(agg: CustomerAggregates, *, unit: str, time_mode: str, observation_day: int,
                    calibration_day: int | None, engine: str, negative_amounts: str, n_negative: int,
                    observation_end, calibration_end) -> pd.DataFrame:
@@ -396,17 +411,7 @@ def finish_summary(agg: CustomerAggregates, *, unit: str, time_mode: str, observ
         "n_negative_amounts": int(n_negative),
         "exact_money_decimals": int(round(np.log10(m))) if agg.money_exact else None,
     }
-    if new_in_holdout:
-        warnings.warn(
-            f"{new_in_holdout} customer{'s' if new_in_holdout != 1 else ''} made their first purchase after "
-            f"calibration_end {calibration_end} and cannot be in the calibration summary: excluded "
-            f"(count in .attrs['clvmodels']['excluded_new_in_holdout'])",
-            ExcludedCustomersWarning, stacklevel=3)
-    if returns_only:
-        warnings.warn(
-            f"{returns_only} customer{'s have' if returns_only != 1 else ' has'} only returns (negative amounts) "
-            f"and no purchase in the period: excluded (count in .attrs['clvmodels']['excluded_returns_only'])",
-            ExcludedCustomersWarning, stacklevel=3)
+    warn_excluded(new_in_holdout, returns_only, calibration_end, stacklevel=4)
     return out
 
 

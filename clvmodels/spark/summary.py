@@ -41,8 +41,8 @@ from ..data.summary import (
     SUMMARY_COLUMNS,
     WEEK_ORIGIN_DAY,
     CustomerAggregates,
-    ExcludedCustomersWarning,
     finish_summary,
+    warn_excluded,
     period_index,
 )
 from ..data.validate import (
@@ -561,24 +561,9 @@ def summarize_spark(transactions, *, customer_id: str = "customer_id", date: str
         n_cust, new_in_holdout = int(counts["n"] or 0), int(counts["new"] or 0)
         returns_only = int(counts["none"] or 0) - new_in_holdout
         meta.update(n_customers=n_cust, excluded_new_in_holdout=new_in_holdout, excluded_returns_only=returns_only)
-        _warn_excluded(new_in_holdout, returns_only, cal)
+        warn_excluded(new_in_holdout, returns_only, cal, stacklevel=3)
     return _finish(agg, unit=unit, time_mode=time_mode, observation_day=obs_day, calibration_day=cal_day,
                    money_scale=prep.money_scale, metadata=meta)
-
-
-def _warn_excluded(new_in_holdout: int, returns_only: int, calibration_end) -> None:
-    # the same words as clvmodels.data.summary.finish_summary
-    if new_in_holdout:
-        warnings.warn(
-            f"{new_in_holdout} customer{'s' if new_in_holdout != 1 else ''} made their first purchase after "
-            f"calibration_end {calibration_end} and cannot be in the calibration summary: excluded "
-            f"(count in .attrs['clvmodels']['excluded_new_in_holdout'])",
-            ExcludedCustomersWarning, stacklevel=3)
-    if returns_only:
-        warnings.warn(
-            f"{returns_only} customer{'s' if returns_only != 1 else ''} have only returns (negative amounts) and no "
-            f"purchase in the period: excluded (count in .attrs['clvmodels']['excluded_returns_only'])",
-            ExcludedCustomersWarning, stacklevel=3)
 
 
 def _finish(agg, *, unit: str, time_mode: str, observation_day: int, calibration_day: int | None,
