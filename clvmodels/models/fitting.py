@@ -272,7 +272,7 @@ def diagnose(idata, param_names: list[str], method: str, sampler: str, seconds: 
 def warn_if_problems(diag: Diagnostics, model_name: str) -> None:
     if diag.problems:
         warnings.warn(f"{model_name} fit diagnostics failed:\n- " + "\n- ".join(diag.problems),
-                      ConvergenceWarning, stacklevel=3)
+                      ConvergenceWarning, stacklevel=4)  # points at the user's fit() call
 
 
 def run_fit(model, param_names: list[str], config: FitConfig, model_name: str):
