@@ -5,9 +5,12 @@
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from .value.clv import customer_lifetime_value
+from . import engine
+from .units import Duration, discount_rate_per_period
+from .value.clv import _per_customer, _periods, joint_draws
 from .value.segments import value_segments
 
 #: the fixed columns of the forecast table, in order (plain names are posterior means)
@@ -23,31 +26,54 @@ FORECAST_COLUMNS = [
 
 def score(summary: pd.DataFrame, bgnbd_model, gamma_gamma_model, horizon, *, discount_rate: float = 0.0,
           margin=1.0, cost_to_serve=0.0, acquisition_cost=None, interval: float = 0.9,
-          max_draws: int | None = None, segment_options: dict | None = None, progress: bool = False) -> pd.DataFrame:
+          max_draws: int | None = 1000, segment_options: dict | None = None, progress: bool = False) -> pd.DataFrame:
     """The forecast table: one row per customer of ``summary`` (indexed by customer_id) with
     :data:`FORECAST_COLUMNS` (plus CAC columns when ``acquisition_cost`` is given).
 
     ``horizon`` (e.g. '52W') is both the window of the purchase predictions and the CLV horizon.
+    Every column comes from the same ``max_draws`` joint posterior draws (default 1,000, evenly thinned;
+    None = all) in one pass of :func:`clvmodels.engine.score_arrays`.
     """
+    from .models.bgnbd_model import check_bgnbd_data
+    from .models.gamma_gamma_model import check_spend_data
+
     bg, gg = bgnbd_model, gamma_gamma_model
-    alive = bg.p_alive(summary, interval=interval, max_draws=max_draws, progress=progress)
-    purchases = bg.expected_purchases(summary, horizon, interval=interval, max_draws=max_draws, progress=progress)
-    counts = bg.purchases_interval(summary, horizon, interval=interval, max_draws=min(max_draws or 1000, 1000),
-                                   progress=progress)
-    spend = gg.expected_spend(summary, interval=interval, max_draws=max_draws)
-    value = customer_lifetime_value(bg, gg, summary, horizon, discount_rate=discount_rate, margin=margin,
-                                    cost_to_serve=cost_to_serve, acquisition_cost=acquisition_cost,
-                                    interval=interval, max_draws=max_draws or 1000, progress=progress)
+    bg._check_fitted()
+    gg._check_fitted()
+    check_bgnbd_data(summary, "data to score")
+    check_spend_data(summary, "data to score")
+    h = bg._horizon(horizon)
+    k0, H = _periods(bg, horizon, None)
+    i = discount_rate_per_period(discount_rate, bg.time_unit_)
+    d = 1.0 / (1.0 + i)
+    marg = _per_customer(margin, summary, "margin")
+    cost = _per_customer(cost_to_serve, summary, "cost_to_serve")
+    pb, pg = joint_draws(bg, gg, max_draws)
+    x = summary["frequency"].to_numpy(float)
+    arr = engine.score_arrays(pb, pg, x, summary["recency"].to_numpy(float), summary["T"].to_numpy(float),
+                              summary["monetary_value"].to_numpy(float), h=h, k0=k0, H=H, discount=d,
+                              margin=marg, cost=cost, interval=interval, progress=progress)
     base_cols = ["frequency", "recency", "T", "monetary_value"]
     if "historical_clv" in summary.columns:
         base_cols.append("historical_clv")
-    table = pd.concat([summary[base_cols], alive, purchases, counts[["purchases_lower", "purchases_upper"]],
-                       spend, value.drop(columns=["expected_spend", "discounted_purchases"])], axis=1)
+    table = summary[base_cols].copy()
+    for c in FORECAST_COLUMNS:
+        if c in arr:
+            table[c] = arr[c]
+    if acquisition_cost is not None:
+        cac = _per_customer(acquisition_cost, summary, "acquisition_cost")
+        table["clv_minus_cac"] = arr["clv"] - cac
+        table["clv_minus_cac_lower"] = arr["clv_lower"] - cac
+        table["clv_minus_cac_upper"] = arr["clv_upper"] - cac
+        with np.errstate(divide="ignore", invalid="ignore"):
+            table["clv_cac_ratio"] = np.where(cac > 0, arr["clv"] / cac, np.nan)
     table["segment"] = value_segments(table, **(segment_options or {}))
     table.index.name = "customer_id"
     table = table.reset_index()
     cols = [c for c in FORECAST_COLUMNS if c in table.columns]
     extra = [c for c in table.columns if c not in cols]
     out = table[cols + extra]
-    out.attrs["clvmodels_clv"] = value.attrs.get("clvmodels_clv", {})
+    out.attrs["clvmodels_clv"] = {"horizon": str(Duration.parse(horizon)), "start": None,
+                                  "discount_rate_annual": discount_rate, "discount_rate_per_period": i,
+                                  "interval": interval, "n_draws": int(len(pb["r"]))}
     return out

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, UnitError
+from .. import engine
 from ..models import bgnbd
 from ..models import gamma_gamma
 from ..predict import DEFAULT_CHUNK_BYTES, _progress, chunk_rows, distinct, interval_bounds
@@ -79,6 +80,40 @@ def present_value_factors(bg_params, x, tx, T, k0: int, H: int, d: float, with_a
     return purchases_pv, alive_pv
 
 
+def joint_draws(bgnbd_model, gamma_gamma_model, max_draws: int | None = 1000):
+    """The same number of draws from both posteriors (evenly thinned to ``max_draws``; None = as many
+    as the smaller posterior has), paired by index: the two posteriors are independent, so each pair
+    is a draw from the joint posterior. Returns two dicts of (S,) arrays."""
+    s_bg = bgnbd_model.posterior_.sizes["chain"] * bgnbd_model.posterior_.sizes["draw"]
+    s_gg = gamma_gamma_model.posterior_.sizes["chain"] * gamma_gamma_model.posterior_.sizes["draw"]
+    S = min(s_bg, s_gg, max_draws or max(s_bg, s_gg))
+    return bgnbd_model.draws_(S), gamma_gamma_model.draws_(S)
+
+
+def _clv_draws(pb, pg, data, x, tx, T, mv, marg, cost, k0, H, d, with_alive, budget_bytes):
+    """CLV per joint draw and customer as an xarray DataArray (chain, draw, customer_id), by the direct
+    formulas (:func:`present_value_factors`): for notebook-sized data."""
+    import xarray as xr
+
+    pb = {k: v[:, None] for k, v in pb.items()}
+    pg = {k: v[:, None] for k, v in pg.items()}
+    S = len(pb["r"])
+    trip = distinct(x, tx, T)
+    n = len(data)
+    full = np.empty((S, n))
+    step = chunk_rows(S, 2 * (H - k0 + 1), budget_bytes)
+    for j in range(0, len(trip), step):
+        sl = slice(j, j + step)
+        pv, alive_pv = present_value_factors(pb, trip.keys[0][sl], trip.keys[1][sl], trip.keys[2][sl], k0, H, d,
+                                             with_alive)
+        rows = np.flatnonzero((trip.inverse >= j) & (trip.inverse < j + step))
+        loc = trip.inverse[rows] - j
+        spend = gamma_gamma.conditional_expected_spend(pg["p"], pg["q"], pg["v"], x[rows], mv[rows])
+        full[:, rows] = marg[rows] * spend * pv[:, loc] - cost[rows] * alive_pv[:, loc]
+    return xr.DataArray(full[None], dims=("chain", "draw", "customer_id"),
+                        coords={"customer_id": data.index.to_numpy()}, name="clv")
+
+
 def customer_lifetime_value(bgnbd_model, gamma_gamma_model, data: pd.DataFrame, horizon, *,
                             start=None, discount_rate: float = 0.0, margin=1.0, cost_to_serve=0.0,
                             acquisition_cost=None, interval: float = 0.9, max_draws: int | None = 1000,
@@ -97,8 +132,11 @@ def customer_lifetime_value(bgnbd_model, gamma_gamma_model, data: pd.DataFrame, 
     cost_to_serve: currency per period while alive (scalar, column name or Series).
     acquisition_cost: optional (scalar, column or Series): adds ``clv_minus_cac`` (with interval) and
         ``clv_cac_ratio`` (posterior mean CLV / acquisition cost).
-    max_draws: joint draws used (default 1,000, evenly thinned; None = all). The cost is draws x distinct
-        customers x periods, and 1,000 draws pin the 5% and 95% quantiles well.
+    max_draws: joint draws used (default 1,000, evenly thinned; None = all). 1,000 draws pin the 5% and
+        95% quantiles well. The computation is :func:`clvmodels.engine.score_arrays` (see there why it
+        costs far less than draws x customers x periods hypergeometric functions).
+    draws: return the CLV of every joint draw and customer as an xarray DataArray (chain, draw,
+        customer_id) instead, computed by the direct per-period formulas (for notebook-sized data).
     Returns a DataFrame indexed like ``data``: ``clv``, ``clv_lower``, ``clv_upper``, ``expected_spend``
     (posterior mean spend per transaction), ``discounted_purchases`` (posterior mean).
     """
@@ -118,47 +156,17 @@ def customer_lifetime_value(bgnbd_model, gamma_gamma_model, data: pd.DataFrame, 
     with_alive = bool(np.any(cost != 0))
     lo_q, hi_q = interval_bounds(interval)
 
-    # joint draws: the same number from both posteriors, paired by index
-    s_bg = bg.posterior_.sizes["chain"] * bg.posterior_.sizes["draw"]
-    s_gg = gg.posterior_.sizes["chain"] * gg.posterior_.sizes["draw"]
-    S = min(s_bg, s_gg, max_draws or max(s_bg, s_gg))
-    pb = {k: v[:, None] for k, v in bg.draws_(S).items()}
-    pg = {k: v[:, None] for k, v in gg.draws_(S).items()}
+    pb, pg = joint_draws(bg, gg, max_draws)
     S = len(pb["r"])
-
     x = data["frequency"].to_numpy(float)
     tx = data["recency"].to_numpy(float)
     T = data["T"].to_numpy(float)
     mv = np.where(x > 0, data["monetary_value"].to_numpy(float), 0.0)
-    trip = distinct(x, tx, T)
-    spend_keys = distinct(x, mv)
-    n = len(data)
-    # customers ordered by triplet so each chunk touches few distinct triplets
-    order = np.argsort(trip.inverse, kind="stable")
-    step = chunk_rows(S, 4, budget_bytes)
-    step_trip = chunk_rows(S, 2 * (H - k0 + 1), budget_bytes)
-    out = {k: np.empty(n) for k in ("clv", "clv_lower", "clv_upper", "expected_spend", "discounted_purchases")}
-    draw_blocks = [] if draws else None
-    for c0 in _progress(range(0, n, step), progress, "CLV", total=-(-n // step)):
-        cust = order[c0:c0 + step]
-        t_idx, t_inv = np.unique(trip.inverse[cust], return_inverse=True)
-        pv = np.empty((S, len(t_idx)))
-        alive_pv = np.empty((S, len(t_idx)))
-        for j in range(0, len(t_idx), step_trip):
-            sl = t_idx[j:j + step_trip]
-            pv[:, j:j + step_trip], alive_pv[:, j:j + step_trip] = present_value_factors(
-                pb, trip.keys[0][sl], trip.keys[1][sl], trip.keys[2][sl], k0, H, d, with_alive)
-        s_idx, s_inv = np.unique(spend_keys.inverse[cust], return_inverse=True)
-        spend = gamma_gamma.conditional_expected_spend(pg["p"], pg["q"], pg["v"], spend_keys.keys[0][s_idx],
-                                                       spend_keys.keys[1][s_idx])
-        value = marg[cust] * spend[:, s_inv] * pv[:, t_inv] - cost[cust] * alive_pv[:, t_inv]
-        out["clv"][cust] = value.mean(axis=0)
-        q = np.quantile(value, [lo_q, hi_q], axis=0)
-        out["clv_lower"][cust], out["clv_upper"][cust] = q[0], q[1]
-        out["expected_spend"][cust] = spend.mean(axis=0)[s_inv]
-        out["discounted_purchases"][cust] = pv.mean(axis=0)[t_inv]
-        if draws:
-            draw_blocks.append((cust, value))
+    if draws:
+        return _clv_draws(pb, pg, data, x, tx, T, mv, marg, cost, k0, H, d, with_alive, budget_bytes)
+    arr = engine.score_arrays(pb, pg, x, tx, T, mv, h=float(H), k0=k0, H=H, discount=d, margin=marg, cost=cost,
+                              interval=interval, counts=False, budget_bytes=budget_bytes, progress=progress)
+    out = {k: arr[k] for k in ("clv", "clv_lower", "clv_upper", "expected_spend", "discounted_purchases")}
     res = pd.DataFrame(out, index=data.index)
     if acquisition_cost is not None:
         cac = _per_customer(acquisition_cost, data, "acquisition_cost")
@@ -170,12 +178,4 @@ def customer_lifetime_value(bgnbd_model, gamma_gamma_model, data: pd.DataFrame, 
     res.attrs["clvmodels_clv"] = {"horizon": str(Duration.parse(horizon)), "start": None if start is None else str(Duration.parse(start)),
                                   "discount_rate_annual": discount_rate, "discount_rate_per_period": i,
                                   "interval": interval, "n_draws": int(S)}
-    if draws:
-        import xarray as xr
-
-        full = np.empty((S, n))
-        for cust, value in draw_blocks:
-            full[:, cust] = value
-        return xr.DataArray(full[None], dims=("chain", "draw", "customer_id"),
-                            coords={"customer_id": data.index.to_numpy()}, name="clv")
     return res
