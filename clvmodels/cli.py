@@ -15,7 +15,7 @@ def add_transaction_arguments(parser: argparse.ArgumentParser) -> None:
 
     Adds the positional ``transactions`` (one or more CSV/Parquet files, globs or directories; a list)
     and ``--customer-id``, ``--date``, ``--amount``, ``--observation-end``, ``--time-unit``,
-    ``--negative-amounts``, ``--engine`` and ``--date-format``, whose destinations are the keyword names
+    ``--negative-amounts``, ``--time-mode``, ``--engine`` and ``--date-format``, whose destinations are the keyword names
     of :func:`clvmodels.data.summarize` (``args.customer_id``, ``args.observation_end``, ...).
     Commands pass them on with :func:`summarize_kwargs`.
     """
@@ -35,8 +35,13 @@ def add_transaction_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--negative-amounts", choices=["error", "drop", "net"], default="error",
                         help="negative amounts (returns): report them as bad input (default), drop those rows, "
                              "or net them against the customer's spend")
-    parser.add_argument("--engine", choices=["auto", "pandas", "duckdb"], default="auto",
-                        help="summary engine; auto (default) uses DuckDB for files: bounded memory")
+    parser.add_argument("--time-mode", choices=["continuous", "periods"], default="continuous",
+                        help="continuous time, days / days per unit (default, unbiased), or whole periods as "
+                             "lifetimes' freq option (fewer distinct (frequency, recency, T): cheaper fits)")
+    parser.add_argument("--engine", choices=["auto", "pandas", "duckdb", "spark"], default="auto",
+                        help="summary engine; auto (default) uses DuckDB for files: bounded memory; spark runs "
+                             "the summary on Spark (needs clvmodels[spark]; local mode unless SPARK_REMOTE or "
+                             "spark-submit configure a cluster)")
     parser.add_argument("--date-format", default=None, metavar="FMT",
                         help="strptime format of the dates, e.g. %%Y%%m%%d (default: ISO 8601, YYYY-MM-DD)")
 
@@ -49,7 +54,7 @@ def summarize_kwargs(args: argparse.Namespace) -> dict:
     return dict(transactions=transactions, customer_id=args.customer_id, date=args.date, amount=args.amount,
                 observation_end=args.observation_end, time_unit=args.time_unit,
                 negative_amounts=getattr(args, "negative_amounts", "error"), engine=getattr(args, "engine", "auto"),
-                date_format=getattr(args, "date_format", None))
+                date_format=getattr(args, "date_format", None), time_mode=getattr(args, "time_mode", "continuous"))
 
 
 def _add_summarize(sub) -> None:
@@ -63,8 +68,6 @@ def _add_summarize(sub) -> None:
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="summary table, .csv or .parquet")
     p.add_argument("--calibration-end", default=None, metavar="DATE",
                    help="last day of a calibration period (inclusive): adds holdout columns up to --observation-end")
-    p.add_argument("--time-mode", choices=["continuous", "periods"], default="continuous",
-                   help="continuous time, days / days per unit (default, unbiased), or whole periods")
     p.add_argument("--quiet", action="store_true", help="no progress line on stderr")
     p.set_defaults(func=run_summarize)
 
@@ -82,8 +85,7 @@ def run_summarize(args: argparse.Namespace) -> int:
         raise InputError(str(exc), what="arguments") from None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        summary = summarize(**summarize_kwargs(args), calibration_end=args.calibration_end,
-                            time_mode=args.time_mode)
+        summary = summarize(**summarize_kwargs(args), calibration_end=args.calibration_end)
     for w in caught:
         print(f"clv summarize: warning: {w.message}", file=sys.stderr)
     meta = dict(summary.attrs.get("clvmodels", {}))

@@ -57,7 +57,8 @@ def add_job_commands(sub, add_transaction_arguments) -> None:
     p.add_argument("--acquisition-cost", type=float, default=None, help="adds clv_minus_cac and clv_cac_ratio")
     p.add_argument("--model-dir", default=None, help="save the fitted models here (or load them with --no-fit)")
     p.add_argument("--no-fit", action="store_true", help="score with the models in --model-dir, no refit")
-    p.add_argument("--max-draws", type=int, default=None, help="thin posterior draws for scoring")
+    p.add_argument("--max-draws", type=int, default=1000,
+                   help="joint posterior draws used for scoring, evenly thinned (default 1000; 0 = all)")
     p.add_argument("--report", default=None, help="also write a self-contained HTML report here")
     _add_fit_arguments(p)
     p.set_defaults(func=run_forecast)
@@ -91,7 +92,7 @@ def run_forecast(args) -> int:
                    margin=args.margin, cost_to_serve=args.cost_to_serve, acquisition_cost=args.acquisition_cost,
                    interval=args.interval, method=args.method, sampler=args.sampler, chains=args.chains, draws=args.draws,
                    tune=args.tune, seed=args.seed, model_dir=args.model_dir, fit=not args.no_fit,
-                   max_draws=args.max_draws, progress=progress)
+                   max_draws=args.max_draws or None, progress=progress)
     res.timings["summary"] = t_summary
     t1 = time.perf_counter()
     meta = dict(res.metadata)
@@ -160,7 +161,7 @@ def run_demo(args) -> int:
         transactions=[str(cdnow_sample_path())], date_format=None, customer_id="customer_id", date="date", amount="amount",
         observation_end="1998-06-30", time_unit="W", horizon="52", output=str(out / "forecast.parquet"),
         discount_rate=0.1, margin=1.0, cost_to_serve=0.0, acquisition_cost=None, model_dir=str(out / "models"),
-        no_fit=False, max_draws=None, report=str(out / "report.html"), method="nuts", sampler="auto", chains=4,
+        no_fit=False, max_draws=1000, report=str(out / "report.html"), method="nuts", sampler="auto", chains=4,
         draws=1000, tune=1000, seed=42, interval=0.9, quiet=args.quiet, engine="auto", negative_amounts="error")
     rc = run_forecast(ns)
     if rc == 0 and not args.quiet:

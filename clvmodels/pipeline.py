@@ -67,7 +67,7 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
              horizon="52W", discount_rate: float = 0.0, margin=1.0, cost_to_serve=0.0,
              acquisition_cost=None, interval: float = 0.9, method: str = "nuts", sampler: str = "auto", chains: int = 4,
              draws: int = 1000, tune: int = 1000, seed: int | None = None, model_dir=None, fit: bool = True,
-             bgnbd_priors=None, gamma_gamma_priors=None, max_draws: int | None = None, engine: str = "auto",
+             bgnbd_priors=None, gamma_gamma_priors=None, max_draws: int | None = 1000, engine: str = "auto",
              negative_amounts: str = "error", progress: bool = True) -> ForecastResult:
     """Forecast every customer's purchases, spend and CLV with intervals from a transaction log.
 
@@ -75,7 +75,8 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
     and ``time_unit``) or a ready ``summary``. With ``fit=False`` the models are loaded from
     ``model_dir`` (a previous run's) and only scoring runs. With ``model_dir`` and ``fit=True`` the
     fitted models are saved there. Returns a :class:`ForecastResult`; ``result.table`` has one row
-    per customer with the columns of :data:`clvmodels.scoring.FORECAST_COLUMNS`.
+    per customer with the columns of :data:`clvmodels.scoring.FORECAST_COLUMNS`, all from ``max_draws``
+    joint posterior draws (default 1,000, evenly thinned; None = all).
     """
     from .data import summarize
 

@@ -341,3 +341,17 @@ def test_scoring_options_are_checked_before_any_work(calibration, map_models):
         score_spark(sdf, bg, gg, "26W", margin="no_such_column")
     with pytest.raises(TypeError, match="column"):
         score_spark(sdf, bg, gg, "26W", margin=pd.Series(0.3, index=pdf.index))
+
+
+def test_cli_summarize_with_the_spark_engine(spark, tmp_path):
+    """``clv summarize --engine spark`` writes the pandas engine's summary (the session in use is reused)."""
+    from clvmodels.cli import main
+
+    out = tmp_path / "summary.parquet"
+    path = str(cdnow_sample_path())
+    assert main(["summarize", path, "--observation-end", "1998-06-30", "--engine", "spark", "--time-mode",
+                 "periods", "-o", str(out), "--quiet"]) == 0
+    got = pd.read_parquet(out)
+    expected = summarize(path, engine="pandas", observation_end="1998-06-30", time_mode="periods")
+    pd.testing.assert_frame_equal(got.set_index(expected.index.name) if expected.index.name in got else got,
+                                  expected, check_exact=True, check_dtype=False)
