@@ -54,7 +54,7 @@ PLOT = HERE / "scaling.png"
 ENV_PYMC = HERE / ".env-pymc-marketing"
 
 SIZES = [10_000, 100_000, 1_000_000, 10_000_000]
-STAGES = ["summary-duckdb", "summary-spark", "fit", "score-pandas", "score-spark", "pymc-marketing"]
+STAGES = ["summary-duckdb", "summary-spark", "fit", "score-pandas", "score-spark", "pymc-marketing", "end-to-end"]
 BLOCK = 1_000_000
 BGNBD = dict(r=0.25, alpha=4.0, a=0.8, b=2.5)
 GG = dict(p=6.0, q=3.7, v=15.0)
@@ -118,12 +118,16 @@ def log_dir(n: int) -> Path:
     return DATA / f"tx_{n}"
 
 
-def summary_path(n: int) -> Path:
-    return DATA / f"summary_{n}.parquet"
+def _mode_suffix(mode: str) -> str:
+    return "" if mode == "continuous" else f"_{mode}"
 
 
-def model_dir(n: int) -> Path:
-    return DATA / f"models_{n}"
+def summary_path(n: int, mode: str = "continuous") -> Path:
+    return DATA / f"summary_{n}{_mode_suffix(mode)}.parquet"
+
+
+def model_dir(n: int, mode: str = "continuous") -> Path:
+    return DATA / f"models_{n}{_mode_suffix(mode)}"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -181,13 +185,13 @@ def stage_summary_duckdb(n: int, opts) -> dict:
 
     files = str(log_dir(n))
     t0 = time.perf_counter()
-    s = clv.summarize(files, engine="duckdb", observation_end=END, time_unit="W",
+    s = clv.summarize(files, engine="duckdb", observation_end=END, time_unit="W", time_mode=opts.time_mode,
                       duckdb_config={"threads": 2, "memory_limit": "3GB"})
     seconds = time.perf_counter() - t0
     trip = compress(s["frequency"], s["recency"], s["T"])
     spend_rows = s.loc[s["frequency"] > 0, ["frequency", "monetary_value"]].drop_duplicates()
     # microsecond timestamps: Spark cannot read Parquet's nanosecond ones
-    s.reset_index().to_parquet(summary_path(n), index=False, coerce_timestamps="us", allow_truncated_timestamps=True)
+    s.reset_index().to_parquet(summary_path(n, opts.time_mode), index=False, coerce_timestamps="us", allow_truncated_timestamps=True)
     return {"seconds": seconds, "n_summary": int(len(s)), "n_triplets": int(len(trip)),
             "n_spend_rows": int(len(spend_rows)), "n_repeat": int((s["frequency"] > 0).sum()),
             "totals": _totals(s)}
@@ -223,7 +227,7 @@ def stage_fit(n: int, opts) -> dict:
     from clvmodels import BetaGeoModel, GammaGammaModel
     from clvmodels.spark.fit import expand_counts, gamma_gamma_accepts_counts
 
-    s = pd.read_parquet(summary_path(n), columns=["frequency", "recency", "T", "monetary_value"])
+    s = pd.read_parquet(summary_path(n, opts.time_mode), columns=["frequency", "recency", "T", "monetary_value"])
     s.attrs["clvmodels"] = {"time_unit": "W"}
     cfg = dict(method=opts.method, chains=opts.chains, draws=opts.draws, tune=opts.tune, seed=1, progressbar=False)
     t0 = time.perf_counter()
@@ -242,9 +246,10 @@ def stage_fit(n: int, opts) -> dict:
     t2 = time.perf_counter()
     gg = GammaGammaModel(**cfg).fit(spend if gamma_gamma_accepts_counts() else expand_counts(spend))
     t_gg = time.perf_counter() - t2
-    model_dir(n).mkdir(parents=True, exist_ok=True)
-    bg.save(model_dir(n) / "bgnbd.clvm")
-    gg.save(model_dir(n) / "gamma_gamma.clvm")
+    md = model_dir(n, opts.time_mode)
+    md.mkdir(parents=True, exist_ok=True)
+    bg.save(md / "bgnbd.clvm")
+    gg.save(md / "gamma_gamma.clvm")
     return {"seconds": t_counts + t_bg + t_gg, "counts_s": t_counts, "bgnbd_s": t_bg, "gamma_gamma_s": t_gg,
             "n_triplets": int(len(trip)), "n_spend_rows": int(len(spend)),
             "method": opts.method, "chains": opts.chains, "draws": opts.draws, "tune": opts.tune,
@@ -253,10 +258,11 @@ def stage_fit(n: int, opts) -> dict:
             "min_ess_bulk": (min(bg.diagnostics_.ess_bulk.values()) if opts.method == "nuts" else None)}
 
 
-def _models(n: int):
+def _models(n: int, mode: str):
     from clvmodels.models.base import BayesianModel
 
-    return BayesianModel.load(model_dir(n) / "bgnbd.clvm"), BayesianModel.load(model_dir(n) / "gamma_gamma.clvm")
+    md = model_dir(n, mode)
+    return BayesianModel.load(md / "bgnbd.clvm"), BayesianModel.load(md / "gamma_gamma.clvm")
 
 
 def stage_score_pandas(n: int, opts) -> dict:
@@ -264,8 +270,8 @@ def stage_score_pandas(n: int, opts) -> dict:
 
     from clvmodels.scoring import score
 
-    bg, gg = _models(n)
-    s = pd.read_parquet(summary_path(n)).set_index("customer_id")
+    bg, gg = _models(n, opts.time_mode)
+    s = pd.read_parquet(summary_path(n, opts.time_mode)).set_index("customer_id")
     s.attrs["clvmodels"] = {"time_unit": "W"}
     t0 = time.perf_counter()
     table = score(s, bg, gg, HORIZON, discount_rate=DISCOUNT, max_draws=opts.max_draws)
@@ -279,9 +285,9 @@ def stage_score_spark(n: int, opts) -> dict:
 
     from clvmodels.spark import score_spark, write_forecast_parquet
 
-    bg, gg = _models(n)
+    bg, gg = _models(n, opts.time_mode)
     spark = _spark()
-    summary = spark.read.parquet(str(summary_path(n)))
+    summary = spark.read.parquet(str(summary_path(n, opts.time_mode)))
     t0 = time.perf_counter()
     forecast = score_spark(summary, bg, gg, HORIZON, discount_rate=DISCOUNT, max_draws=opts.max_draws)
     out_path = DATA / f"forecast_{n}.parquet"
@@ -297,7 +303,7 @@ def stage_pymc_marketing(n: int, opts) -> dict:
     import pandas as pd
     from pymc_marketing.clv import BetaGeoModel
 
-    s = pd.read_parquet(summary_path(n), columns=["customer_id", "frequency", "recency", "T"])
+    s = pd.read_parquet(summary_path(n, opts.time_mode), columns=["customer_id", "frequency", "recency", "T"])
     t0 = time.perf_counter()
     m = BetaGeoModel(data=s) if _pmm_needs_data() else BetaGeoModel()
     kw = dict(progressbar=False, random_seed=1)
@@ -322,7 +328,32 @@ def _pmm_needs_data() -> bool:
         inspect.signature(BetaGeoModel.__init__).parameters["data"].default is inspect.Parameter.empty
 
 
-CHILD = {"summary-duckdb": stage_summary_duckdb, "summary-spark": stage_summary_spark, "fit": stage_fit,
+def stage_end_to_end(n: int, opts) -> dict:
+    """``clv forecast`` on the Parquet log, as a user runs it: DuckDB summary, NUTS fits of both models,
+    scoring from ``--max-draws`` joint draws, atomic Parquet write. Stage times from the table's JSON."""
+    out = DATA / f"e2e_{n}.parquet"
+    exe = str(Path(sys.executable).parent / "clv")
+    cmd = [exe, "forecast", str(log_dir(n)), "--observation-end", END, "--time-unit", "W",
+           "--time-mode", opts.time_mode, "--horizon", "52", "--discount-rate", str(DISCOUNT),
+           "--chains", str(opts.chains), "--draws", str(opts.draws), "--tune", str(opts.tune), "--seed", "1",
+           "--max-draws", str(opts.max_draws), "--method", opts.method, "-o", str(out), "--quiet"]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr[-3000:])
+    meta = json.loads(Path(str(out) + ".meta.json").read_text())
+    models = meta.get("models", {})
+    res = {"seconds": seconds, "stages_s": meta.get("timings_seconds"), "n_scored": meta.get("n_customers"),
+           "max_draws": opts.max_draws, "method": opts.method, "chains": opts.chains, "draws": opts.draws,
+           "tune": opts.tune, "output_bytes": out.stat().st_size,
+           "diagnostics": {k: v.get("diagnostics", {}) for k, v in models.items()}}
+    out.unlink()
+    Path(str(out) + ".meta.json").unlink()
+    return res
+
+
+CHILD = {"end-to-end": stage_end_to_end, "summary-duckdb": stage_summary_duckdb, "summary-spark": stage_summary_spark, "fit": stage_fit,
          "score-pandas": stage_score_pandas, "score-spark": stage_score_spark, "pymc-marketing": stage_pymc_marketing}
 
 
@@ -333,7 +364,7 @@ def child_main(stage: str, n: int, opts) -> None:
     warnings.filterwarnings("ignore")
     with PeakMemory() as mem:
         res = CHILD[stage](n, opts)
-    res.update({"stage": stage, "n_customers": n, "peak_rss_mib": mem.peak_mib})
+    res.update({"stage": stage, "n_customers": n, "peak_rss_mib": mem.peak_mib, "time_mode": opts.time_mode})
     print("RESULT " + json.dumps(res), flush=True)
 
 
@@ -361,7 +392,7 @@ def ensure_pymc_env() -> bool:
 def run_child(stage: str, n: int, opts, timeout: float) -> dict:
     cmd = [interpreter(stage), str(Path(__file__).resolve()), "--child", stage, str(n), "--method", opts.method,
            "--chains", str(opts.chains), "--draws", str(opts.draws), "--tune", str(opts.tune),
-           "--max-draws", str(opts.max_draws)]
+           "--max-draws", str(opts.max_draws), "--time-mode", opts.time_mode]
     env = dict(os.environ, PYTHONPATH=str(ROOT) if stage != "pymc-marketing" else "", SPARK_LOCAL_IP="127.0.0.1")
     t0 = time.perf_counter()
     try:
@@ -383,13 +414,14 @@ def load_results() -> dict:
 
 def save_result(res: dict) -> None:
     allres = load_results()
-    allres.setdefault(res["stage"], {})[str(res["n_customers"])] = res
+    key = res["stage"] + ("" if res.get("time_mode", "continuous") == "continuous" else ":" + res["time_mode"])
+    allres.setdefault(key, {})[str(res["n_customers"])] = res
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(allres, indent=2, sort_keys=True) + "\n")
 
 
 def report() -> str:
-    """Redraw the plot and return the Markdown table."""
+    """Redraw the plot (weekly-period runs; day-level runs faded) and return the Markdown tables."""
     allres = load_results()
     import matplotlib
 
@@ -397,17 +429,22 @@ def report() -> str:
     import matplotlib.pyplot as plt
 
     labels = {"summary-duckdb": "summary (DuckDB)", "summary-spark": "summary (Spark local[2])",
-              "fit": "fit (BG/NBD + Gamma-Gamma)", "score-pandas": "score (pandas, 1 process)",
-              "score-spark": "score (Spark local[2])", "pymc-marketing": "pymc-marketing BG/NBD fit"}
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for stage in STAGES:
-        rows = [r for r in allres.get(stage, {}).values() if "seconds" in r]
-        rows.sort(key=lambda r: r["n_customers"])
-        if not rows:
-            continue
-        x = [r["n_customers"] for r in rows]
-        ax1.plot(x, [r["seconds"] for r in rows], "o-", label=labels[stage])
-        ax2.plot(x, [r["peak_rss_mib"] / 1024 for r in rows], "o-", label=labels[stage])
+              "fit": "fit (BG/NBD + Gamma-Gamma)", "score-pandas": "score (1 process)",
+              "score-spark": "score (Spark local[2])", "pymc-marketing": "pymc-marketing BG/NBD fit",
+              "end-to-end": "end to end (clv forecast)"}
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.6))
+    colors = dict(zip(STAGES, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    for mode, style, alpha in (("periods", "o-", 1.0), ("continuous", "x:", 0.45)):
+        for stage in STAGES:
+            key = stage if mode == "continuous" else f"{stage}:{mode}"
+            rows = [r for r in allres.get(key, {}).values() if "seconds" in r]
+            rows.sort(key=lambda r: r["n_customers"])
+            if not rows:
+                continue
+            x = [r["n_customers"] for r in rows]
+            lab = labels[stage] + ("" if mode == "periods" else ", day-level")
+            ax1.plot(x, [r["seconds"] for r in rows], style, color=colors[stage], alpha=alpha, label=lab)
+            ax2.plot(x, [r["peak_rss_mib"] / 1024 for r in rows], style, color=colors[stage], alpha=alpha, label=lab)
     for ax, title in ((ax1, "wall time (s)"), (ax2, "peak memory, process + children (GiB)")):
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -416,14 +453,15 @@ def report() -> str:
         ax.grid(True, which="both", alpha=0.3)
     ax1.axhline(600, color="grey", ls=":", lw=1)
     ax2.axhline(8, color="grey", ls=":", lw=1)
-    ax1.legend(fontsize=7)
-    fig.suptitle("clvmodels: cost per stage against customers (2-core machine; dotted: 10 min, 8 GiB)", fontsize=10)
+    ax2.legend(fontsize=6.5, loc="upper left")
+    fig.suptitle("clvmodels: cost per stage against customers, 2-core machine (solid: weekly periods; "
+                 "faded: day-level times, older code; dotted: 10 min, 8 GiB)", fontsize=9)
     fig.tight_layout()
     fig.savefig(PLOT, dpi=90)
     plt.close(fig)
 
-    def cell(stage, n):
-        r = allres.get(stage, {}).get(str(n))
+    def cell(key, n):
+        r = allres.get(key, {}).get(str(n))
         if r is None:
             return "not run"
         if r.get("timed_out"):
@@ -432,20 +470,40 @@ def report() -> str:
             return "failed"
         return f"{r['seconds']:,.1f} s / {r['peak_rss_mib'] / 1024:.2f} GiB"
 
-    sizes = sorted({int(n) for st in allres.values() for n in st})
-    lines = ["| stage | " + " | ".join(f"{n:,}" for n in sizes) + " |",
-             "|---|" + "---|" * len(sizes)]
-    for stage in STAGES:
-        if stage in allres:
-            lines.append(f"| {labels[stage]} | " + " | ".join(cell(stage, n) for n in sizes) + " |")
-    extra = []
-    for n in sizes:
-        d = allres.get("summary-duckdb", {}).get(str(n), {})
-        f = allres.get("fit", {}).get(str(n), {})
-        extra.append(f"{d.get('n_triplets', f.get('n_triplets', '?')):,}" if isinstance(
-            d.get("n_triplets", f.get("n_triplets")), int) else "?")
-    lines.append("| distinct (frequency, recency, T) | " + " | ".join(extra) + " |")
-    return "\n".join(lines)
+    out = []
+    for mode in ("periods", "continuous"):
+        keys = {st: (st if mode == "continuous" else f"{st}:{mode}") for st in STAGES}
+        present = [st for st in STAGES if keys[st] in allres]
+        if not present:
+            continue
+        sizes = sorted({int(n) for st in present for n in allres[keys[st]]})
+        lines = [f"**{'weekly periods' if mode == 'periods' else 'day-level times'}**", "",
+                 "| stage | " + " | ".join(f"{n:,}" for n in sizes) + " |", "|---|" + "---|" * len(sizes)]
+        for st in present:
+            lines.append(f"| {labels[st]} | " + " | ".join(cell(keys[st], n) for n in sizes) + " |")
+            if st == "fit":
+                parts = []
+                for n in sizes:
+                    r = allres[keys["fit"]].get(str(n), {})
+                    parts.append(f"{r['bgnbd_s']:,.1f} s + {r['gamma_gamma_s']:,.1f} s" if "bgnbd_s" in r else "not run")
+                lines.append("| fit: BG/NBD + Gamma-Gamma parts | " + " | ".join(parts) + " |")
+            if st == "end-to-end":
+                parts = []
+                for n in sizes:
+                    r = allres[keys[st]].get(str(n), {})
+                    t = r.get("stages_s") or {}
+                    parts.append(" / ".join(f"{t.get(k, float('nan')):,.0f}" for k in ("summary", "fit", "predict", "write"))
+                                 if t else "not run")
+                lines.append("| end to end: summary / fit / predict / write (s) | " + " | ".join(parts) + " |")
+        extra = []
+        for n in sizes:
+            d = allres.get(keys["summary-duckdb"], {}).get(str(n), {})
+            f = allres.get(keys["fit"], {}).get(str(n), {})
+            v = d.get("n_triplets", f.get("n_triplets"))
+            extra.append(f"{v:,}" if isinstance(v, int) else "?")
+        lines.append("| distinct (frequency, recency, T) | " + " | ".join(extra) + " |")
+        out.append("\n".join(lines))
+    return "\n\n".join(out)
 
 
 def main(argv=None) -> int:
@@ -456,8 +514,10 @@ def main(argv=None) -> int:
     ap.add_argument("--chains", type=int, default=2)
     ap.add_argument("--draws", type=int, default=500)
     ap.add_argument("--tune", type=int, default=500)
-    ap.add_argument("--max-draws", type=int, default=100)
-    ap.add_argument("--pandas-score-max", type=int, default=100_000)
+    ap.add_argument("--max-draws", type=int, default=1000)
+    ap.add_argument("--time-mode", default="periods", choices=["periods", "continuous"],
+                    help="whole weeks (default, as lifetimes' freq='W') or day-level times")
+    ap.add_argument("--pandas-score-max", type=int, default=10_000_000)
     ap.add_argument("--spark-score-max", type=int, default=10_000_000)
     ap.add_argument("--stage-timeout", type=float, default=3600.0)
     ap.add_argument("--peer-timeout", type=float, default=1800.0)
