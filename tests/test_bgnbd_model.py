@@ -2,6 +2,8 @@
 round-trip, and units that cannot be mixed."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from clvmodels import BetaGeoModel
 from clvmodels.errors import InputError, ModelFileError, UnitError
 from clvmodels.models import bgnbd
+from clvmodels.models.fitting import ConvergenceWarning
 
 from .conftest import CDNOW_BGNBD_MLE, CDNOW_BGNBD_PUBLISHED
 
@@ -52,7 +55,10 @@ def test_posterior_concentrates_on_mle_for_400x_base(cdnow_split):
     # the CDNOW summary repeated 400 times (942,800 customers), given as triplet counts
     trip = base.groupby(["frequency", "recency", "T"]).size().rename("n_customers").reset_index()
     trip["n_customers"] *= 400
-    m = BetaGeoModel(seed=7, progressbar=False, chains=2, draws=500, tune=500).fit(trip, time_unit="W")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)  # the sampler must be healthy here too
+        m = BetaGeoModel(seed=7, progressbar=False, chains=2, draws=1000, tune=1000).fit(trip, time_unit="W")
+    assert m.diagnostics_.ok, m.diagnostics_.problems
     assert m.fit_info_["n_customers"] == 400 * len(base)
     for p, v in CDNOW_BGNBD_MLE.items():
         assert m.params_[p] == pytest.approx(v, rel=0.02), p

@@ -396,16 +396,32 @@ def pt_log_likelihood(r, alpha, a, b, triplets):
     ``r, alpha, a, b``: PyTensor scalars (e.g. PyMC random variables); ``triplets``: a
     :class:`~clvmodels.models.triplets.Triplets`, whose arrays enter the graph as constants.
 
-    Built so the cost of a gradient grows with the number of distinct *levels*, not of customers or
-    even triplets. With C(x) and d as in :func:`log_likelihood`,
+    The value comes from one fused Op (:class:`clvmodels.models.likelihood_ops.BetaGeoLogLike`) that
+    computes the likelihood *and* its gradient in one numba loop over the triplets; the gradient
+    PyTensor builds for it reads the Op's derivative outputs, so a compiled logp + dlogp applies it
+    once. The cost of an evaluation grows with the number of distinct *levels* for the special
+    functions and with the triplets only for a few vectorised operations each. With C(x) and d as in
+    :func:`log_likelihood`,
         sum_i w_i log L_i = sum_x W_x C(x) - sum_T (r W_T + X_T) log(alpha + T)
                             + sum_{i: x_i > 0} w_i softplus(d_i),
         d_i = log a - log(b + x_i - 1) + (r + x_i) (log(alpha + T_i) - log(alpha + t_x,i)),
     where W_x is the weight of frequency level x, and W_T and X_T the weight and weighted frequency of
-    T level T. The log-gamma terms are evaluated once per distinct frequency, the logarithms once per
-    distinct T and recency; per triplet with x > 0 only a gather, a few multiplications and one
-    softplus (the stable log(1 + exp)) remain.
+    T level T. The log-gamma and digamma terms are evaluated once per distinct frequency, the
+    logarithms and reciprocals once per distinct T and recency; per triplet with x > 0 only gathers,
+    one softplus and one sigmoid remain: about 8 ns per triplet for value and gradient together
+    (3 ms for 340 thousand triplets, against 10 to 17 ms for the plain graph, via nutpie). Value and gradient agree with
+    the plain PyTensor graph (:func:`_pt_log_likelihood_graph`, kept as the reference) to about 1e-12
+    relative or better. Second derivatives are not available (NUTS and MAP need none).
     """
+    from .likelihood_ops import bgnbd_loglike
+
+    return bgnbd_loglike(r, alpha, a, b, triplets)
+
+
+def _pt_log_likelihood_graph(r, alpha, a, b, triplets):
+    """The same likelihood as :func:`pt_log_likelihood`, as a plain PyTensor graph (gathers of
+    per-level terms and a softplus per triplet; PyTensor derives its gradient). The reference the
+    fused Op is tested against; 30 to 50 ns per triplet and gradient with the numba backend."""
     import pytensor.tensor as pt
 
     tr = triplets
