@@ -209,7 +209,8 @@ def stage_summary_spark(n: int, opts) -> dict:
 
     spark = _spark()
     t0 = time.perf_counter()
-    sdf = summarize_spark(str(log_dir(n)), observation_end=END, time_unit="W", spark=spark)  # persists + counts
+    sdf = summarize_spark(str(log_dir(n)), observation_end=END, time_unit="W", time_mode=opts.time_mode,
+                          spark=spark)  # persists + counts
     seconds = time.perf_counter() - t0
     tot = sdf.agg(F.sum("frequency").alias("frequency"), F.sum("recency").alias("recency"), F.sum("T").alias("T"),
                   F.sum("historical_clv").alias("historical_clv"), F.count(F.lit(1)).alias("n")).collect()[0]

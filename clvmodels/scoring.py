@@ -5,12 +5,11 @@
 """
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from . import engine
 from .units import Duration, discount_rate_per_period
-from .value.clv import _per_customer, _periods, joint_draws
+from .value.clv import _per_customer, _periods, add_cac_columns, joint_draws
 from .value.segments import value_segments
 
 #: the fixed columns of the forecast table, in order (plain names are posterior means)
@@ -61,12 +60,7 @@ def score(summary: pd.DataFrame, bgnbd_model, gamma_gamma_model, horizon, *, dis
         if c in arr:
             table[c] = arr[c]
     if acquisition_cost is not None:
-        cac = _per_customer(acquisition_cost, summary, "acquisition_cost")
-        table["clv_minus_cac"] = arr["clv"] - cac
-        table["clv_minus_cac_lower"] = arr["clv_lower"] - cac
-        table["clv_minus_cac_upper"] = arr["clv_upper"] - cac
-        with np.errstate(divide="ignore", invalid="ignore"):
-            table["clv_cac_ratio"] = np.where(cac > 0, arr["clv"] / cac, np.nan)
+        add_cac_columns(table, _per_customer(acquisition_cost, summary, "acquisition_cost"))
     table["segment"] = value_segments(table, **(segment_options or {}))
     table.index.name = "customer_id"
     table = table.reset_index()

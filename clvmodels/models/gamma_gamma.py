@@ -98,6 +98,18 @@ def sample_mean_spend(p, q, v, frequency, monetary_value, rng=None, size=None):
     return _f(p) / nu
 
 
+def _likelihood_rows(frequency, monetary_value):
+    """(x, zbar) as float arrays, refusing rows that carry no spend information."""
+    x = np.asarray(frequency, dtype=float)
+    z = np.asarray(monetary_value, dtype=float)
+    if np.any(x <= 0):
+        raise ValueError("Gamma-Gamma likelihood: only customers with repeat purchases (frequency > 0) carry "
+                         "information about spend; drop the others")
+    if np.any(~(z > 0)):
+        raise ValueError("Gamma-Gamma likelihood: monetary_value must be positive for customers with repeat purchases")
+    return x, z
+
+
 def pt_log_likelihood(p, q, v, frequency, monetary_value, weight=None, *, compress="auto", h: float = 0.01):
     r"""Total (weighted) Gamma-Gamma log-likelihood sum_i w_i log f(zbar_i | p, q, v, x_i) as a
     PyTensor scalar, for PyMC (see :func:`log_likelihood` for the formula).
@@ -133,13 +145,7 @@ def pt_log_likelihood(p, q, v, frequency, monetary_value, weight=None, *, compre
     """
     from .likelihood_ops import gamma_gamma_loglike
 
-    x = np.asarray(frequency, dtype=float)
-    z = np.asarray(monetary_value, dtype=float)
-    if np.any(x <= 0):
-        raise ValueError("Gamma-Gamma likelihood: only customers with repeat purchases (frequency > 0) carry "
-                         "information about spend; drop the others")
-    if np.any(~(z > 0)):
-        raise ValueError("Gamma-Gamma likelihood: monetary_value must be positive for customers with repeat purchases")
+    x, z = _likelihood_rows(frequency, monetary_value)
     return gamma_gamma_loglike(p, q, v, x, z, weight, compress=compress, h=h)
 
 
@@ -148,13 +154,7 @@ def _pt_log_likelihood_graph(p, q, v, frequency, monetary_value, weight=None):
     graph whose gradient PyTensor derives; the reference the fused Op is tested against."""
     import pytensor.tensor as pt
 
-    x = np.asarray(frequency, dtype=float)
-    z = np.asarray(monetary_value, dtype=float)
-    if np.any(x <= 0):
-        raise ValueError("Gamma-Gamma likelihood: only customers with repeat purchases (frequency > 0) carry "
-                         "information about spend; drop the others")
-    if np.any(~(z > 0)):
-        raise ValueError("Gamma-Gamma likelihood: monetary_value must be positive for customers with repeat purchases")
+    x, z = _likelihood_rows(frequency, monetary_value)
     w = np.ones_like(x) if weight is None else np.asarray(weight, dtype=float)
     n = float(w.sum())
     log_z = np.log(z)

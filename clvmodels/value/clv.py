@@ -80,6 +80,17 @@ def present_value_factors(bg_params, x, tx, T, k0: int, H: int, d: float, with_a
     return purchases_pv, alive_pv
 
 
+def add_cac_columns(table: pd.DataFrame, cac: np.ndarray) -> None:
+    """Add ``clv_minus_cac`` (with the CLV interval shifted by the cost) and ``clv_cac_ratio`` (posterior
+    mean CLV over acquisition cost; > 1: the customer pays back; NaN where the cost is 0) in place."""
+    clv = table["clv"].to_numpy()
+    table["clv_minus_cac"] = clv - cac
+    table["clv_minus_cac_lower"] = table["clv_lower"].to_numpy() - cac
+    table["clv_minus_cac_upper"] = table["clv_upper"].to_numpy() - cac
+    with np.errstate(divide="ignore", invalid="ignore"):
+        table["clv_cac_ratio"] = np.where(cac > 0, clv / cac, np.nan)
+
+
 def joint_draws(bgnbd_model, gamma_gamma_model, max_draws: int | None = 1000):
     """The same number of draws from both posteriors (evenly thinned to ``max_draws``; None = as many
     as the smaller posterior has), paired by index: the two posteriors are independent, so each pair
@@ -169,12 +180,7 @@ def customer_lifetime_value(bgnbd_model, gamma_gamma_model, data: pd.DataFrame, 
     out = {k: arr[k] for k in ("clv", "clv_lower", "clv_upper", "expected_spend", "discounted_purchases")}
     res = pd.DataFrame(out, index=data.index)
     if acquisition_cost is not None:
-        cac = _per_customer(acquisition_cost, data, "acquisition_cost")
-        res["clv_minus_cac"] = res["clv"] - cac
-        res["clv_minus_cac_lower"] = res["clv_lower"] - cac
-        res["clv_minus_cac_upper"] = res["clv_upper"] - cac
-        with np.errstate(divide="ignore", invalid="ignore"):
-            res["clv_cac_ratio"] = np.where(cac > 0, res["clv"].to_numpy() / cac, np.nan)
+        add_cac_columns(res, _per_customer(acquisition_cost, data, "acquisition_cost"))
     res.attrs["clvmodels_clv"] = {"horizon": str(Duration.parse(horizon)), "start": None if start is None else str(Duration.parse(start)),
                                   "discount_rate_annual": discount_rate, "discount_rate_per_period": i,
                                   "interval": interval, "n_draws": int(S)}
