@@ -40,8 +40,8 @@ def add_transaction_arguments(parser: argparse.ArgumentParser) -> None:
                              "lifetimes' freq option (fewer distinct (frequency, recency, T): cheaper fits)")
     parser.add_argument("--engine", choices=["auto", "pandas", "duckdb", "spark"], default="auto",
                         help="summary engine; auto (default) uses DuckDB for files: bounded memory; spark runs "
-                             "the summary on Spark (needs clvmodels[spark]; local mode unless SPARK_REMOTE or "
-                             "spark-submit configure a cluster)")
+                             "the summary on Spark (needs clvmodels[spark]; the active Spark session, else a local "
+                             "one; for a cluster use clvmodels.spark from a Spark application)")
     parser.add_argument("--date-format", default=None, metavar="FMT",
                         help="strptime format of the dates, e.g. %%Y%%m%%d (default: ISO 8601, YYYY-MM-DD)")
 
