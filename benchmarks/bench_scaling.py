@@ -456,7 +456,7 @@ def report() -> str:
     ax2.axhline(8, color="grey", ls=":", lw=1)
     ax2.legend(fontsize=6.5, loc="upper left")
     fig.suptitle("clvmodels: cost per stage against customers, 2-core machine (solid: weekly periods; "
-                 "faded: day-level times, older code; dotted: 10 min, 8 GiB)", fontsize=9)
+                 "faded: day-level times; dotted: 10 min, 8 GiB)", fontsize=9)
     fig.tight_layout()
     fig.savefig(PLOT, dpi=90)
     plt.close(fig)
