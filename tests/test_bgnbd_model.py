@@ -171,3 +171,20 @@ def test_diagnostics_warn_when_sampling_is_too_short(cdnow_split):
         m = BetaGeoModel(chains=2, draws=30, tune=30, seed=3, progressbar=False).fit(cdnow_split)
     assert not m.diagnostics_.ok
     assert any("ESS" in p for p in m.diagnostics_.problems)
+
+
+def test_predict_equals_the_single_predictions(cdnow_bgnbd, cdnow_split):
+    """predict() (the scoring engine, one pass) gives the numbers of p_alive(), expected_purchases()
+    and purchases_interval() (direct formulas) for the same draws."""
+    sub = cdnow_split.iloc[::7]
+    got = cdnow_bgnbd.predict(sub, "39W", interval=0.8, max_draws=300)
+    pa = cdnow_bgnbd.p_alive(sub, interval=0.8, max_draws=300)
+    ep = cdnow_bgnbd.expected_purchases(sub, "39W", interval=0.8, max_draws=300)
+    pi = cdnow_bgnbd.purchases_interval(sub, "39W", interval=0.8, max_draws=300)
+    assert list(got.columns) == ["p_alive", "p_alive_lower", "p_alive_upper", "expected_purchases",
+                                 "expected_purchases_lower", "expected_purchases_upper", "purchases_lower",
+                                 "purchases_upper"]
+    pd.testing.assert_frame_equal(got[pa.columns], pa, rtol=1e-10)
+    pd.testing.assert_frame_equal(got[ep.columns], ep, rtol=1e-9)
+    pd.testing.assert_frame_equal(got[["purchases_lower", "purchases_upper"]],
+                                  pi[["purchases_lower", "purchases_upper"]], check_dtype=False)
