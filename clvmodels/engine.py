@@ -419,10 +419,10 @@ def _count_kernel(PA, rows, xt_local, pmf, q_lo, q_hi, out):
 
 
 # -- orchestration ----------------------------------------------------------------------------------
-def _levels(xs: np.ndarray, Ts: np.ndarray):
-    """Frequency levels of (x, T) rows sorted by (x, T): values, smallest T, start offsets."""
+def _levels(xs: np.ndarray):
+    """Frequency levels of rows sorted by frequency: values and start offsets (one past the end last)."""
     start = np.flatnonzero(np.r_[True, xs[1:] != xs[:-1]])
-    return xs[start], Ts[start], np.r_[start, len(xs)].astype(np.int64)
+    return xs[start], np.r_[start, len(xs)].astype(np.int64)
 
 
 def xt_paths(bg_draws, xs, Ts, h: float, k0: int = 0, H: int = 0, disc=None, want_pv: bool = False,
@@ -433,7 +433,7 @@ def xt_paths(bg_draws, xs, Ts, h: float, k0: int = 0, H: int = 0, disc=None, wan
     xs = np.asarray(xs, float)
     Ts = np.asarray(Ts, float)
     n, S = len(xs), len(r)
-    lev_x, _, lev_start = _levels(xs, Ts)
+    lev_x, lev_start = _levels(xs)
     T_lev, T_idx = np.unique(Ts, return_inverse=True)
     if len(xs) > 1 and np.any((np.diff(xs) < 0) | ((np.diff(xs) == 0) & (np.diff(Ts) < 0))):
         raise ValueError("xt_paths needs rows sorted by (x, T)")

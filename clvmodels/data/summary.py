@@ -60,7 +60,7 @@ from .validate import (
     day_number,
     exact_money,
     msg_missing_column,
-    parse_end_date,
+    parse_period_ends,
 )
 
 #: the summary's columns, in order (the holdout columns only with ``calibration_end``)
@@ -515,12 +515,7 @@ def summarize(transactions, *, customer_id: str = "customer_id", date: str = "da
                                    negative_amounts=negative_amounts, date_format=date_format)
 
     problems = ProblemCollector("transaction log")
-    obs = parse_end_date(observation_end, "observation_end", problems)
-    cal = parse_end_date(calibration_end, "calibration_end", problems) if calibration_end is not None else None
-    if obs is not None and cal is not None and cal >= obs:
-        problems.add(None, f"calibration_end {cal} must be before observation_end {obs}: the holdout period "
-                           "is what comes after the calibration end")
-        cal = None
+    obs, cal = parse_period_ends(observation_end, calibration_end, problems)
     obs_day = day_number(obs) if obs is not None else None
     cal_day = day_number(cal) if cal is not None else None
     common = dict(unit=unit, time_mode=time_mode, observation_day=obs_day, calibration_day=cal_day,

@@ -150,6 +150,18 @@ def parse_end_date(value, name: str, problems: ProblemCollector) -> np.datetime6
         return None
 
 
+def parse_period_ends(observation_end, calibration_end, problems: ProblemCollector):
+    """(observation end, calibration end or None) as calendar days, each problem added to ``problems``;
+    a calibration end on or after the observation end is a problem (and read as None)."""
+    obs = parse_end_date(observation_end, "observation_end", problems)
+    cal = parse_end_date(calibration_end, "calibration_end", problems) if calibration_end is not None else None
+    if obs is not None and cal is not None and cal >= obs:
+        problems.add(None, f"calibration_end {cal} must be before observation_end {obs}: the holdout period "
+                           "is what comes after the calibration end")
+        cal = None
+    return obs, cal
+
+
 def day_number(day: np.datetime64) -> int:
     """Days since 1970-01-01 of a calendar day."""
     return int((day - _EPOCH).astype(np.int64))

@@ -29,7 +29,6 @@ column (:func:`summary_metadata`), so it travels with the DataFrame, through Par
 from __future__ import annotations
 
 import os
-import warnings
 from typing import Any
 
 import numpy as np
@@ -70,7 +69,7 @@ from ..data.validate import (
     msg_end_before_all,
     msg_integer_dates,
     msg_missing_column,
-    parse_end_date,
+    parse_period_ends,
 )
 from ..errors import InputError, ProblemCollector
 from ..units import DAYS_PER_UNIT, check_unit
@@ -175,7 +174,7 @@ def _try_to_date(text, fmt: str):
 
 
 def _try_double(text):
-    from pyspark.sql import Column, functions as F
+    from pyspark.sql import Column
     from pyspark.sql.types import DoubleType
 
     if hasattr(Column, "try_cast"):
@@ -494,12 +493,7 @@ def _parse_options(observation_end, calibration_end, time_unit, time_mode, negat
     check_options(time_mode=time_mode, negative_amounts=negative_amounts, engine="auto")
     unit = check_unit(time_unit)
     problems = ProblemCollector("transaction log")
-    obs = parse_end_date(observation_end, "observation_end", problems)
-    cal = parse_end_date(calibration_end, "calibration_end", problems) if calibration_end is not None else None
-    if obs is not None and cal is not None and cal >= obs:
-        problems.add(None, f"calibration_end {cal} must be before observation_end {obs}: the holdout period "
-                           "is what comes after the calibration end")
-        cal = None
+    obs, cal = parse_period_ends(observation_end, calibration_end, problems)
     return unit, problems, obs, cal
 
 

@@ -19,6 +19,7 @@ import pandas as pd
 from ..errors import InputError
 from ..models import bgnbd, gamma_gamma
 from ..predict import chunk_rows, interval_bounds
+from ..value.clv import joint_draws
 from .holdout import _holdout_length
 
 
@@ -50,13 +51,11 @@ def validate_spend(bgnbd_model, gamma_gamma_model, summary: pd.DataFrame, *, int
         raise InputError("spend validation needs 'spend_holdout': build the summary with calibration_end")
     bg, gg = bgnbd_model, gamma_gamma_model
     h = _holdout_length(summary)
-    horizon = (h, bg.time_unit_)
     lo_q, hi_q = interval_bounds(interval)
-    n_bg = bg.posterior_.sizes["chain"] * bg.posterior_.sizes["draw"]
-    n_gg = gg.posterior_.sizes["chain"] * gg.posterior_.sizes["draw"]
-    S = min(n_bg, n_gg, max_draws or n_bg)
-    pb = {k: v[:, None] for k, v in bg.draws_(S).items()}
-    pg = {k: v[:, None] for k, v in gg.draws_(S).items()}
+    draws_bg, draws_gg = joint_draws(bg, gg, max_draws)
+    S = len(draws_bg["r"])
+    pb = {k: v[:, None] for k, v in draws_bg.items()}
+    pg = {k: v[:, None] for k, v in draws_gg.items()}
     x = summary["frequency"].to_numpy(float)
     tx = summary["recency"].to_numpy(float)
     T = summary["T"].to_numpy(float)
