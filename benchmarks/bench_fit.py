@@ -264,7 +264,6 @@ def child_cdnow(tool: str) -> dict:
 
 def child_sim(tool: str, n: int, chains: int, draws: int, tune: int, profile: bool) -> dict:
     t_imp = time.perf_counter()
-    import numpy as np
     import pandas as pd
 
     timer = _NutpieTimer()

@@ -239,8 +239,18 @@ def child_forecast(source: str, chains: int, draws: int, tune: int) -> dict:
             "meta_file": meta_path.name}
 
 
+def _clv_sampler():
+    """A started 10 ms RSS sampler in stage "clv", and the resident memory just before the call."""
+    sampler = RssSampler(0.01)
+    sampler.stage = "before"
+    sampler.sample()
+    before = _rss_mb()
+    sampler.start()
+    sampler.enter("clv")
+    return sampler, before
+
+
 def child_clv(tool: str, n: int, chains: int, draws: int, tune: int) -> dict:
-    import numpy as np
     import pandas as pd
 
     out = {"tool": tool, "n_customers": n}
@@ -257,12 +267,7 @@ def child_clv(tool: str, n: int, chains: int, draws: int, tune: int) -> dict:
         gg = GammaGammaModel(**common).fit(s, time_unit="W")
         out["fit_s"] = time.perf_counter() - t0
         out["fit_on_customers"] = n
-        sampler = RssSampler(0.01)
-        sampler.stage = "before"
-        sampler.sample()
-        before = _rss_mb()
-        sampler.start()
-        sampler.enter("clv")
+        sampler, before = _clv_sampler()
         t1 = time.perf_counter()
         res = customer_lifetime_value(bg, gg, s, "52W", discount_rate=ANNUAL, max_draws=chains * draws)
         out["clv_s"] = time.perf_counter() - t1
@@ -281,12 +286,7 @@ def child_clv(tool: str, n: int, chains: int, draws: int, tune: int) -> dict:
         out["fit_s"] = time.perf_counter() - t0
         out["fit_on_customers"] = fit_n
         data = s[["customer_id", "frequency", "recency", "T", "future_spend"]]
-        sampler = RssSampler(0.01)
-        sampler.stage = "before"
-        sampler.sample()
-        before = _rss_mb()
-        sampler.start()
-        sampler.enter("clv")
+        sampler, before = _clv_sampler()
         t1 = time.perf_counter()
         res = customer_lifetime_value(bg, data, future_t=12, discount_rate=MONTHLY, time_unit="W")
         out["clv_s"] = time.perf_counter() - t1

@@ -5,7 +5,7 @@ fixes a file in one pass instead of one error per run. The CLI maps :class:`Inpu
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pandas as pd
 

@@ -35,7 +35,6 @@ def test_discounted_purchases_match_simulation(cdnow_bgnbd, cdnow_gamma_gamma, c
     p = cdnow_bgnbd.draws_(4000)
     rng = np.random.default_rng(1)
     x, tx, T = 26.0, float(cust["recency"].iloc[0]), float(cust["T"].iloc[0])
-    total = 0.0
     n_sims = 200_000
     idx = rng.integers(0, len(p["r"]), n_sims)
     r, alpha, a, b = (p[k][idx] for k in ("r", "alpha", "a", "b"))

@@ -3,7 +3,6 @@ atomic output and exit codes."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path

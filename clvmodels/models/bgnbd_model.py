@@ -6,13 +6,11 @@ Time is in the unit of the summary the model was fitted on (``time_unit_``); hor
 """
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..errors import FitError, InputError, ProblemCollector
+from ..errors import InputError, ProblemCollector
 from ..predict import (DEFAULT_CHUNK_BYTES, chunk_rows, distinct, draws_for_rows, interval_bounds,
                        reduce_over_draws, _progress)
 from ..units import PERIODS_PER_YEAR, Duration

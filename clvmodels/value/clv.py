@@ -21,8 +21,6 @@ the draws x customers x periods array is never held whole.
 """
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
@@ -30,7 +28,7 @@ from ..errors import InputError, UnitError
 from .. import engine
 from ..models import bgnbd
 from ..models import gamma_gamma
-from ..predict import DEFAULT_CHUNK_BYTES, _progress, chunk_rows, distinct, interval_bounds
+from ..predict import DEFAULT_CHUNK_BYTES, chunk_rows, distinct, interval_bounds
 from ..units import Duration, discount_rate_per_period
 
 
@@ -165,7 +163,7 @@ def customer_lifetime_value(bgnbd_model, gamma_gamma_model, data: pd.DataFrame, 
     marg = _per_customer(margin, data, "margin")
     cost = _per_customer(cost_to_serve, data, "cost_to_serve")
     with_alive = bool(np.any(cost != 0))
-    lo_q, hi_q = interval_bounds(interval)
+    interval_bounds(interval)  # a bad level is refused before any work
 
     pb, pg = joint_draws(bg, gg, max_draws)
     S = len(pb["r"])
