@@ -37,7 +37,8 @@ from clvmodels.errors import InputError  # noqa: E402
 
 MONEY = ["monetary_value", "historical_clv", "monetary_value_holdout", "spend_holdout"]
 ATTRS = ["time_unit", "time_mode", "observation_end", "calibration_end", "n_customers", "excluded_new_in_holdout",
-         "excluded_returns_only", "negative_amounts", "n_negative_amounts", "exact_money_decimals"]
+         "excluded_returns_only", "negative_amounts", "n_negative_amounts", "zero_amounts", "n_zero_amounts",
+         "n_zero_spend_repeat", "exact_money_decimals"]
 
 
 @pytest.fixture(scope="module")
@@ -208,6 +209,51 @@ def test_bad_input_raises_the_pandas_engine_problems(spark):
     shown = {p.message: p.rows for p in got.value.problems}
     assert shown[next(m for m in shown if m.startswith("non-numeric"))]["value"].tolist() == ["x1"]
     assert "cust" in str(got.value) and "2021-02-30" in str(got.value)
+
+
+def test_summary_zero_amounts_on_the_cdnow_master_log(spark):
+    """The full CDNOW log (80 purchases worth $0) read by Spark: kept, a $0 purchase is a purchase
+    occasion (customer 10244's only repeat purchase) and the counts in the metadata are the pandas
+    engine's; dropped, the summary is the pandas engine's too."""
+    from clvmodels.datasets import cdnow_master_path
+    from clvmodels.spark import summarize_to_pandas
+
+    path = str(cdnow_master_path())
+    expected = summarize(path, engine="pandas", observation_end="1998-06-30")
+    got = spark_summary(path, spark=spark, observation_end="1998-06-30")
+    assert_same_summary(got, expected, exact_money=True)
+    assert got.loc[10244, ["frequency", "monetary_value"]].tolist() == [1, 0.0]
+    meta = got.attrs["clvmodels"]
+    assert (meta["zero_amounts"], meta["n_zero_amounts"], meta["n_zero_spend_repeat"]) == ("keep", 80, 1)
+    dropped = summarize_to_pandas(path, spark=spark, observation_end="1998-06-30", zero_amounts="drop")
+    pd.testing.assert_frame_equal(dropped, summarize(path, engine="pandas", observation_end="1998-06-30",
+                                                     zero_amounts="drop"), check_exact=True)
+    assert len(dropped) == 23_502 and dropped.attrs["clvmodels"]["n_zero_spend_repeat"] == 0
+
+
+def test_summary_refuses_out_of_range_dates_huge_amounts_and_ragged_rows(spark, tmp_path):
+    """Dates outside 1678-01-01..2261-12-31, amounts beyond 2**53 and CSV rows with the wrong number of
+    fields are the pandas engine's problems in Spark too (Spark would silently drop extra fields)."""
+    from clvmodels.spark import summarize_spark
+
+    log = pd.DataFrame({"customer_id": ["a", "b", "c", "d", "e"],
+                        "date": ["2024-01-01", "0001-01-01", "2263-05-01", "2024-01-02", "0000-01-01"],
+                        "amount": ["1", "2", "1e300", "-1e308", "5"]})
+    with pytest.raises(InputError) as ref:
+        summarize(log, engine="pandas", observation_end="2024-06-30")
+    with pytest.raises(InputError) as got:
+        summarize_spark(spark.createDataFrame(log), observation_end="2024-06-30")
+    assert problems_of(got.value) == problems_of(ref.value)
+    assert [(p.column, p.message[:30], p.n_rows) for p in got.value.problems] == [
+        ("date", "dates outside the supported ra", 3), ("amount", "amounts too large to be money:", 2)]
+    path = tmp_path / "ragged.csv"
+    path.write_text("customer_id,date,amount,channel\n1,2024-01-01,10,web\n1,2024-01-02,2,50,web\n2,2024-01-03,4\n")
+    with pytest.raises(InputError) as ref:
+        summarize(str(path), engine="duckdb", observation_end="2024-06-30")
+    with pytest.raises(InputError) as got:
+        summarize_spark(str(path), spark=spark, observation_end="2024-06-30")
+    assert str(got.value) == str(ref.value)
+    assert got.value.problems[0].rows[["row", "fields"]].values.tolist() == [[2, 5], [3, 3]]
 
 
 def test_missing_columns_and_wrong_types_are_named(spark, cdnow):

@@ -115,6 +115,12 @@ def test_columns_dtypes_index_and_attrs(cdnow_splits):
     assert meta["time_unit"] == "W" and meta["time_mode"] == "continuous"
     assert meta["observation_end"] == "1998-06-30" and meta["calibration_end"] == "1997-09-30"
     assert meta["engine"] == "duckdb" and meta["n_customers"] == 2357 and meta["excluded_new_in_holdout"] == 0
+    # 8 first purchases worth $0 (kept: the published summary counts them), none a repeat purchase
+    assert meta["zero_amounts"] == "keep" and meta["n_zero_amounts"] == 8 and meta["n_zero_spend_repeat"] == 0
+    assert set(meta) == {"time_unit", "time_mode", "observation_end", "calibration_end", "engine", "n_customers",
+                         "excluded_new_in_holdout", "excluded_returns_only", "negative_amounts",
+                         "n_negative_amounts", "zero_amounts", "n_zero_amounts", "n_zero_spend_repeat",
+                         "exact_money_decimals"}
     assert cdnow_splits["pandas-frame"].attrs["clvmodels"]["engine"] == "pandas"
 
 
@@ -338,6 +344,8 @@ def test_options_are_checked():
         summarize(df, observation_end="2024-01-31", time_mode="weekly")
     with pytest.raises(ValueError, match="negative_amounts"):
         summarize(df, observation_end="2024-01-31", negative_amounts="ignore")
+    with pytest.raises(ValueError, match=r"zero_amounts must be one of \('keep', 'drop'\)"):
+        summarize(df, observation_end="2024-01-31", zero_amounts="net")
     with pytest.raises(ValueError, match="engine"):
         summarize(df, observation_end="2024-01-31", engine="polars")
     with pytest.raises(ValueError, match="time unit"):

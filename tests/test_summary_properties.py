@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clvmodels.data import ExcludedCustomersWarning, summarize
+from clvmodels.errors import InputError
 from clvmodels.units import DAYS_PER_UNIT
 
 START = pd.Timestamp("2023-01-01")
@@ -18,10 +19,12 @@ SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=[Healt
 
 
 @st.composite
-def logs(draw, negatives: bool = False, string_ids: bool = False):
+def logs(draw, negatives: bool = False, string_ids: bool = False, zeros: bool = False):
     n = draw(st.integers(1, 40))
     ids = st.sampled_from(["a", "b", "c", "d", "e"]) if string_ids else st.integers(0, 6)
     cents = st.integers(-5000 if negatives else 0, 50000)
+    if zeros:  # purchases worth 0 often, not once in 50,000
+        cents = st.one_of(st.just(0), cents)
     rows = draw(st.lists(st.tuples(ids, st.integers(0, 400), cents), min_size=n, max_size=n))
     df = pd.DataFrame(rows, columns=["customer_id", "day", "cents"])
     df["date"] = START + pd.to_timedelta(df["day"], unit="D")
@@ -51,10 +54,18 @@ def reference(df: pd.DataFrame, end: pd.Timestamp, unit: str) -> pd.DataFrame:
 
 
 @SETTINGS
-@given(data=logs(), unit=st.sampled_from(["D", "W", "M"]))
-def test_matches_reference_and_invariants(data, unit):
+@given(data=logs(zeros=True), unit=st.sampled_from(["D", "W", "M"]), zero_policy=st.sampled_from(["keep", "drop"]))
+def test_matches_reference_and_invariants(data, unit, zero_policy):
     df, end = data
-    s = summarize(df, observation_end=end, time_unit=unit)
+    try:
+        s = summarize(df, observation_end=end, time_unit=unit, zero_amounts=zero_policy)
+    except InputError:  # every row worth 0, and dropped
+        assert zero_policy == "drop" and (df["amount"] == 0).all()
+        return
+    assert s.attrs["clvmodels"]["n_zero_amounts"] == int((df["amount"] == 0).sum())
+    assert s.attrs["clvmodels"]["n_zero_spend_repeat"] == int(((s["frequency"] > 0) & (s["monetary_value"] <= 0)).sum())
+    if zero_policy == "drop":
+        df = df[df["amount"] != 0]
     ref = reference(df, end, unit)
     assert list(s.index) == sorted(ref.index)
     for col in ref.columns:
@@ -78,12 +89,12 @@ def test_row_order_does_not_matter(data, seed, mode, unit):
 
 
 @SETTINGS
-@given(data=logs(negatives=True), mode=st.sampled_from(["continuous", "periods"]),
+@given(data=logs(negatives=True, zeros=True), mode=st.sampled_from(["continuous", "periods"]),
        unit=st.sampled_from(["D", "W", "M"]), policy=st.sampled_from(["drop", "net"]),
-       split=st.integers(0, 300))
-def test_both_engines_are_equal(data, mode, unit, policy, split):
+       zero_policy=st.sampled_from(["keep", "drop"]), split=st.integers(0, 300))
+def test_both_engines_are_equal(data, mode, unit, policy, zero_policy, split):
     df, end = data
-    kw = dict(observation_end=end, time_unit=unit, time_mode=mode, negative_amounts=policy)
+    kw = dict(observation_end=end, time_unit=unit, time_mode=mode, negative_amounts=policy, zero_amounts=zero_policy)
     cal = START + pd.Timedelta(days=split)
     if cal < end and (df["date"] <= cal).any():
         kw["calibration_end"] = cal

@@ -292,3 +292,175 @@ def test_a_file_without_any_of_the_columns(engine, tmp_path):
         summarize(str(path), observation_end="2024-06-30", engine=engine)
     assert {p.column for p in info.value.problems} == {"customer_id", "date", "amount"}
     assert "'id', 'when', 'value'" in str(info.value) and "empty" not in str(info.value)
+
+
+# --- values no engine can hold: amounts beyond 2**53, dates outside 1678-01-01 .. 2261-12-31 --------
+@pytest.mark.parametrize("source", SOURCES)
+def test_amounts_too_large_to_be_money(source, tmp_path):
+    df = good()
+    df.loc[101, "amount"] = "1e300"
+    df.loc[103, "amount"] = "-1e308"          # too large, and not also reported as a negative amount
+    df.loc[104, "amount"] = "9007199254740994"  # 2**53 + 2
+    df.loc[105, "amount"] = "9007199254740992"  # 2**53 itself is fine
+    err = run(source, df, tmp_path)
+    p = problem(err, "amount", "amounts too large to be money")
+    assert "2**53 = 9,007,199,254,740,992" in p.message
+    assert p.n_rows == 3 and len(err.problems) == 1, str(err)
+    text = str(err)
+    for label, raw in ((101, "1e300"), (103, "-1e308"), (104, "9007199254740994")):
+        assert shows_row(text, source, label, raw), (label, text)
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_numeric_amounts_too_large_and_infinite_are_told_apart(engine):
+    df = pd.DataFrame({"customer_id": [1, 2, 3, 4], "date": pd.to_datetime(["2024-01-01"] * 4),
+                       "amount": [1e300, -np.inf, 2.0**53, -(2.0**60)]}, index=[7, 8, 9, 10])
+    with pytest.raises(InputError) as info:
+        summarize(df, observation_end="2024-01-31", engine=engine, negative_amounts="net")
+    assert problem(info.value, "amount", "amounts too large to be money").n_rows == 2
+    assert problem(info.value, "amount", "non-numeric amounts").n_rows == 1
+    assert len(info.value.problems) == 2
+    assert re.search(r"^\s*10\s+4\s", str(info.value), re.M)
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_dates_outside_the_supported_range(source, tmp_path):
+    df = good()
+    df.loc[100, "date"] = "0001-01-01"   # the usual "no date" placeholder
+    df.loc[102, "date"] = "1600-05-01"
+    df.loc[103, "date"] = "2263-01-01"   # not also "after the observation end"
+    df.loc[105, "date"] = "9999-12-31"
+    err = run(source, df, tmp_path, observation_end="2024-06-30")
+    p = problem(err, "date", "dates outside the supported range 1678-01-01 to 2261-12-31")
+    assert "placeholders for \"no date\"" in p.message
+    assert p.n_rows == 4 and len(err.problems) == 1, str(err)  # not "unparseable", not "after the end"
+    text = str(err)
+    for label, raw in ((100, "0001-01-01"), (102, "1600-05-01"), (103, "2263-01-01")):
+        assert shows_row(text, source, label, raw), (label, text)
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_range_edges_and_formatted_dates(engine):
+    df = pd.DataFrame({"customer_id": [1, 1, 2, 3], "date": ["16780101", "22611231", "16771231", "00000101"],
+                       "amount": [1.0, 2.0, 3.0, 4.0]}, index=[5, 6, 7, 8])
+    with pytest.raises(InputError) as info:
+        summarize(df, observation_end="2261-12-31", date_format="%Y%m%d", engine=engine)
+    p = problem(info.value, "date", "dates outside the supported range")
+    assert p.n_rows == 2 and p.rows.index.tolist() == [7, 8]  # the edges themselves are accepted
+    s = summarize(df.loc[[5, 6]], observation_end="2261-12-31", date_format="%Y%m%d", engine=engine, time_unit="D")
+    assert s.loc[1, "first_purchase"] == pd.Timestamp("1678-01-01")
+    assert s.loc[1, "last_purchase"] == pd.Timestamp("2261-12-31")
+    assert s.loc[1, "recency"] == float((np.datetime64("2261-12-31") - np.datetime64("1678-01-01")).astype(int))
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_datetime_columns_outside_the_range(engine, tmp_path):
+    """datetime64 columns of another unit than ns (pandas frames, Parquet timestamps and dates) can hold
+    0001-01-01: reported as out of range, never converted with an overflow."""
+    import datetime
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = pd.DataFrame({"customer_id": [1, 2, 3],
+                          "date": np.array(["2024-01-01", "0001-01-01", "2300-06-01"], dtype="datetime64[s]"),
+                          "amount": [1.0, 2.0, 3.0]})
+    table = pa.table({"customer_id": pa.array([1, 2, 3, 4]),
+                      "date": pa.array([datetime.date(2024, 1, 1), datetime.date(1, 1, 1), None,
+                                        datetime.date(2024, 1, 2)], pa.date32()),
+                      "amount": pa.array([1.0, 2.0, 3.0, 4.0])})
+    pq.write_table(table, tmp_path / "dates.parquet")
+    stamps = pa.table({"customer_id": pa.array([1, 2]), "amount": pa.array([1.0, 2.0]),
+                       "date": pa.array([datetime.datetime(2024, 1, 1), datetime.datetime(1, 1, 1)], pa.timestamp("ms"))})
+    pq.write_table(stamps, tmp_path / "stamps.parquet")
+    for src, n_out, row in ((frame, 2, r"^\s*1\s+2\s+0001-01-01"), (str(tmp_path / "dates.parquet"), 1,
+                                                                     r"dates\.parquet\s+2\s+2\s+0001-01-01"),
+                            (str(tmp_path / "stamps.parquet"), 1, r"stamps\.parquet\s+2\s+2\s+")):
+        with pytest.raises(InputError) as info:
+            summarize(src, observation_end="2024-06-30", engine=engine)
+        assert problem(info.value, "date", "dates outside the supported range").n_rows == n_out
+        assert re.search(row, str(info.value), re.M), str(info.value)
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_period_ends_outside_the_range(engine):
+    for kw, name in ((dict(observation_end="0001-01-01"), "observation_end 0001-01-01"),
+                     (dict(observation_end="2300-01-01"), "observation_end 2300-01-01"),
+                     (dict(observation_end="2024-06-30", calibration_end="1000-01-01"), "calibration_end 1000-01-01")):
+        with pytest.raises(InputError) as info:
+            summarize(good(), engine=engine, **kw)
+        p = problem(info.value, None, f"{name} is outside the supported range of dates, 1678-01-01 to 2261-12-31")
+        assert len(info.value.problems) == 1, str(info.value)
+        assert p.rows is None
+
+
+# --- CSV rows with more or fewer fields than the header ------------------------------------------------
+FOREIGN_OPTIONS = ("ignore_errors", "null_padding", "strict_mode", "invalid_row_handler", "store_rejects",
+                   "skip=", "Possible fixes")
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_ragged_csv_rows_are_named_by_file_and_row(engine, tmp_path):
+    path = tmp_path / "ragged.csv"
+    path.write_text("customer_id,date,amount\n"
+                    "1,2024-01-01,10\n"
+                    "\n"                          # blank lines are no rows, for either engine
+                    "1,2024-01-02,2,50\n"         # an unquoted decimal comma: one field too many
+                    "2,2024-01-03\n"              # truncated
+                    "3,\"2024-01-04\",\"1,5\"\n")  # quoted: fine
+    with pytest.raises(InputError) as info:
+        summarize(str(path), observation_end="2024-06-30", engine=engine)
+    err = info.value
+    assert len(err.problems) == 1
+    p = err.problems[0]
+    assert p.column is None and p.n_rows == 2
+    assert p.message.startswith("ragged.csv: rows with more or fewer fields than the header's 3 columns")
+    assert p.rows[["row", "fields", "line"]].values.tolist() == [[2, 4, "1,2024-01-02,2,50"], [3, 2, "2,2024-01-03"]]
+    text = str(err)
+    assert re.search(r"ragged\.csv\s+2\s+4\s+1,2024-01-02,2,50", text), text
+    assert not any(opt in text for opt in FOREIGN_OPTIONS), text
+
+
+def test_ragged_rows_are_found_anywhere_and_reported_alike(tmp_path):
+    """Beyond DuckDB's sniffing sample, in the second file of a log, and a line of blanks: both engines
+    say the same thing, row numbers counted within each file."""
+    lines = [f"{i % 50},2024-01-{1 + i % 28:02d},{i % 9}.5" for i in range(30_000)]
+    lines.insert(25_000, "7,2024-01-02")
+    (tmp_path / "a.csv").write_text("customer_id,date,amount\n" + "\n".join(lines) + "\n")
+    (tmp_path / "b.csv").write_text("customer_id,date,amount\n1,2024-01-01,1\n   \n2,2024-01-02,2,3\n")
+    msgs = {}
+    for engine in ("pandas", "duckdb"):
+        with pytest.raises(InputError) as info:
+            summarize(str(tmp_path / "*.csv"), observation_end="2024-06-30", engine=engine)
+        msgs[engine] = str(info.value)
+        assert [(p.column, p.n_rows) for p in info.value.problems] == [(None, 1), (None, 2)]
+        assert info.value.problems[0].rows[["file", "row", "fields"]].values.tolist() == [["a.csv", 25_001, 2]]
+        assert info.value.problems[1].rows[["file", "row", "fields"]].values.tolist() == [["b.csv", 2, 1],
+                                                                                           ["b.csv", 3, 4]]
+        assert not any(opt in msgs[engine] for opt in FOREIGN_OPTIONS), msgs[engine]
+    assert msgs["pandas"] == msgs["duckdb"]
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_integer_ids_beyond_int64(engine):
+    df = pd.DataFrame({"customer_id": np.array([2**64 - 1, 5, 2**63], dtype=np.uint64),
+                       "date": ["2024-01-01", "2024-01-02", "2024-01-03"], "amount": [1.0, 2.0, 3.0]})
+    with pytest.raises(InputError) as info:
+        summarize(df, observation_end="2024-06-30", engine=engine)
+    p = problem(info.value, "customer_id", "integer customer ids outside the int64 range")
+    assert p.n_rows == 2 and p.rows.index.tolist() == [0, 2] and "store the ids as text" in p.message
+    ok = df.iloc[[1]].assign(customer_id=np.array([2**63 - 1], dtype=np.uint64))
+    s = summarize(ok, observation_end="2024-06-30", engine=engine)
+    assert s.index.dtype == np.int64 and s.index.tolist() == [2**63 - 1]
+
+
+def test_reader_advice_about_options_clv_lacks_is_cut():
+    from clvmodels.data.readers import engine_reason
+
+    duckdb_like = ("Invalid Input Error: CSV Error on Line: 4\nOriginal Line: \n1,2,3,4\n"
+                   "Expected Number of Columns: 3 Found: 4\nPossible fixes:\n"
+                   "* Enable null padding (null_padding=true) to replace missing values with NULL\n"
+                   "* Enable ignore errors (ignore_errors=true) to skip this row\n\n  file = log.csv")
+    assert engine_reason(RuntimeError(duckdb_like)) == (
+        "Invalid Input Error: CSV Error on Line: 4 Original Line: 1,2,3,4 Expected Number of Columns: 3 Found: 4")
+    assert engine_reason(ValueError("bad row; set invalid_row_handler to skip it")) == "bad row"

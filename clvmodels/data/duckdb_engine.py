@@ -33,8 +33,13 @@ from .validate import (
     BLANK_PATTERN,
     CANONICAL_INT_PATTERN,
     DATE_PATTERN,
+    MAX_AMOUNT,
+    MAX_DATE,
+    MIN_DATE,
+    MSG_DATES_OUT_OF_RANGE,
     MSG_EMPTY,
-    MSG_EMPTY_AFTER_DROP,
+    MSG_HUGE_AMOUNTS,
+    MSG_IDS_TOO_LARGE,
     MSG_MISSING_AMOUNTS,
     MSG_MISSING_DATES,
     MSG_MISSING_IDS,
@@ -47,6 +52,7 @@ from .validate import (
     msg_bad_amounts,
     msg_bad_date_type,
     msg_bad_dates,
+    msg_empty_after_drop,
     msg_end_before_all,
     msg_integer_dates,
     msg_missing_column,
@@ -108,8 +114,9 @@ class _Columns:
     """SQL expressions that parse the three columns according to their types.
 
     ``date`` is a DATE expression (NULL when missing or unparseable), ``value`` a DOUBLE expression;
-    ``*_missing`` / ``*_bad`` are the conditions the pandas engine checks, as SQL. A column that is
-    absent (already reported) or unusable as a whole gets NULLs and raises no further problem.
+    ``*_missing`` / ``*_bad`` / ``date_out`` / ``amount_huge`` are the conditions the pandas engine
+    checks, as SQL. A column that is absent (already reported) or unusable as a whole gets NULLs and
+    raises no further problem.
     """
 
     def __init__(self, types: dict[str, str], customer_id: str, date: str, amount: str,
@@ -126,6 +133,10 @@ class _Columns:
             self.id_missing = f"({c} IS NULL OR isnan({c}))"
         else:
             self.id_missing = f"({c} IS NULL)"
+        # integers wider than BIGINT (unsigned 64-bit, 128-bit): must fit the summary's int64 ids
+        self.id_wide = customer_id in types and ct in ("HUGEINT", "UBIGINT", "UHUGEINT")
+        self.id_too_big = (f"coalesce({c} > 9223372036854775807 OR {c} < -9223372036854775808, FALSE)"
+                           if self.id_wide else "FALSE")
         self.id_check_canonical = from_csv and ct in _TEXT_TYPES and customer_id in types
         # date -> DATE (UTC calendar day for time-zone-aware timestamps: the session's TimeZone is UTC)
         dt = _base_type(types.get(date, ""))
@@ -146,11 +157,17 @@ class _Columns:
         if text is not None:
             self.date_missing = f"({text} IS NULL OR regexp_full_match({text}, {_s(BLANK_PATTERN)}))"
             if date_format is not None:
-                self.date = f"CAST(try_strptime({text}, {_s(date_format)}) AS DATE)"
+                # %z: a final Z is UTC, as Python's strptime (the pandas engine) reads it; DuckDB's does not
+                stamp = f"regexp_replace({text}, 'Z$', '+00:00')" if "%z" in date_format else text
+                self.date = f"CAST(try_strptime({stamp}, {_s(date_format)}) AS DATE)"
             else:
                 self.date = (f"(CASE WHEN regexp_full_match({text}, {_s(DATE_PATTERN)}) "
                              f"THEN TRY_CAST(substr(trim({text}, {_BLANK_CHARS}), 1, 10) AS DATE) END)")
             self.date_bad = f"(NOT {self.date_missing} AND {self.date} IS NULL)"
+        # outside the supported range (placeholders such as 0001-01-01): never silently converted
+        self.date_out = (f"coalesce({self.date} < {_date_literal(MIN_DATE)} OR {self.date} > "
+                         f"{_date_literal(MAX_DATE)}, FALSE)")
+        self.date_valid = f"({self.date} IS NOT NULL AND NOT {self.date_out})"
         # amount -> DOUBLE
         at = _base_type(types.get(amount, "DOUBLE"))
         self.value, self.amount_missing, self.amount_bad = "NULL::DOUBLE", "FALSE", "FALSE"
@@ -171,7 +188,10 @@ class _Columns:
             self.amount_bad = f"(NOT {self.amount_missing} AND NOT coalesce({ok}, FALSE))"
         else:
             self.problems_whole.append((amount, msg_bad_amount_type(types[amount])))
-        self.negative = f"({self.value} < 0)"
+        # too large to be money (infinities are "non-numeric" already); not also "negative"
+        self.amount_huge = f"coalesce(isfinite({self.value}) AND abs({self.value}) > {MAX_AMOUNT!r}::DOUBLE, FALSE)"
+        self.negative = f"({self.value} < 0 AND NOT {self.amount_huge})"
+        self.zero = f"({self.value} = 0)"
 
 
 def _count(cond: str, name: str) -> str:
@@ -218,17 +238,18 @@ def _examples(con, src: str, raw_cols: list[str], cond: str, *, file_source, fra
 def aggregate_duckdb(transactions, *, customer_id: str, date: str, amount: str, observation_end,
                      calibration_end, unit: str, time_mode: str, negative_amounts: str,
                      date_format: str | None, problems: ProblemCollector,
-                     config: dict | None = None) -> tuple[CustomerAggregates, int]:
+                     config: dict | None = None, zero_amounts: str = "keep") -> tuple[CustomerAggregates, int]:
     """Validate and aggregate a log with DuckDB; raises InputError with every problem found.
 
-    Returns the per-customer aggregates and the number of negative-amount rows.
+    Returns the per-customer aggregates and the number of negative-amount rows (the number of rows
+    worth 0 is ``aggregates.n_zero_amounts``).
     """
     con, own_tmp = connect(config)
     try:
         return _run(con, transactions, customer_id=customer_id, date=date, amount=amount,
                     observation_end=observation_end, calibration_end=calibration_end, unit=unit,
                     time_mode=time_mode, negative_amounts=negative_amounts, date_format=date_format,
-                    problems=problems)
+                    problems=problems, zero_amounts=zero_amounts)
     finally:
         con.close()
         if own_tmp:
@@ -236,7 +257,7 @@ def aggregate_duckdb(transactions, *, customer_id: str, date: str, amount: str, 
 
 
 def _run(con, transactions, *, customer_id, date, amount, observation_end, calibration_end, unit, time_mode,
-         negative_amounts, date_format, problems):
+         negative_amounts, date_format, problems, zero_amounts="keep"):
     import duckdb
 
     needed = list(dict.fromkeys((customer_id, date, amount)))
@@ -266,21 +287,31 @@ def _run(con, transactions, *, customer_id, date, amount, observation_end, calib
     if not present:
         problems.raise_if_any()
     src_with_names = readers.duckdb_source(file_source, present, filename=True) if file_source else src
+
+    def unreadable(exc: Exception) -> InputError:
+        """The error for a log DuckDB cannot read: ragged CSV rows named by file and row, else DuckDB's
+        reason without its advice (its options are not clv's)."""
+        if file_source is not None and file_source.from_csv:
+            return readers.csv_read_error(file_source, exc)
+        return InputError(f"cannot read the transaction log: {readers.engine_reason(exc)}")
+
     try:
         described = con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {src})").fetchall()
     except duckdb.Error as exc:
-        raise InputError(f"cannot read the transaction log: {exc}") from exc
+        raise unreadable(exc) from exc
     types = {c: t for c, t in described if c in present}
     cols = _Columns(types, customer_id, date, amount, date_format, from_csv)
     raw_cols = present
     obs = _date_literal(observation_end) if observation_end is not None else "NULL::DATE"
-    after_end = f"({cols.date} > {obs})"
+    after_end = f"({cols.date_valid} AND {cols.date} > {obs})"
 
     # Pass 1: count every problem; test whether money can be added exactly as integers
     # (validate.exact_money: the per-row fewest exact decimals, largest over the kept rows).
     kept = f"({cols.value} IS NOT NULL AND NOT isnan({cols.value}))"
     if negative_amounts == "drop":
         kept = f"({kept} AND {cols.value} >= 0)"
+    if zero_amounts == "drop":
+        kept = f"({kept} AND {cols.value} <> 0)"
     decimals_case = ("CASE " + " ".join(
         f"WHEN round({cols.value} * {10**s}.0::DOUBLE) / {10**s}.0::DOUBLE = {cols.value} THEN {s}"
         for s in range(MAX_MONEY_DECIMALS + 1)) + f" ELSE {MAX_MONEY_DECIMALS + 1} END")
@@ -290,23 +321,28 @@ def _run(con, transactions, *, customer_id, date, amount, observation_end, calib
         stats = con.execute(f"""
             SELECT count(*) AS n_rows,
                    {_count(cols.id_missing, "missing_id")},
+                   {_count(cols.id_too_big, "big_id")},
                    {_count(cols.date_missing, "missing_date")},
                    {_count(cols.date_bad, "bad_date")},
+                   count(*) FILTER (WHERE {cols.date_out}) AS out_of_range_date,
                    {_count(cols.amount_missing, "missing_amount")},
                    {_count(cols.amount_bad, "bad_amount")},
+                   count(*) FILTER (WHERE {cols.amount_huge}) AS huge_amount,
                    count(*) FILTER (WHERE {cols.negative}) AS negative,
+                   count(*) FILTER (WHERE {cols.zero}) AS zero,
                    count(*) FILTER (WHERE {after_end}) AS after_end,
-                   min({cols.date}) AS first_date,
-                   max({cols.date}) AS last_date,
+                   min({cols.date}) FILTER (WHERE {cols.date_valid}) AS first_date,
+                   max({cols.date}) FILTER (WHERE {cols.date_valid}) AS last_date,
                    {canonical} AS canonical_ids,
                    max(abs({cols.value})) FILTER (WHERE {kept}) AS money_max_abs,
                    count(*) FILTER (WHERE {kept}) AS money_n,
                    max({decimals_case}) FILTER (WHERE {kept}) AS money_decimals
             FROM {src}""").fetchone()
     except duckdb.Error as exc:
-        raise InputError(f"cannot read the transaction log: {exc}") from exc
-    names = ["n_rows", "missing_id", "missing_date", "bad_date", "missing_amount", "bad_amount", "negative",
-             "after_end", "first_date", "last_date", "canonical_ids", "money_max_abs", "money_n", "money_decimals"]
+        raise unreadable(exc) from exc
+    names = ["n_rows", "missing_id", "big_id", "missing_date", "bad_date", "out_of_range_date", "missing_amount",
+             "bad_amount", "huge_amount", "negative", "zero", "after_end", "first_date", "last_date",
+             "canonical_ids", "money_max_abs", "money_n", "money_decimals"]
     stats = dict(zip(names, stats))
     n_rows = int(stats["n_rows"])
     if n_rows == 0:
@@ -326,10 +362,13 @@ def _run(con, transactions, *, customer_id, date, amount, observation_end, calib
             message = msg_integer_dates(None if example is None else int(example[0]))
         problems.add(column, message, first_rows(), n_rows)
     checks = [(customer_id, MSG_MISSING_IDS, cols.id_missing, "missing_id"),
+              (customer_id, MSG_IDS_TOO_LARGE, cols.id_too_big, "big_id"),
               (date, MSG_MISSING_DATES, cols.date_missing, "missing_date"),
               (date, msg_bad_dates(date_format), cols.date_bad, "bad_date"),
+              (date, MSG_DATES_OUT_OF_RANGE, cols.date_out, "out_of_range_date"),
               (amount, MSG_MISSING_AMOUNTS, cols.amount_missing, "missing_amount"),
-              (amount, msg_bad_amounts(), cols.amount_bad, "bad_amount")]
+              (amount, msg_bad_amounts(), cols.amount_bad, "bad_amount"),
+              (amount, MSG_HUGE_AMOUNTS, cols.amount_huge, "huge_amount")]
     if negative_amounts == "error":
         checks.append((amount, MSG_NEGATIVE, cols.negative, "negative"))
     for column, message, cond, key in checks:
@@ -347,13 +386,16 @@ def _run(con, transactions, *, customer_id, date, amount, observation_end, calib
                 problems.add(date, msg_end_before_all("calibration_end", str(calibration_end), first))
     problems.raise_if_any()
 
-    n_negative = int(stats["negative"])
+    n_negative, n_zero = int(stats["negative"]), int(stats["zero"])
     keep = ""
-    if negative_amounts == "drop" and n_negative:
-        if n_negative == n_rows:
-            problems.add(amount, MSG_EMPTY_AFTER_DROP, first_rows(), n_rows)
+    drop_negative = negative_amounts == "drop" and n_negative > 0
+    drop_zero = zero_amounts == "drop" and n_zero > 0
+    if drop_negative or drop_zero:
+        if int(stats["money_n"]) == 0:  # with no problems, every row has a value: all were dropped
+            problems.add(amount, msg_empty_after_drop(drop_negative, drop_zero), first_rows(), n_rows)
             problems.raise_if_any()
-        keep = f"WHERE NOT {cols.negative}"
+        dropped = [c for c, on in ((cols.negative, drop_negative), (cols.zero, drop_zero)) if on]
+        keep = "WHERE NOT (" + " OR ".join(dropped) + ")"
     decimals = money_decimals_from_sql(stats["money_decimals"], stats["money_max_abs"] or 0.0,
                                        int(stats["money_n"]))
     value = cols.value
@@ -362,13 +404,17 @@ def _run(con, transactions, *, customer_id, date, amount, observation_end, calib
     cid = _q(customer_id)
     if cols.id_check_canonical and bool(stats["canonical_ids"]):
         cid = f"CAST({cid} AS BIGINT)"  # ids of a CSV log that are all canonical integers (as in pandas)
+    elif cols.id_wide:
+        cid = f"CAST({cid} AS BIGINT)"  # they fit (checked): int64 ids, as in pandas
     sql = _aggregation_sql(src=src, cid=cid, date=cols.date, value=value, keep=keep, unit=unit,
                            time_mode=time_mode, calibration_end=calibration_end,
                            returns=negative_amounts == "net" and n_negative > 0)
     try:
         res = con.execute(sql).fetchnumpy()
     except duckdb.Error as exc:
-        raise InputError(f"DuckDB could not summarise the log: {exc}") from exc
+        if file_source is not None and file_source.from_csv:
+            raise unreadable(exc) from exc
+        raise InputError(f"DuckDB could not summarise the log: {readers.engine_reason(exc)}") from exc
     con.close()  # frees DuckDB's memory before the summary is built
 
     def col(name, dtype):
@@ -399,7 +445,8 @@ def _run(con, transactions, *, customer_id, date, amount, observation_end, calib
         first_value=col("first_value", np.float64), n_occ_hold=n_occ_hold,
         purchase_sum_hold=col("purchase_sum_hold", np.float64) if "purchase_sum_hold" in res else zeros,
         spend_hold=col("spend_hold", np.float64) if "spend_hold" in res else zeros,
-        money_scale=10.0**decimals if decimals is not None else 1.0, money_exact=decimals is not None)
+        money_scale=10.0**decimals if decimals is not None else 1.0, money_exact=decimals is not None,
+        n_zero_amounts=n_zero)
     return agg, n_negative
 
 

@@ -12,7 +12,12 @@ The pandas engine reads only the three needed columns with pyarrow (typed Parque
 by row group, on every core, straight into NumPy arrays); the DuckDB engine never reads the log into
 Python at all: it gets a SQL table expression from :func:`duckdb_source` and scans the files itself.
 Offending rows are shown with their file and their 1-based data row in that file (the header of a CSV
-file is not counted: data row 1 is line 2).
+file is not counted: data row 1 is line 2; blank lines are skipped by both engines and not counted).
+
+A CSV row with more or fewer fields than the header is bad input for both engines alike: when pyarrow
+or DuckDB cannot read a CSV log, :func:`csv_read_error` scans the files (only then) and names every such
+row by file and data row, instead of passing on the reader's own message and its advice about options
+that ``clv`` does not have.
 """
 from __future__ import annotations
 
@@ -20,13 +25,14 @@ import csv
 import glob
 import gzip
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
+from ..errors import InputError, Problem
 
 CSV_SUFFIXES = (".csv", ".csv.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -141,7 +147,9 @@ def read_pandas(source: FileSource, columns: list[str]) -> tuple[pd.DataFrame, R
                         include_columns=columns, column_types={c: pa.string() for c in columns},
                         null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=True))
         except (OSError, pa.ArrowException) as exc:
-            raise InputError(f"cannot read {path!r}: {exc}") from exc
+            if source.kind == "csv":
+                raise csv_read_error(source, exc, path) from exc
+            raise InputError(f"cannot read {path!r}: {engine_reason(exc)}") from exc
         tables.append(t)
     try:
         table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
@@ -259,3 +267,101 @@ def duckdb_source(source: FileSource, columns: list[str] | None = None, *, filen
     return (f"read_csv({files}, header = true, delim = ',', quote = '\"', escape = '\"'"
             f"{types}{extra})")
 
+
+
+# ---------------------------------------------------------------------------------------------------
+# CSV files the readers refuse: ragged rows, named by file and row
+# ---------------------------------------------------------------------------------------------------
+#: what the readers' messages append that does not apply to clv: advice about their own options
+_ADVICE = re.compile(r"\n\s*(Possible fixes|Possible Solution|Consider|The search space|\* |LINE \d+:|file = )",
+                     re.I)
+#: reader options clv has no equivalent of; a reason that still names one is cut before it
+_FOREIGN_OPTIONS = ("ignore_errors", "null_padding", "strict_mode", "invalid_row_handler", "store_rejects",
+                    "auto_detect", "max_line_size")
+
+#: the words left dangling when a sentence is cut before an option's name ("...; set")
+_DANGLING = re.compile(r"([\s,;:(]|\b(set|use|try|pass|enable|disable|consider|with|the|option|parameter|to|"
+                       r"or|and|e\.g\.)\b)*$", re.I)
+
+
+def engine_reason(exc: BaseException) -> str:
+    """The reason pyarrow or DuckDB gives for not reading a file, without their advice about options
+    of theirs (``ignore_errors``, ``null_padding``, ``invalid_row_handler``...) that clv does not have."""
+    text = str(exc).strip()
+    match = _ADVICE.search(text)
+    if match:
+        text = text[:match.start()]
+    lines = [ln.rstrip() for ln in text.splitlines() if ln.strip()]
+    lines = [ln for ln in lines if not any(opt in ln for opt in _FOREIGN_OPTIONS)] or lines[:1]
+    text = " ".join(lines[:4])
+    for opt in _FOREIGN_OPTIONS:  # a single-line message may still name one: keep what comes before
+        at = text.find(opt)
+        if at >= 0:
+            text = _DANGLING.sub("", text[:at])
+    return text or type(exc).__name__
+
+
+def ragged_rows(path: str, show: int = 5) -> tuple[list[str], list[tuple[int, int, str]], int]:
+    """``(header, first ``show`` ragged rows as (data row, fields, text), number of ragged rows)`` of a
+    CSV file: rows whose number of fields differs from the header's.
+
+    Reads the file with Python's csv module, with the dialect both engines use (comma, double quotes,
+    a quote inside quotes doubled); data rows are numbered from 1 after the header, skipping blank
+    lines as pyarrow and DuckDB do. Used only when a reader has already refused the file.
+    """
+    opener = gzip.open if path.lower().endswith(".gz") else open
+    shown: list[tuple[int, int, str]] = []
+    count = 0
+    with opener(path, "rt", newline="", encoding="utf-8-sig", errors="replace") as fh:
+        reader = csv.reader(fh, delimiter=",", quotechar='"', doublequote=True, strict=False)
+        header = next(reader, [])
+        while not header:  # blank lines before the header
+            header = next(reader, None)
+            if header is None:
+                return [], [], 0
+        k = len(header)
+        row = 0
+        try:
+            for fields in reader:
+                if not fields:  # a blank line: not a row for either engine
+                    continue
+                row += 1
+                if len(fields) != k:
+                    count += 1
+                    if len(shown) < show:
+                        text = ",".join(fields)
+                        text = text if len(text) <= 80 else text[:77] + "..."
+                        shown.append((row, len(fields), text if text.strip() else repr(text)))
+        except csv.Error:  # e.g. a NUL byte: the reader's own reason is reported instead
+            pass
+    return header, shown, count
+
+
+def ragged_problems(source: FileSource) -> list[Problem]:
+    """One problem per CSV file of ``source`` with rows of more or fewer fields than its header: it
+    names the file, counts the rows and shows the first (file, data row, number of fields, text)."""
+    problems: list[Problem] = []
+    for p in source.paths:
+        try:
+            header, shown, count = ragged_rows(p)
+        except (OSError, UnicodeError, EOFError):
+            continue
+        if count:
+            from .validate import msg_ragged_rows  # validate imports nothing from here: no cycle
+
+            rows = pd.DataFrame({"file": [os.path.basename(p)] * len(shown), "row": [r for r, _, _ in shown],
+                                 "fields": [n for _, n, _ in shown], "line": [t for _, _, t in shown]})
+            rows.index = [""] * len(rows)
+            problems.append(Problem(None, msg_ragged_rows(os.path.basename(p), len(header)), rows, count))
+    return problems
+
+
+def csv_read_error(source: FileSource, exc: BaseException, path: str | None = None) -> InputError:
+    """The InputError for a CSV log that pyarrow or DuckDB refused to read (``exc``): the ragged rows
+    of :func:`ragged_problems`, the same for every engine, or else the reader's reason without its
+    advice about options clv lacks."""
+    problems = ragged_problems(source)
+    if problems:
+        return InputError(problems, what="transaction log")
+    where = repr(path) if path is not None else "the transaction log"
+    return InputError(f"cannot read {where}: {engine_reason(exc)}")

@@ -13,6 +13,33 @@
 * ``monetary_value``: mean value of the repeat purchase occasions (the first purchase is left out, as
   the Gamma-Gamma model requires); 0 when frequency is 0.
 
+Zero-value purchases
+--------------------
+A transaction worth exactly 0 (a free item, a voucher, a sample) is a purchase: it says the customer
+is alive and buying, which is what the purchase process (BG/NBD) models. ``zero_amounts="keep"`` (the
+default) therefore counts it like any other: its day is a purchase occasion, and its 0 enters the mean
+of the repeat occasions, so a customer whose repeat purchases were all worth 0 has frequency > 0 and
+``monetary_value`` 0. The Gamma-Gamma spend model cannot use such a customer (its likelihood needs a
+positive mean spend) and leaves them out of its fit; their number is recorded as
+``attrs["clvmodels"]["n_zero_spend_repeat"]`` (customers with frequency > 0 and monetary_value <= 0).
+``zero_amounts="drop"`` removes the rows worth 0 before anything else, like
+``negative_amounts="drop"`` does for returns: a day with only zero-value rows is then no occasion, and a
+customer with nothing but such rows is not in the log at all. The number of rows worth 0 in the input
+is recorded as ``attrs["clvmodels"]["n_zero_amounts"]`` under either policy.
+
+With ``negative_amounts="net"``, a day's occasion is a purchase when it has at least one row that is not
+a return (amount >= 0), whatever its net value: a purchase of 5 returned the same day (net 0) is a
+purchase occasion worth 0 under either zero policy, since ``"drop"`` removes rows worth 0, not occasions
+whose rows net to 0. A zero-value row on a day with only returns makes that day a purchase occasion
+(with a negative value) under ``"keep"``; under ``"drop"`` the row is removed and the day is returns only.
+
+Input limits
+------------
+Dates must lie between 1678-01-01 and 2261-12-31 (what every engine and the summary's datetime64[ns]
+columns can hold; 0001-01-01 and 9999-12-31 are usually placeholders for "no date"), and amounts must
+not exceed 2**53 in magnitude (beyond it float64 holds no whole units exactly: such values are not
+money). Both are reported as bad input, with the offending rows.
+
 Time
 ----
 Times are measured in ``time_unit`` ('D' days, 'W' weeks, 'M' months of 365.25/12 days).
@@ -104,6 +131,9 @@ class CustomerAggregates:
     #: of 10**-s (see :func:`clvmodels.data.validate.money_decimals`), else 1
     money_scale: float = 1.0
     money_exact: bool = False
+    #: rows with an amount of exactly 0 in the input (kept or dropped per zero_amounts); set by the
+    #: DuckDB and Spark engines, whose ``aggregate_*`` return only the negative count beside the aggregates
+    n_zero_amounts: int = 0
 
 
 def period_index(days: np.ndarray | int, unit: str, time_mode: str):
@@ -337,9 +367,11 @@ def warn_excluded(new_in_holdout: int, returns_only: int, calibration_end, *, st
 
 def finish_summary(agg: CustomerAggregates, *, unit: str, time_mode: str, observation_day: int,
                    calibration_day: int | None, engine: str, negative_amounts: str, n_negative: int,
-                   observation_end, calibration_end) -> pd.DataFrame:
+                   observation_end, calibration_end, zero_amounts: str = "keep",
+                   n_zero: int | None = None) -> pd.DataFrame:
     """Turn the engines' aggregates into the summary DataFrame (shared, so the engines cannot differ
-    in how they convert days to time units or define the derived columns)."""
+    in how they convert days to time units or define the derived columns). ``n_zero`` (rows worth 0 in
+    the input) defaults to ``agg.n_zero_amounts``."""
     end_day = calibration_day if calibration_day is not None else observation_day
     has = agg.n_occ_cal > 0
     new_in_holdout = int((~has & (agg.n_occ_hold > 0)).sum())
@@ -409,6 +441,11 @@ def finish_summary(agg: CustomerAggregates, *, unit: str, time_mode: str, observ
         "excluded_returns_only": returns_only,
         "negative_amounts": negative_amounts,
         "n_negative_amounts": int(n_negative),
+        "zero_amounts": zero_amounts,
+        "n_zero_amounts": int(agg.n_zero_amounts if n_zero is None else n_zero),
+        # customers the Gamma-Gamma fit leaves out: repeat purchases without a positive mean value
+        "n_zero_spend_repeat": int(np.count_nonzero((out["frequency"].to_numpy() > 0)
+                                                    & (out["monetary_value"].to_numpy() <= 0))),
         "exact_money_decimals": int(round(np.log10(m))) if agg.money_exact else None,
     }
     warn_excluded(new_in_holdout, returns_only, calibration_end, stacklevel=4)
@@ -417,8 +454,8 @@ def finish_summary(agg: CustomerAggregates, *, unit: str, time_mode: str, observ
 
 def summarize(transactions, *, customer_id: str = "customer_id", date: str = "date", amount: str = "amount",
               observation_end, time_unit: str = "W", calibration_end=None, time_mode: str = "continuous",
-              negative_amounts: str = "error", engine: str = "auto", date_format: str | None = None,
-              duckdb_config: dict | None = None) -> pd.DataFrame:
+              negative_amounts: str = "error", zero_amounts: str = "keep", engine: str = "auto",
+              date_format: str | None = None, duckdb_config: dict | None = None) -> pd.DataFrame:
     """Summarise a transaction log into one row per customer (the input of BG/NBD and Gamma-Gamma).
 
     Parameters
@@ -448,6 +485,18 @@ def summarize(transactions, *, customer_id: str = "customer_id", date: str = "da
         with only returns is not a purchase occasion (it does not count in frequency or recency).
         Customers left with no purchase at all are excluded with a warning (``excluded_returns_only``).
         The number of negative rows is recorded in ``attrs["clvmodels"]["n_negative_amounts"]``.
+        An amount larger than 2**53 in magnitude is bad input whatever the policy (not money).
+    zero_amounts: what an amount of exactly 0 (a free item, a voucher) means. ``"keep"`` (default): it
+        is a purchase like any other: its day is a purchase occasion (it counts in frequency and recency)
+        and its 0 enters ``monetary_value``, the mean of the repeat occasions, so a customer whose repeat
+        purchases were all worth 0 has frequency > 0 and monetary_value 0 (the Gamma-Gamma model leaves
+        such customers out of its fit; their number is ``attrs["clvmodels"]["n_zero_spend_repeat"]``).
+        ``"drop"``: rows worth 0 are removed before anything else, as ``negative_amounts="drop"``
+        removes returns: a customer with nothing else is not in the summary, and a log with nothing
+        else is an input error. With ``negative_amounts="net"``, a purchase returned the same day (net
+        value 0) stays a purchase occasion worth 0 under either policy: ``"drop"`` removes rows worth
+        0, not occasions that net to 0. The number of rows worth 0 in the input is recorded in
+        ``attrs["clvmodels"]["n_zero_amounts"]``.
     engine: ``"auto"`` (pandas for a DataFrame, DuckDB for files), ``"pandas"``, ``"duckdb"``, or
         ``"spark"`` (needs pyspark; :mod:`clvmodels.spark.summary`).
     date_format: strptime format of text (or integer) dates, e.g. ``"%Y%m%d"``; default ISO 8601.
@@ -484,12 +533,16 @@ def summarize(transactions, *, customer_id: str = "customer_id", date: str = "da
 
     ``attrs["clvmodels"]`` records ``time_unit``, ``time_mode``, ``observation_end``, ``calibration_end``,
     ``engine``, ``n_customers``, ``excluded_new_in_holdout``, ``excluded_returns_only``,
-    ``negative_amounts`` and ``n_negative_amounts``.
+    ``negative_amounts``, ``n_negative_amounts``, ``zero_amounts``, ``n_zero_amounts`` (rows worth 0 in
+    the input), ``n_zero_spend_repeat`` (customers with frequency > 0 and monetary_value <= 0, whom the
+    Gamma-Gamma fit leaves out) and ``exact_money_decimals``.
 
     Raises
     ------
     clvmodels.errors.InputError
-        listing every problem found in the log (each with its column, count and first rows).
+        listing every problem found in the log (each with its column, count and first rows), among them
+        dates outside 1678-01-01 to 2261-12-31, amounts beyond 2**53 in magnitude, and CSV rows with
+        more or fewer fields than the header (named by file and data row).
 
     Examples
     --------
@@ -498,7 +551,7 @@ def summarize(transactions, *, customer_id: str = "customer_id", date: str = "da
     >>> s.loc[1, ["frequency", "recency", "T"]].round(2).tolist()
     [2.0, 30.43, 38.86]
     """
-    check_options(time_mode=time_mode, negative_amounts=negative_amounts, engine=engine)
+    check_options(time_mode=time_mode, negative_amounts=negative_amounts, engine=engine, zero_amounts=zero_amounts)
     unit = check_unit(time_unit)
     files = readers.is_file_source(transactions)
     if not files and not isinstance(transactions, pd.DataFrame):
@@ -512,14 +565,16 @@ def summarize(transactions, *, customer_id: str = "customer_id", date: str = "da
         return summarize_to_pandas(transactions, customer_id=customer_id, date=date, amount=amount,
                                    observation_end=observation_end, time_unit=unit,
                                    calibration_end=calibration_end, time_mode=time_mode,
-                                   negative_amounts=negative_amounts, date_format=date_format)
+                                   negative_amounts=negative_amounts, date_format=date_format,
+                                   zero_amounts=zero_amounts)
 
     problems = ProblemCollector("transaction log")
     obs, cal = parse_period_ends(observation_end, calibration_end, problems)
     obs_day = day_number(obs) if obs is not None else None
     cal_day = day_number(cal) if cal is not None else None
     common = dict(unit=unit, time_mode=time_mode, observation_day=obs_day, calibration_day=cal_day,
-                  negative_amounts=negative_amounts, observation_end=obs, calibration_end=cal)
+                  negative_amounts=negative_amounts, observation_end=obs, calibration_end=cal,
+                  zero_amounts=zero_amounts)
 
     if engine == "duckdb":
         from .duckdb_engine import aggregate_duckdb
@@ -527,7 +582,7 @@ def summarize(transactions, *, customer_id: str = "customer_id", date: str = "da
         agg, n_negative = aggregate_duckdb(
             transactions, customer_id=customer_id, date=date, amount=amount, observation_end=obs,
             calibration_end=cal, unit=unit, time_mode=time_mode, negative_amounts=negative_amounts,
-            date_format=date_format, problems=problems, config=duckdb_config)
+            date_format=date_format, problems=problems, config=duckdb_config, zero_amounts=zero_amounts)
         return finish_summary(agg, engine="duckdb", n_negative=n_negative, **common)
 
     labeller = None
@@ -547,10 +602,11 @@ def summarize(transactions, *, customer_id: str = "customer_id", date: str = "da
         frame = transactions
     log = check_frame(frame, customer_id=customer_id, date=date, amount=amount, observation_end=obs,
                       calibration_end=cal, negative_amounts=negative_amounts, date_format=date_format,
-                      problems=problems, from_csv=from_csv, row_labels=labeller, available=available)
+                      problems=problems, from_csv=from_csv, row_labels=labeller, available=available,
+                      zero_amounts=zero_amounts)
     problems.raise_if_any()
     assert log is not None  # check_frame returns None only with problems
     del frame  # for files: the log now lives in `log` only, which aggregate_pandas consumes
-    n_negative = log.n_negative
+    n_negative, n_zero = log.n_negative, log.n_zero
     agg = aggregate_pandas(log, unit=unit, time_mode=time_mode, calibration_day=cal_day)
-    return finish_summary(agg, engine="pandas", n_negative=n_negative, **common)
+    return finish_summary(agg, engine="pandas", n_negative=n_negative, n_zero=n_zero, **common)

@@ -4,7 +4,8 @@ Every check collects its problems in a :class:`~clvmodels.errors.ProblemCollecto
 raises once, so a user sees every problem of a file in one run: missing columns, missing customer ids
 or dates, unparseable dates, missing or non-numeric amounts, negative amounts (unless an explicit
 ``negative_amounts`` policy says what to do with them), transactions after the observation end, an
-empty log, an observation end before every purchase. Each problem names its column, shows the first
+empty log, an observation end before every purchase, amounts too large to be money, dates outside the
+supported range, integer ids too large for int64. Each problem names its column, shows the first
 offending rows with their raw values, and counts the rows affected.
 
 The pandas engine runs the checks below on a DataFrame; the DuckDB engine
@@ -15,8 +16,10 @@ ones.
 Parsing rules (the same in both engines)
 ----------------------------------------
 customer ids
-    Kept as given (integers stay integers, text stays text, nothing is trimmed). A missing id is a
-    null/NaN or a blank string. Ids read from CSV files are text; when every id of a CSV log is a
+    Kept as given (integers stay integers, text stays text, nothing is trimmed); Python numbers in an
+    object column are numbers. Integer ids must fit int64 (unsigned 64-bit ids above 2**63 - 1 are
+    bad input: store them as text). A missing id is a null/NaN or a blank string.
+    Ids read from CSV files are text; when every id of a CSV log is a
     canonical integer (``0``, ``17``, ``-3``; no leading zeros, no sign ``+``) they become int64, so
     ``00042`` and ``42`` are never merged.
 dates
@@ -24,11 +27,25 @@ dates
     Text must be ISO 8601, ``YYYY-MM-DD`` optionally followed by a time ``[T ]HH:MM[:SS[.fff]]`` and
     ``Z`` (no other UTC offsets), unless ``date_format`` (strptime codes, e.g. ``"%Y%m%d"`` or
     ``"%d/%m/%Y"``) says otherwise. Integer columns such as ``19970101`` need ``date_format``.
-    Only the calendar day is used: the time of day never matters.
+    Timestamps with UTC offsets (``2024-01-01T23:30:00+02:00``) need a ``date_format`` with ``%z``
+    (``"%Y-%m-%dT%H:%M:%S%z"``, which also reads a final ``Z``); they become UTC calendar days, even
+    when the offsets differ from row to row.
+    Only the calendar day is used: the time of day never matters. Dates (and ``observation_end`` /
+    ``calibration_end``) must lie in the supported range :data:`MIN_DATE` to :data:`MAX_DATE`
+    (1678-01-01 to 2261-12-31), which every engine and the summary's ``datetime64[ns]`` columns can
+    hold; a date outside it (0001-01-01, 1600-..., 9999-12-31: usually a placeholder for "no date")
+    is reported as bad input, not read as "unparseable" and never silently wrapped around.
 amounts
     Numbers, or text holding a decimal number (``12``, ``-3.5``, ``1e3``; surrounding blanks
     allowed; no currency signs, thousands separators or ``nan``/``inf``). NaN and null are missing;
-    infinities are not numbers.
+    infinities are not numbers. An amount larger in magnitude than :data:`MAX_AMOUNT` (2**53 =
+    9,007,199,254,740,992) is bad input: float64 cannot hold whole units exactly beyond it, so it is
+    not a ledger value (1e300 is an overflow or a placeholder), and sums of such values can overflow.
+    Such rows are not also reported as negative amounts.
+zero amounts
+    An amount of exactly 0 (free items, vouchers) is a purchase like any other under
+    ``zero_amounts="keep"`` (the default); ``zero_amounts="drop"`` removes those rows before anything
+    else. See :func:`clvmodels.data.summarize`.
 """
 from __future__ import annotations
 
@@ -42,6 +59,8 @@ from ..errors import ProblemCollector
 
 #: the policies for negative amounts (returns); see :func:`clvmodels.data.summarize`
 NEGATIVE_AMOUNT_POLICIES = ("error", "drop", "net")
+#: the policies for amounts of exactly 0 (free items, vouchers); see :func:`clvmodels.data.summarize`
+ZERO_AMOUNT_POLICIES = ("keep", "drop")
 #: how many offending rows a problem shows
 SHOW_ROWS = 5
 #: money with at most this many decimals is added exactly, as integers (see :func:`money_decimals`)
@@ -60,6 +79,17 @@ BLANK_PATTERN = _BLANK
 
 _EPOCH = np.datetime64("1970-01-01", "D")
 
+#: the largest magnitude of an amount: float64 holds every whole number up to 2**53 exactly, and no
+#: ledger value is larger (beyond it amounts are overflows or placeholders, and their sums can overflow)
+MAX_AMOUNT = 2.0**53
+#: the supported range of dates, inclusive: inside pandas' datetime64[ns] range (1677-09-21 to
+#: 2262-04-11), so every engine and the summary's first_purchase/last_purchase columns can hold it
+MIN_DATE = np.datetime64("1678-01-01", "D")
+MAX_DATE = np.datetime64("2261-12-31", "D")
+#: the same range as day numbers (days since 1970-01-01)
+MIN_DAY = int((MIN_DATE - _EPOCH).astype(np.int64))
+MAX_DAY = int((MAX_DATE - _EPOCH).astype(np.int64))
+
 
 # ---------------------------------------------------------------------------------------------------
 # Messages: one function per problem, used by both engines so that they say the same thing.
@@ -75,15 +105,48 @@ MSG_EMPTY = "the transaction log is empty: there are no rows to summarise"
 MSG_EMPTY_AFTER_DROP = ("no transactions are left after dropping the rows with negative amounts "
                         "(negative_amounts='drop')")
 MSG_MISSING_IDS = "missing customer ids (null or blank): every transaction needs a customer"
+MSG_IDS_TOO_LARGE = ("integer customer ids outside the int64 range (larger than 9,223,372,036,854,775,807), "
+                     "which the summary's integer ids cannot hold: store the ids as text")
 MSG_MISSING_DATES = "missing dates: every transaction needs a date"
 MSG_MISSING_AMOUNTS = "missing amounts (null, NaN or blank)"
+MSG_HUGE_AMOUNTS = ("amounts too large to be money: larger than 2**53 = 9,007,199,254,740,992 in magnitude, beyond "
+                    "which float64 cannot hold whole units exactly; these are not ledger values (often overflows or "
+                    "placeholders such as 1e300), and sums of them can overflow: fix or remove these rows")
+MSG_DATES_OUT_OF_RANGE = (f"dates outside the supported range {MIN_DATE} to {MAX_DATE} (what every engine and "
+                          "the summary's datetime64[ns] columns can hold); values such as 0001-01-01 or "
+                          "9999-12-31 are often placeholders for \"no date\": remove those rows or give them "
+                          "their real dates")
+
+
+def msg_empty_after_drop(negatives: bool, zeros: bool) -> str:
+    """Every row was dropped: by negative_amounts='drop' (``negatives``), zero_amounts='drop' (``zeros``)
+    or both."""
+    if zeros and not negatives:
+        return "no transactions are left after dropping the rows with amount 0 (zero_amounts='drop')"
+    if zeros:
+        return ("no transactions are left after dropping the rows with negative amounts "
+                "(negative_amounts='drop') and the rows with amount 0 (zero_amounts='drop')")
+    return MSG_EMPTY_AFTER_DROP
+
+
+def msg_end_out_of_range(name: str, day) -> str:
+    return (f"{name} {day} is outside the supported range of dates, {MIN_DATE} to {MAX_DATE}; "
+            "pass the real last day of the period")
+
+
+def msg_ragged_rows(file: str, n_columns: int) -> str:
+    return (f"{file}: rows with more or fewer fields than the header's {n_columns} columns (an unquoted "
+            "comma inside a value, an unclosed double quote, a truncated line, or a line of blanks): every "
+            "row needs exactly one field per column; quote values that contain commas (\"1,5\"), or fix or "
+            "remove these rows")
 
 
 def msg_bad_dates(date_format: str | None) -> str:
     if date_format:
         return f"unparseable dates: these values do not match date_format={date_format!r}"
-    return ("unparseable dates: expected ISO 8601 dates such as 1997-01-31 or 1997-01-31 14:05:00; "
-            "pass date_format (e.g. '%Y%m%d' or '%d/%m/%Y', strptime codes) for other layouts")
+    return ("unparseable dates: expected ISO 8601 dates such as 1997-01-31 or 1997-01-31 14:05:00 (a time "
+            "may end in Z, UTC); pass date_format (e.g. '%Y%m%d' or '%d/%m/%Y', strptime codes) for other "
+            "layouts, e.g. '%Y-%m-%dT%H:%M:%S%z' for times with a UTC offset such as +02:00")
 
 
 def msg_integer_dates(example) -> str:
@@ -129,7 +192,8 @@ def parse_end_date(value, name: str, problems: ProblemCollector) -> np.datetime6
     Accepts ``"1997-09-30"``, :class:`datetime.date`, :class:`datetime.datetime`,
     :class:`pandas.Timestamp` or ``numpy.datetime64``. A time of day is dropped (the end is the whole
     day); a time-zone-aware timestamp is converted to UTC first, like the dates of the log.
-    Adds a problem and returns None when the value cannot be read.
+    Adds a problem and returns None when the value cannot be read or lies outside the supported
+    range (:data:`MIN_DATE` to :data:`MAX_DATE`).
     """
     if value is None:
         problems.add(None, f"{name} is required (the last day of the period, e.g. '1997-09-30')")
@@ -144,10 +208,14 @@ def parse_end_date(value, name: str, problems: ProblemCollector) -> np.datetime6
             raise ValueError
         if ts.tzinfo is not None:
             ts = ts.tz_convert("UTC").tz_localize(None)
-        return np.datetime64(ts.date(), "D")
+        day = np.datetime64(ts.date(), "D")
     except (ValueError, TypeError, OverflowError):
         problems.add(None, f"{name} {value!r} is not a date: use ISO 8601, e.g. '1997-09-30'")
         return None
+    if not MIN_DATE <= day <= MAX_DATE:
+        problems.add(None, msg_end_out_of_range(name, day))
+        return None
+    return day
 
 
 def parse_period_ends(observation_end, calibration_end, problems: ProblemCollector):
@@ -180,14 +248,17 @@ class ParsedLog:
 
     ids: customer ids (pandas Series/Index-compatible values, no missing values).
     day: calendar day of each transaction, days since 1970-01-01 (int64).
-    amount: value of each transaction (float64; negative only under negative_amounts='net').
+    amount: value of each transaction (float64; negative only under negative_amounts='net', never 0
+    under zero_amounts='drop').
     n_negative: rows with a negative amount in the input (dropped or netted, per the policy).
+    n_zero: rows with an amount of exactly 0 in the input (kept or dropped, per the policy).
     """
 
     ids: pd.Series
     day: np.ndarray
     amount: np.ndarray
     n_negative: int
+    n_zero: int = 0
 
 
 def _is_text(s: pd.Series) -> bool:
@@ -210,18 +281,38 @@ def _blank(text: pd.Series) -> pd.Series:
     return text.str.fullmatch(BLANK_PATTERN).fillna(False).astype(bool)
 
 
-def parse_ids(s: pd.Series, from_csv: bool) -> tuple[pd.Series, pd.Series]:
-    """(ids, missing mask). See the module docstring for the rules."""
+_INT64_MAX = int(np.iinfo(np.int64).max)
+_INT64_MIN = int(np.iinfo(np.int64).min)
+
+
+def parse_ids(s: pd.Series, from_csv: bool) -> tuple[pd.Series, pd.Series, np.ndarray]:
+    """(ids, missing mask, too-large mask). See the module docstring for the rules."""
     if isinstance(s.dtype, pd.CategoricalDtype):
         s = s.astype(s.cat.categories.dtype)
     missing = s.isna().to_numpy()
+    too_big = np.zeros(len(s), bool)
+    if s.dtype == object and not missing.any():
+        # Python numbers (from a database driver): numbers, as DuckDB reads such a column, not text
+        kind = pd.api.types.infer_dtype(s, skipna=True)
+        if kind == "integer":
+            try:
+                s = s.astype(np.int64)
+            except OverflowError:
+                too_big = np.array([not _INT64_MIN <= int(v) <= _INT64_MAX for v in s], bool)
+        elif kind in ("floating", "mixed-integer-float"):
+            s = s.astype(np.float64)
+            missing = s.isna().to_numpy()
+    elif pd.api.types.is_unsigned_integer_dtype(s.dtype):
+        too_big = s.gt(_INT64_MAX).fillna(False).to_numpy(dtype=bool)
+    if too_big.any():
+        return s, pd.Series(missing, index=s.index), too_big
     if _is_text(s):
         if s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) not in ("string", "empty"):
             s = _as_text(s)
         missing = missing | _blank(s).to_numpy()
         if from_csv and not missing.any() and len(s) and bool(s.str.fullmatch(CANONICAL_INT_PATTERN).all()):
             s = s.astype(np.int64)
-    return s, pd.Series(missing, index=s.index)
+    return s, pd.Series(missing, index=s.index), too_big
 
 
 _TICKS_PER_DAY = {"D": 1, "h": 24, "m": 1440, "s": 86_400, "ms": 86_400_000, "us": 86_400_000_000,
@@ -248,6 +339,18 @@ def parse_dates(s: pd.Series, date_format: str | None) -> tuple[np.ndarray, np.n
     n = len(s)
     if isinstance(s.dtype, pd.CategoricalDtype):
         s = s.astype(s.cat.categories.dtype)
+    if isinstance(s.dtype, pd.ArrowDtype) and s.dtype.kind == "M":
+        # Arrow timestamps and dates (pandas' pyarrow backend): NumPy datetimes of the same unit, UTC
+        # instants for time-zone-aware ones
+        unit = np.datetime_data(s.dtype.numpy_dtype)[0]
+        s = pd.Series(s.to_numpy(dtype=s.dtype.numpy_dtype, na_value=np.datetime64("NaT", unit)), index=s.index)
+    elif s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) in ("datetime", "date", "datetime64"):
+        # Python dates and datetimes (from a database driver): as DuckDB reads them, time-zone-aware
+        # ones as UTC instants
+        missing = s.isna().to_numpy()
+        converted = pd.to_datetime(s, utc=True, errors="coerce")
+        days, nat = _datetime_days(converted.dt.tz_localize(None).to_numpy())
+        return days, missing, nat & ~missing, None
     if isinstance(s.dtype, pd.DatetimeTZDtype):
         s = s.dt.tz_convert("UTC").dt.tz_localize(None)
     if pd.api.types.is_datetime64_dtype(s.dtype):
@@ -263,7 +366,8 @@ def parse_dates(s: pd.Series, date_format: str | None) -> tuple[np.ndarray, np.n
     text = _as_text(s)
     missing = (text.isna() | _blank(text)).to_numpy()
     if date_format is not None:
-        parsed = pd.to_datetime(text.where(~missing), format=date_format, errors="coerce")
+        # %z: offsets may differ from row to row, which only a conversion to UTC can hold in one column
+        parsed = pd.to_datetime(text.where(~missing), format=date_format, errors="coerce", utc="%z" in date_format)
         if isinstance(parsed.dtype, pd.DatetimeTZDtype):
             parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
     else:
@@ -304,13 +408,14 @@ def parse_amounts(s: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray, str
 def check_frame(df: pd.DataFrame, *, customer_id: str, date: str, amount: str,
                 observation_end: np.datetime64 | None, calibration_end: np.datetime64 | None,
                 negative_amounts: str, date_format: str | None, problems: ProblemCollector,
-                from_csv: bool = False,
+                from_csv: bool = False, zero_amounts: str = "keep",
                 row_labels: Callable[[np.ndarray], pd.DataFrame] | None = None,
                 available: list[str] | None = None) -> ParsedLog | None:
     """Validate and parse a transaction log held in a DataFrame (the pandas engine).
 
     Adds every problem found to ``problems`` and returns None if there were any (the caller raises),
-    else the parsed log, with negative rows dropped under ``negative_amounts='drop'``.
+    else the parsed log, with negative rows dropped under ``negative_amounts='drop'`` and rows of
+    amount 0 under ``zero_amounts='drop'``.
     ``row_labels(positions)`` gives the label columns shown for offending rows (file and row for
     logs read from files); by default the DataFrame's index is shown. ``available`` lists the columns
     of the source, when ``df`` holds only some of them (files read column by column).
@@ -343,8 +448,9 @@ def check_frame(df: pd.DataFrame, *, customer_id: str, date: str, amount: str,
     ids = days = values = None
     valid_date = None
     if customer_id in df.columns:
-        ids, missing_id = parse_ids(df[customer_id], from_csv)
+        ids, missing_id, big_id = parse_ids(df[customer_id], from_csv)
         report(customer_id, MSG_MISSING_IDS, missing_id.to_numpy())
+        report(customer_id, MSG_IDS_TOO_LARGE, big_id)
     if date in df.columns:
         days, missing_d, bad_d, col_problem = parse_dates(df[date], date_format)
         if col_problem:
@@ -353,7 +459,11 @@ def check_frame(df: pd.DataFrame, *, customer_id: str, date: str, amount: str,
             report(date, MSG_MISSING_DATES, missing_d)
             report(date, msg_bad_dates(date_format), bad_d)
             valid_date = ~missing_d & ~bad_d
-    negative = None
+            out_of_range = valid_date & ((days < MIN_DAY) | (days > MAX_DAY))
+            if out_of_range.any():
+                report(date, MSG_DATES_OUT_OF_RANGE, out_of_range)
+                valid_date &= ~out_of_range
+    negative = zero = None
     if amount in df.columns:
         values, missing_a, bad_a, col_problem = parse_amounts(df[amount])
         if col_problem:
@@ -361,7 +471,14 @@ def check_frame(df: pd.DataFrame, *, customer_id: str, date: str, amount: str,
         else:
             report(amount, MSG_MISSING_AMOUNTS, missing_a)
             report(amount, msg_bad_amounts(), bad_a)
+            huge = values > MAX_AMOUNT  # NaN compares False; no |values| copy of a large column
+            huge |= values < -MAX_AMOUNT
+            huge &= ~bad_a  # infinities are already "non-numeric"
+            report(amount, MSG_HUGE_AMOUNTS, huge)
             negative = values < 0  # NaN compares False
+            if huge.any():
+                negative &= ~huge
+            zero = values == 0
             if negative_amounts == "error":
                 report(amount, MSG_NEGATIVE, negative)
     if valid_date is not None and valid_date.any():
@@ -380,13 +497,17 @@ def check_frame(df: pd.DataFrame, *, customer_id: str, date: str, amount: str,
     if len(problems.problems) > n0 or ids is None or days is None or values is None:
         return None
     n_negative = int(negative.sum())
-    if negative_amounts == "drop" and n_negative:
-        keep = ~negative
+    n_zero = int(zero.sum())
+    drop_negative = negative_amounts == "drop" and n_negative > 0
+    drop_zero = zero_amounts == "drop" and n_zero > 0
+    if drop_negative or drop_zero:
+        dropped = negative | zero if drop_negative and drop_zero else negative if drop_negative else zero
+        keep = ~dropped
         if not keep.any():
-            problems.add(amount, MSG_EMPTY_AFTER_DROP, raw.head(SHOW_ROWS), len(df))
+            problems.add(amount, msg_empty_after_drop(drop_negative, drop_zero), raw.head(SHOW_ROWS), len(df))
             return None
         ids, days, values = ids[keep], days[keep], values[keep]
-    return ParsedLog(ids=ids, day=days, amount=values, n_negative=n_negative)
+    return ParsedLog(ids=ids, day=days, amount=values, n_negative=n_negative, n_zero=n_zero)
 
 
 def exact_money(values: np.ndarray) -> tuple[int | None, np.ndarray]:
@@ -434,11 +555,13 @@ def money_decimals_from_sql(row_max_decimals: int | None, max_abs: float, n: int
     return int(row_max_decimals)
 
 
-def check_options(*, time_mode: str, negative_amounts: str, engine: str) -> None:
+def check_options(*, time_mode: str, negative_amounts: str, engine: str, zero_amounts: str = "keep") -> None:
     """Reject unknown option values with the list of valid ones (ValueError: a programming error)."""
     if time_mode not in ("continuous", "periods"):
         raise ValueError(f"time_mode must be 'continuous' or 'periods', got {time_mode!r}")
     if negative_amounts not in NEGATIVE_AMOUNT_POLICIES:
         raise ValueError(f"negative_amounts must be one of {NEGATIVE_AMOUNT_POLICIES}, got {negative_amounts!r}")
+    if zero_amounts not in ZERO_AMOUNT_POLICIES:
+        raise ValueError(f"zero_amounts must be one of {ZERO_AMOUNT_POLICIES}, got {zero_amounts!r}")
     if engine not in ("auto", "pandas", "duckdb", "spark"):
         raise ValueError(f"engine must be 'auto', 'pandas', 'duckdb' or 'spark', got {engine!r}")

@@ -1,4 +1,5 @@
-"""Bundled data: the CDNOW sample of the BTYD literature and its published calibration summary.
+"""Bundled data: the CDNOW sample of the BTYD literature, its published calibration summary, and the
+full CDNOW master log.
 
 Source: the CDNOW data set made public by Fader and Hardie (http://www.brucehardie.com/datasets/),
 used in Fader, Hardie & Lee (2005), "Counting your customers the easy way: an alternative to the
@@ -15,6 +16,13 @@ Files (in this package):
     dollar value.
 ``cdnow_sample.csv``
     the same transactions as ``customer_id,date,amount`` (sample id, ISO date, dollars), for the CLI.
+``cdnow_master.csv.gz``
+    the full cohort's log (``CDNOW_master.txt``: 69,659 transactions of 23,570 customers from 1997-01-01
+    to 1998-06-30) as a gzip-compressed CSV with header ``customer_id,date,amount,n_cds`` (the
+    cohort's customer id without its leading zeros, ISO date, dollars as in the original file, number
+    of CDs), readable by ``clv summarize`` and every engine. A log shaped like production: 80
+    transactions are worth $0 (customer 10244's only repeat purchase among them), most customers
+    buy once.
 ``cdnow_customers_summary_with_transactions.csv``
     the published calibration summary (``ID, x, t_x, T, zbar``): weeks as days / 7, calibration ending
     1997-09-30, purchases on the same day merged, zbar the mean value of the repeat purchases (0 when
@@ -27,7 +35,8 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["load_cdnow_sample", "load_cdnow_summary", "cdnow_sample_path"]
+__all__ = ["load_cdnow_sample", "load_cdnow_summary", "cdnow_sample_path", "load_cdnow_master",
+           "cdnow_master_path"]
 
 _PKG = "clvmodels.datasets"
 
@@ -63,3 +72,23 @@ def cdnow_sample_path() -> Path:
     """Path of the CDNOW sample as a CSV with header ``customer_id,date,amount`` (sample id, ISO date,
     dollars), readable by ``clv summarize`` and both engines."""
     return _path("cdnow_sample.csv")
+
+
+def cdnow_master_path() -> Path:
+    """Path of the full CDNOW master log as a gzip-compressed CSV with header
+    ``customer_id,date,amount,n_cds`` (cohort id, ISO date, dollars, number of CDs): 69,659
+    transactions of 23,570 customers, 80 of them worth $0. ``clv summarize`` and every engine read it."""
+    return _path("cdnow_master.csv.gz")
+
+
+def load_cdnow_master() -> pd.DataFrame:
+    """The full CDNOW cohort's 69,659 transactions, one row each (23,570 customers, 1997-01-01 to
+    1998-06-30; 80 transactions worth $0).
+
+    Columns: ``customer_id`` (int64, the cohort id), ``date`` (datetime64, calendar day), ``n_cds``
+    (int64, number of CDs bought) and ``amount`` (float64, dollars), in the original file's order.
+    """
+    df = pd.read_csv(cdnow_master_path(), dtype={"customer_id": "int64", "date": "str", "amount": "float64",
+                                                 "n_cds": "int64"})
+    df["date"] = pd.to_datetime(df["date"], format="%Y-%m-%d").astype("datetime64[ns]")
+    return df[["customer_id", "date", "n_cds", "amount"]]

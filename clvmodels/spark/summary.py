@@ -23,6 +23,9 @@ Spark ``DATE`` columns (calendar days; the pandas summary holds them as midnight
 ``TIMESTAMP`` columns are instants and their UTC calendar day is used (like time-zone-aware timestamps
 in the pandas engine), ``TIMESTAMP_NTZ`` and ``DATE`` columns are used as they are; the first
 offending rows of a problem are shown with their file name (Spark has no row numbers in files).
+CSV rows with more or fewer fields than the header are refused as by the other engines (named by file
+and data row): Spark reads CSV logs in ``FAILFAST`` mode and, to notice them at all, with
+``spark.sql.csv.parser.columnPruning.enabled`` set to false in the session (every column is parsed).
 What ``summarize`` records in ``attrs["clvmodels"]`` is kept as metadata of the ``customer_id``
 column (:func:`summary_metadata`), so it travels with the DataFrame, through Parquet files too.
 """
@@ -48,9 +51,13 @@ from ..data.validate import (
     BLANK_PATTERN,
     CANONICAL_INT_PATTERN,
     DATE_PATTERN,
+    MAX_AMOUNT,
+    MAX_DAY,
     MAX_MONEY_DECIMALS,
+    MIN_DAY,
+    MSG_DATES_OUT_OF_RANGE,
     MSG_EMPTY,
-    MSG_EMPTY_AFTER_DROP,
+    MSG_HUGE_AMOUNTS,
     MSG_MISSING_AMOUNTS,
     MSG_MISSING_DATES,
     MSG_MISSING_IDS,
@@ -66,6 +73,7 @@ from ..data.validate import (
     msg_bad_amounts,
     msg_bad_date_type,
     msg_bad_dates,
+    msg_empty_after_drop,
     msg_end_before_all,
     msg_integer_dates,
     msg_missing_column,
@@ -114,8 +122,12 @@ def read_transactions(transactions, spark=None, columns: list[str] | None = None
     nanos = [] if source.from_csv else _nanosecond_columns(paths[0])
     try:
         if source.from_csv:
+            # A row with more or fewer fields than the header is bad input, as for the other engines:
+            # FAILFAST refuses it, where PERMISSIVE would silently drop extra fields and pad missing
+            # ones; Spark notices only when it parses every column, hence no CSV column pruning.
+            spark.conf.set("spark.sql.csv.parser.columnPruning.enabled", "false")
             sdf = spark.read.csv(paths, header=True, inferSchema=False, sep=",", quote='"', escape='"',
-                                 mode="PERMISSIVE", enforceSchema=False)
+                                 mode="FAILFAST", enforceSchema=False)
         else:
             if nanos:
                 # Spark has no nanosecond timestamps: read them as integers (nanoseconds since the
@@ -260,7 +272,10 @@ class _Columns:
                     parsed_day = F.datediff(parsed, F.lit("1970-01-01").cast("date")).cast("long")
                 self.day = parsed_day
                 self.date_bad = ~self.date_missing & parsed_day.isNull()
-        self.date_valid = ~self.date_missing & ~self.date_bad
+        parsed = ~self.date_missing & ~self.date_bad
+        # outside the supported range (placeholders such as 0001-01-01): reported, never converted
+        self.date_out = F.coalesce(parsed & ((self.day < F.lit(MIN_DAY)) | (self.day > F.lit(MAX_DAY))), false)
+        self.date_valid = parsed & ~self.date_out
         # amount -> double
         self.value = F.lit(None).cast("double")
         self.amount_missing = self.amount_bad = false
@@ -283,7 +298,10 @@ class _Columns:
                 self.amount_bad = ~self.amount_missing & ~ok
             else:
                 self.problems_whole.append((amount, msg_bad_amount_type(at.simpleString())))
-        self.negative = F.coalesce(self.value < 0, F.lit(False))
+        # too large to be money (infinities are "non-numeric" already); not also "negative"
+        self.amount_huge = F.coalesce(~self.amount_bad & (F.abs(self.value) > F.lit(MAX_AMOUNT)), F.lit(False))
+        self.negative = F.coalesce((self.value < 0) & ~self.amount_huge, F.lit(False))
+        self.zero = F.coalesce(self.value == 0, F.lit(False))
         obs = F.lit(None).cast("long") if observation_day is None else F.lit(int(observation_day))
         self.after_end = F.coalesce(self.date_valid & (self.day > obs), F.lit(False))
 
@@ -311,9 +329,10 @@ class _Prepared:
     """What validation leaves: the per-customer aggregates (a lazy Spark DataFrame) and facts about the
     log the summary needs."""
 
-    def __init__(self, agg, n_negative: int, money_scale: float, money_exact: bool, id_type):
+    def __init__(self, agg, n_negative: int, money_scale: float, money_exact: bool, id_type, n_zero: int = 0):
         self.agg = agg
         self.n_negative = n_negative
+        self.n_zero = n_zero
         self.money_scale = money_scale
         self.money_exact = money_exact
         self.id_type = id_type
@@ -321,7 +340,7 @@ class _Prepared:
 
 def _prepare(transactions, *, customer_id: str, date: str, amount: str, obs, cal, unit: str,
              time_mode: str, negative_amounts: str, date_format: str | None, problems: ProblemCollector,
-             spark=None) -> _Prepared:
+             spark=None, zero_amounts: str = "keep") -> _Prepared:
     """Validate the log (raising InputError with every problem) and build the per-customer aggregates."""
     from pyspark.sql import functions as F
 
@@ -347,6 +366,8 @@ def _prepare(transactions, *, customer_id: str, date: str, amount: str, obs, cal
     kept = cols.value.isNotNull() & ~F.isnan(cols.value)
     if negative_amounts == "drop":
         kept = kept & (cols.value >= 0)
+    if zero_amounts == "drop":
+        kept = kept & (cols.value != 0)
     # each row's fewest exact decimals (MAX_MONEY_DECIMALS + 1 for none), the largest over the kept rows
     row_decimals = F.lit(MAX_MONEY_DECIMALS + 1)
     for s in reversed(range(MAX_MONEY_DECIMALS + 1)):
@@ -362,9 +383,12 @@ def _prepare(transactions, *, customer_id: str, date: str, amount: str, obs, cal
             _count_if(cols.id_missing).alias("missing_id"),
             _count_if(cols.date_missing).alias("missing_date"),
             _count_if(cols.date_bad).alias("bad_date"),
+            _count_if(cols.date_out).alias("out_of_range_date"),
             _count_if(cols.amount_missing).alias("missing_amount"),
             _count_if(cols.amount_bad).alias("bad_amount"),
+            _count_if(cols.amount_huge).alias("huge_amount"),
             _count_if(cols.negative).alias("negative"),
+            _count_if(cols.zero).alias("zero"),
             _count_if(cols.after_end).alias("after_end"),
             F.min(F.when(cols.date_valid, cols.day)).alias("first_day"),
             F.max(F.when(cols.date_valid, cols.day)).alias("last_day"),
@@ -373,6 +397,10 @@ def _prepare(transactions, *, customer_id: str, date: str, amount: str, obs, cal
         ).collect()[0].asDict()
     except Exception as exc:
         if type(exc).__module__.startswith(("pyspark", "py4j")):
+            if from_csv and file_source:  # ragged rows: named by file and row, as the other engines do
+                ragged = readers.ragged_problems(readers.resolve_source(transactions))
+                if ragged:
+                    raise InputError(ragged, what="transaction log") from exc
             raise InputError(f"Spark cannot read the transaction log: {_short(exc)}") from exc
         raise
     n_rows = int(stats["n_rows"])
@@ -388,8 +416,10 @@ def _prepare(transactions, *, customer_id: str, date: str, amount: str, obs, cal
     checks = [(customer_id, MSG_MISSING_IDS, cols.id_missing, "missing_id"),
               (date, MSG_MISSING_DATES, cols.date_missing, "missing_date"),
               (date, msg_bad_dates(date_format), cols.date_bad, "bad_date"),
+              (date, MSG_DATES_OUT_OF_RANGE, cols.date_out, "out_of_range_date"),
               (amount, MSG_MISSING_AMOUNTS, cols.amount_missing, "missing_amount"),
-              (amount, msg_bad_amounts(), cols.amount_bad, "bad_amount")]
+              (amount, msg_bad_amounts(), cols.amount_bad, "bad_amount"),
+              (amount, MSG_HUGE_AMOUNTS, cols.amount_huge, "huge_amount")]
     if negative_amounts == "error":
         checks.append((amount, MSG_NEGATIVE, cols.negative, "negative"))
     for column, message, cond, key in checks:
@@ -407,14 +437,19 @@ def _prepare(transactions, *, customer_id: str, date: str, amount: str, obs, cal
             if cal_day is not None and cal_day < first_day:
                 problems.add(date, msg_end_before_all("calibration_end", str(cal), day_text(first_day)))
     problems.raise_if_any()
-    n_negative = int(stats["negative"] or 0)
+    n_negative, n_zero = int(stats["negative"] or 0), int(stats["zero"] or 0)
     keep = F.lit(True)
-    if negative_amounts == "drop" and n_negative:
-        if n_negative == n_rows:
+    drop_negative = negative_amounts == "drop" and n_negative > 0
+    drop_zero = zero_amounts == "drop" and n_zero > 0
+    if drop_negative or drop_zero:
+        if int(stats["money_n"] or 0) == 0:  # with no problems, every row has a value: all were dropped
             rows = sdf.select(*[F.col(f"`{c}`") for c in raw_cols]).limit(SHOW_ROWS).toPandas()
-            problems.add(amount, MSG_EMPTY_AFTER_DROP, rows, n_rows)
+            problems.add(amount, msg_empty_after_drop(drop_negative, drop_zero), rows, n_rows)
             problems.raise_if_any()
-        keep = ~cols.negative
+        if drop_negative:
+            keep = keep & ~cols.negative
+        if drop_zero:
+            keep = keep & ~cols.zero
 
     decimals = money_decimals_from_sql(stats["money_decimals"], stats["money_max_abs"] or 0.0,
                                        int(stats["money_n"] or 0))
@@ -433,7 +468,7 @@ def _prepare(transactions, *, customer_id: str, date: str, amount: str, obs, cal
         cid = cid.cast("long")
     agg = _aggregate(sdf.where(keep).select(cid.alias("cid"), cols.day.alias("day"), value.alias("amt")),
                      unit=unit, time_mode=time_mode, calibration_day=cal_day)
-    return _Prepared(agg, n_negative, money_scale, decimals is not None, agg.schema["cid"].dataType)
+    return _Prepared(agg, n_negative, money_scale, decimals is not None, agg.schema["cid"].dataType, n_zero)
 
 
 def _aggregate(src, *, unit: str, time_mode: str, calibration_day: int | None):
@@ -489,8 +524,8 @@ def _aggregate(src, *, unit: str, time_mode: str, calibration_day: int | None):
     )
 
 
-def _parse_options(observation_end, calibration_end, time_unit, time_mode, negative_amounts):
-    check_options(time_mode=time_mode, negative_amounts=negative_amounts, engine="auto")
+def _parse_options(observation_end, calibration_end, time_unit, time_mode, negative_amounts, zero_amounts="keep"):
+    check_options(time_mode=time_mode, negative_amounts=negative_amounts, engine="auto", zero_amounts=zero_amounts)
     unit = check_unit(time_unit)
     problems = ProblemCollector("transaction log")
     obs, cal = parse_period_ends(observation_end, calibration_end, problems)
@@ -503,7 +538,8 @@ def _parse_options(observation_end, calibration_end, time_unit, time_mode, negat
 def summarize_spark(transactions, *, customer_id: str = "customer_id", date: str = "date",
                     amount: str = "amount", observation_end, time_unit: str = "W", calibration_end=None,
                     time_mode: str = "continuous", negative_amounts: str = "error",
-                    date_format: str | None = None, persist: bool = True, spark=None):
+                    date_format: str | None = None, persist: bool = True, spark=None,
+                    zero_amounts: str = "keep"):
     """The per-customer RFM summary of a log, as a Spark DataFrame.
 
     The arguments and definitions are those of :func:`clvmodels.summarize` (see its docstring for each
@@ -520,7 +556,8 @@ def summarize_spark(transactions, *, customer_id: str = "customer_id", date: str
     disk) and counts the customers at once, so that customers left out (first purchase in the
     holdout, returns only) are reported with an :class:`~clvmodels.data.ExcludedCustomersWarning` as
     the other engines do, and the fit and scoring that follow do not recompute the summary. With
-    ``persist=False`` the result is fully lazy: no warning, and no counts in the metadata.
+    ``persist=False`` the result is fully lazy: no warning, and no counts of customers in the metadata
+    (``n_customers``, ``excluded_*`` and ``n_zero_spend_repeat`` are None).
 
     Raises :class:`clvmodels.errors.InputError` with every problem of the log, each naming its column,
     with its count and first offending rows (found by Spark aggregations; the log is never collected).
@@ -533,10 +570,10 @@ def summarize_spark(transactions, *, customer_id: str = "customer_id", date: str
     from pyspark.sql import functions as F
 
     unit, problems, obs, cal = _parse_options(observation_end, calibration_end, time_unit, time_mode,
-                                              negative_amounts)
+                                              negative_amounts, zero_amounts)
     prep = _prepare(transactions, customer_id=customer_id, date=date, amount=amount, obs=obs, cal=cal,
                     unit=unit, time_mode=time_mode, negative_amounts=negative_amounts,
-                    date_format=date_format, problems=problems, spark=spark)
+                    date_format=date_format, problems=problems, spark=spark, zero_amounts=zero_amounts)
     agg = prep.agg
     obs_day = day_number(obs)
     cal_day = day_number(cal) if cal is not None else None
@@ -545,16 +582,21 @@ def summarize_spark(transactions, *, customer_id: str = "customer_id", date: str
         "calibration_end": None if cal is None else str(cal), "engine": "spark",
         "n_customers": None, "excluded_new_in_holdout": None, "excluded_returns_only": None,
         "negative_amounts": negative_amounts, "n_negative_amounts": prep.n_negative,
+        "zero_amounts": zero_amounts, "n_zero_amounts": prep.n_zero, "n_zero_spend_repeat": None,
         "exact_money_decimals": int(round(np.log10(prep.money_scale))) if prep.money_exact else None,
     }
     if persist:
         agg = agg.persist(StorageLevel.MEMORY_AND_DISK)
         has = F.col("n_occ_cal") > 0
+        # monetary_value <= 0 exactly when the repeat sum is (finish_summary divides it by a positive number)
+        repeat_sum = F.col("purchase_sum_cal").cast("double") - F.col("first_value").cast("double")
+        zero_spend = (F.col("n_occ_cal") > 1) & (repeat_sum <= 0)
         counts = agg.agg(_count_if(has).alias("n"), _count_if(~has & (F.col("n_occ_hold") > 0)).alias("new"),
-                         _count_if(~has).alias("none")).collect()[0]
+                         _count_if(~has).alias("none"), _count_if(zero_spend).alias("zero_spend")).collect()[0]
         n_cust, new_in_holdout = int(counts["n"] or 0), int(counts["new"] or 0)
         returns_only = int(counts["none"] or 0) - new_in_holdout
-        meta.update(n_customers=n_cust, excluded_new_in_holdout=new_in_holdout, excluded_returns_only=returns_only)
+        meta.update(n_customers=n_cust, excluded_new_in_holdout=new_in_holdout, excluded_returns_only=returns_only,
+                    n_zero_spend_repeat=int(counts["zero_spend"] or 0))
         warn_excluded(new_in_holdout, returns_only, cal, stacklevel=3)
     return _finish(agg, unit=unit, time_mode=time_mode, observation_day=obs_day, calibration_day=cal_day,
                    money_scale=prep.money_scale, metadata=meta)
@@ -612,14 +654,15 @@ def _finish(agg, *, unit: str, time_mode: str, observation_day: int, calibration
 def aggregate_spark(transactions, *, customer_id: str, date: str, amount: str, observation_end,
                     calibration_end, unit: str, time_mode: str, negative_amounts: str,
                     date_format: str | None, problems: ProblemCollector,
-                    spark=None) -> tuple[CustomerAggregates, int]:
+                    spark=None, zero_amounts: str = "keep") -> tuple[CustomerAggregates, int]:
     """The hook for ``clvmodels.summarize(..., engine="spark")``: validate and aggregate a log with
     Spark, and bring the per-customer aggregates (one row per customer, never the log) to the driver
     as :class:`CustomerAggregates`, which :func:`clvmodels.data.summary.finish_summary` turns into the
     pandas summary, as it does for the DuckDB engine's. Same signature as
     :func:`clvmodels.data.duckdb_engine.aggregate_duckdb` (``observation_end`` and ``calibration_end``
     parsed calendar days), plus ``spark`` (default: the active session, else a local one).
-    Returns ``(aggregates, number of negative-amount rows)``; raises InputError with every problem.
+    Returns ``(aggregates, number of negative-amount rows)`` (the number of rows worth 0 is
+    ``aggregates.n_zero_amounts``); raises InputError with every problem.
     """
     from .session import quiet_pandas_warning, require_pyspark
 
@@ -627,7 +670,7 @@ def aggregate_spark(transactions, *, customer_id: str, date: str, amount: str, o
     quiet_pandas_warning()
     prep = _prepare(transactions, customer_id=customer_id, date=date, amount=amount, obs=observation_end,
                     cal=calibration_end, unit=unit, time_mode=time_mode, negative_amounts=negative_amounts,
-                    date_format=date_format, problems=problems, spark=spark)
+                    date_format=date_format, problems=problems, spark=spark, zero_amounts=zero_amounts)
     pdf = prep.agg.toPandas()
     ids = pdf["cid"]
     order = np.argsort(ids.to_numpy(), kind="stable") if len(pdf) else np.zeros(0, np.int64)
@@ -643,26 +686,27 @@ def aggregate_spark(transactions, *, customer_id: str, date: str, amount: str, o
         day_last=arr("day_last", np.int64), spend_cal=arr("spend_cal", np.float64),
         purchase_sum_cal=arr("purchase_sum_cal", np.float64), first_value=arr("first_value", np.float64),
         n_occ_hold=arr("n_occ_hold", np.int64), purchase_sum_hold=arr("purchase_sum_hold", np.float64),
-        spend_hold=arr("spend_hold", np.float64), money_scale=prep.money_scale, money_exact=prep.money_exact)
+        spend_hold=arr("spend_hold", np.float64), money_scale=prep.money_scale, money_exact=prep.money_exact,
+        n_zero_amounts=prep.n_zero)
     return agg, prep.n_negative
 
 
 def summarize_to_pandas(transactions, *, customer_id: str = "customer_id", date: str = "date",
                         amount: str = "amount", observation_end, time_unit: str = "W", calibration_end=None,
                         time_mode: str = "continuous", negative_amounts: str = "error",
-                        date_format: str | None = None, spark=None) -> pd.DataFrame:
+                        date_format: str | None = None, spark=None, zero_amounts: str = "keep") -> pd.DataFrame:
     """What ``clvmodels.summarize(..., engine="spark")`` returns: the pandas summary (index
     ``customer_id``, sorted; ``attrs["clvmodels"]``; warnings), computed by Spark."""
     unit, problems, obs, cal = _parse_options(observation_end, calibration_end, time_unit, time_mode,
-                                              negative_amounts)
+                                              negative_amounts, zero_amounts)
     agg, n_negative = aggregate_spark(
         transactions, customer_id=customer_id, date=date, amount=amount, observation_end=obs,
         calibration_end=cal, unit=unit, time_mode=time_mode, negative_amounts=negative_amounts,
-        date_format=date_format, problems=problems, spark=spark)
+        date_format=date_format, problems=problems, spark=spark, zero_amounts=zero_amounts)
     return finish_summary(agg, unit=unit, time_mode=time_mode, observation_day=day_number(obs),
                           calibration_day=day_number(cal) if cal is not None else None, engine="spark",
                           negative_amounts=negative_amounts, n_negative=n_negative, observation_end=obs,
-                          calibration_end=cal)
+                          calibration_end=cal, zero_amounts=zero_amounts, n_zero=agg.n_zero_amounts)
 
 
 def summary_metadata(sdf) -> dict:
