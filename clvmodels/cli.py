@@ -15,7 +15,7 @@ def add_transaction_arguments(parser: argparse.ArgumentParser) -> None:
 
     Adds the positional ``transactions`` (one or more CSV/Parquet files, globs or directories; a list)
     and ``--customer-id``, ``--date``, ``--amount``, ``--observation-end``, ``--time-unit``,
-    ``--negative-amounts``, ``--time-mode``, ``--engine`` and ``--date-format``, whose destinations are the keyword names
+    ``--negative-amounts``, ``--zero-amounts``, ``--time-mode``, ``--engine`` and ``--date-format``, whose destinations are the keyword names
     of :func:`clvmodels.data.summarize` (``args.customer_id``, ``args.observation_end``, ...).
     Commands pass them on with :func:`summarize_kwargs`.
     """
@@ -35,6 +35,10 @@ def add_transaction_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--negative-amounts", choices=["error", "drop", "net"], default="error",
                         help="negative amounts (returns): report them as bad input (default), drop those rows, "
                              "or net them against the customer's spend")
+    parser.add_argument("--zero-amounts", choices=["keep", "drop"], default="keep",
+                        help="purchases worth 0 (free items, vouchers): keep them as purchases (default; they "
+                             "count in frequency, and customers whose repeat purchases are all worth 0 are left "
+                             "out of the spend model's fit) or drop those rows")
     parser.add_argument("--time-mode", choices=["continuous", "periods"], default="continuous",
                         help="continuous time, days / days per unit (default, unbiased), or whole periods as "
                              "lifetimes' freq option (fewer distinct (frequency, recency, T): cheaper fits)")
@@ -53,7 +57,8 @@ def summarize_kwargs(args: argparse.Namespace) -> dict:
         transactions = transactions[0]
     return dict(transactions=transactions, customer_id=args.customer_id, date=args.date, amount=args.amount,
                 observation_end=args.observation_end, time_unit=args.time_unit,
-                negative_amounts=getattr(args, "negative_amounts", "error"), engine=getattr(args, "engine", "auto"),
+                negative_amounts=getattr(args, "negative_amounts", "error"),
+                zero_amounts=getattr(args, "zero_amounts", "keep"), engine=getattr(args, "engine", "auto"),
                 date_format=getattr(args, "date_format", None), time_mode=getattr(args, "time_mode", "continuous"))
 
 
@@ -73,23 +78,17 @@ def _add_summarize(sub) -> None:
 
 
 def run_summarize(args: argparse.Namespace) -> int:
-    """``clv summarize``: validate, summarise, write the table (atomically) with its metadata."""
-    import warnings
-
+    """``clv summarize``: check the arguments, summarise, write the table and its sidecar together."""
+    from .cli_checks import check_summarize
     from .data import summarize
-    from .io.atomic import table_format, write_table
+    from .io.atomic import recover, staged_outputs, write_table
 
-    try:
-        table_format(args.output)  # fail before the work, not after
-    except ValueError as exc:
-        raise InputError(str(exc), what="arguments") from None
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        summary = summarize(**summarize_kwargs(args), calibration_end=args.calibration_end)
-    for w in caught:
-        print(f"clv summarize: warning: {w.message}", file=sys.stderr)
+    paths = check_summarize(args)  # fail before the work, not after
+    recover(paths.directories)
+    summary = summarize(**summarize_kwargs(args), calibration_end=args.calibration_end)
     meta = dict(summary.attrs.get("clvmodels", {}))
-    write_table(summary, args.output, metadata=meta)
+    with staged_outputs():
+        write_table(summary, args.output, metadata=meta)
     if not args.quiet:
         print(f"clv summarize: {len(summary):,} customers ({meta.get('engine')} engine, time unit "
               f"{meta.get('time_unit')}) written to {args.output}", file=sys.stderr)
@@ -107,17 +106,51 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: warnings that speak to the developers of libraries, not to the person running clv
+_LIBRARY_WARNINGS = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
+
+
+def _show_warning(command: str):
+    """Warnings on the command line read as messages (``clv forecast: warning: ...``), not as Python
+    warnings with a source file and line."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, _LIBRARY_WARNINGS):
+            return
+        text = str(message).rstrip()
+        print(f"clv {command}: warning: {text}", file=sys.stderr, flush=True)
+    return show
+
+
+def _terminate(signum, frame):
+    # SIGTERM (a scheduler stopping the job) unwinds like Ctrl-C: staged outputs are removed and the
+    # earlier outputs stay as they were
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+    import warnings
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        old_term = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread (e.g. called from a worker thread): leave signals alone
+        old_term = None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            warnings.showwarning = _show_warning(args.command)
+            return int(args.func(args) or 0)
     except InputError as exc:
         print(f"clv {args.command}: bad input\n{exc}", file=sys.stderr)
         return 2
     except ClvError as exc:
         print(f"clv {args.command}: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, ValueError) else 1
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
 
 
 if __name__ == "__main__":

@@ -7,12 +7,11 @@ Progress goes to stderr; tables and JSON are written atomically.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
-from .io.atomic import metadata_path, write_json, write_table
+from .io.atomic import metadata_path, recover, staged_outputs, write_json, write_table
 
 
 def _add_fit_arguments(p: argparse.ArgumentParser) -> None:
@@ -22,28 +21,11 @@ def _add_fit_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--draws", type=int, default=1000)
     p.add_argument("--tune", type=int, default=1000)
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--target-accept", type=float, default=0.8,
+                   help="NUTS target acceptance rate (default 0.8); raise it (e.g. 0.95) when the fit reports "
+                        "divergent transitions")
     p.add_argument("--interval", type=float, default=0.9, help="central interval level (default 0.9)")
     p.add_argument("--quiet", action="store_true", help="no progress output on stderr")
-
-
-def _horizon(value: str, unit: str) -> str:
-    """--horizon N is in the --time-unit; '52W' style values must agree with it (checked by the model)."""
-    try:
-        float(value)
-        return f"{value}{unit}"
-    except ValueError:
-        return value
-
-
-def _check_output(path) -> None:
-    """A bad output name fails before the work, not after (exit code 2)."""
-    from .errors import InputError
-    from .io.atomic import table_format
-
-    try:
-        table_format(path)
-    except ValueError as exc:
-        raise InputError(str(exc), what="arguments") from None
 
 
 def add_job_commands(sub, add_transaction_arguments) -> None:
@@ -79,32 +61,41 @@ def add_job_commands(sub, add_transaction_arguments) -> None:
 
 def run_forecast(args) -> int:
     from .cli import summarize_kwargs
+    from .cli_checks import check_forecast
     from .data import summarize
     from .pipeline import forecast
+
+    paths, horizon = check_forecast(args)  # every option and path, before any work
     progress = not args.quiet
-    _check_output(args.output)
+    tidied = recover(paths.directories)
+    if progress and any(tidied.values()):
+        print(f"[clv] tidied up after an earlier run that was killed: {tidied['finished']} outputs put in place, "
+              f"{tidied['removed']} staged files removed", file=sys.stderr)
     t0 = time.perf_counter()
     if progress:
         print("[clv] summarising transactions", file=sys.stderr, flush=True)
     summary = summarize(**summarize_kwargs(args))
     t_summary = time.perf_counter() - t0
-    res = forecast(summary=summary, horizon=_horizon(args.horizon, args.time_unit), discount_rate=args.discount_rate,
-                   margin=args.margin, cost_to_serve=args.cost_to_serve, acquisition_cost=args.acquisition_cost,
-                   interval=args.interval, method=args.method, sampler=args.sampler, chains=args.chains, draws=args.draws,
-                   tune=args.tune, seed=args.seed, model_dir=args.model_dir, fit=not args.no_fit,
-                   max_draws=args.max_draws or None, progress=progress)
-    res.timings["summary"] = t_summary
-    t1 = time.perf_counter()
-    meta = dict(res.metadata)
-    meta["timings_seconds"] = {**{k: round(v, 3) for k, v in res.timings.items()}}
-    write_table(res.table, args.output, metadata=meta, index=False)
-    # the write time can only be known afterwards: it goes into the JSON beside the table
-    meta["timings_seconds"]["write"] = round(time.perf_counter() - t1, 3)
-    write_json(meta, metadata_path(args.output))
-    if args.report:
-        from .report import write_report
+    # everything below writes into one staged set: put in place together, only when all of it succeeded
+    with staged_outputs():
+        res = forecast(summary=summary, horizon=horizon, discount_rate=args.discount_rate,
+                       margin=args.margin, cost_to_serve=args.cost_to_serve, acquisition_cost=args.acquisition_cost,
+                       interval=args.interval, method=args.method, sampler=args.sampler, chains=args.chains,
+                       draws=args.draws, tune=args.tune, seed=args.seed, target_accept=args.target_accept,
+                       model_dir=args.model_dir, fit=not args.no_fit, max_draws=args.max_draws or None,
+                       progress=progress)
+        res.timings["summary"] = t_summary
+        t1 = time.perf_counter()
+        meta = dict(res.metadata)
+        meta["timings_seconds"] = {**{k: round(v, 3) for k, v in res.timings.items()}}
+        write_table(res.table, args.output, metadata=meta, index=False)
+        # the write time can only be known afterwards: it goes into the JSON beside the table
+        meta["timings_seconds"]["write"] = round(time.perf_counter() - t1, 3)
+        write_json(meta, metadata_path(args.output))
+        if args.report:
+            from .report import write_report
 
-        write_report(res, args.report)
+            write_report(res, args.report)
     if progress:
         print(f"[clv] wrote {len(res.table):,} customers to {args.output} in {time.perf_counter() - t0:.1f} s",
               file=sys.stderr)
@@ -116,54 +107,72 @@ def run_forecast(args) -> int:
 
 
 def run_validate(args) -> int:
+    from .cli import summarize_kwargs
+    from .cli_checks import check_validate
     from .data import summarize
     from .models import BetaGeoModel, GammaGammaModel
     from .validation import validate_purchases
     from .validation.spend import validate_spend
 
-    from .cli import summarize_kwargs
-
+    paths = check_validate(args)
+    recover(paths.directories)
     progress = not args.quiet
-    if args.table:
-        _check_output(args.table)
     summary = summarize(**summarize_kwargs(args), calibration_end=args.calibration_end)
     common = dict(method=args.method, sampler=args.sampler, chains=args.chains, draws=args.draws,
-                  tune=args.tune, seed=args.seed, progressbar=progress)
+                  tune=args.tune, seed=args.seed, target_accept=args.target_accept, progressbar=progress)
     if progress:
         print(f"[clv] fitting BG/NBD on {len(summary):,} calibration customers", file=sys.stderr)
     bg = BetaGeoModel(**common).fit(summary)
     metrics = validate_purchases(bg, summary, interval=args.interval, seed=args.seed or 0)
     table = metrics.pop("table")
-    if (summary["frequency"] > 0).sum() >= 2:
+    metrics["fit_info"] = {"bgnbd": bg.fit_info_}
+    n_spend = int(((summary["frequency"] > 0) & (summary["monetary_value"] > 0)).sum())
+    if n_spend >= 2:
         if progress:
             print("[clv] fitting Gamma-Gamma", file=sys.stderr)
         gg = GammaGammaModel(**common).fit(summary)
         spend = validate_spend(bg, gg, summary, interval=args.interval, seed=args.seed or 0)
         table = table.join(spend.pop("table"))
         metrics.update(spend)
-    write_json(metrics, args.json_out)
-    if args.table:
-        write_table(table, args.table)
+        metrics["fit_info"]["gamma_gamma"] = gg.fit_info_
+    else:
+        import warnings
+
+        warnings.warn(f"spend is not validated: at least 2 customers with repeat purchases and positive spend "
+                      f"are needed to fit the Gamma-Gamma model; this calibration period has {n_spend}",
+                      UserWarning, stacklevel=2)
+    with staged_outputs():
+        write_json(metrics, args.json_out)
+        if args.table:
+            write_table(table, args.table)
     if progress:
         keys = ["n_customers", "holdout_actual_total", "holdout_predicted_total", "mae", "rmse",
                 "interval_coverage", "interval_expected_coverage", "pit_pvalue"]
-        print("[clv] " + json.dumps({k: metrics[k] for k in keys}), file=sys.stderr)
+        from .io.atomic import dumps
+
+        print("[clv] " + dumps({k: metrics.get(k) for k in keys}), file=sys.stderr)
     return 0
 
 
 def run_demo(args) -> int:
     """Forecast the bundled CDNOW sample from the end of its log (1998-06-30): 52 weeks ahead, 10% a year."""
+    from .cli_checks import check_demo
     from .datasets import cdnow_sample_path
 
+    from .io.atomic import make_output_dir
+
+    check_demo(args)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     ns = argparse.Namespace(
         transactions=[str(cdnow_sample_path())], date_format=None, customer_id="customer_id", date="date", amount="amount",
         observation_end="1998-06-30", time_unit="W", horizon="52", output=str(out / "forecast.parquet"),
         discount_rate=0.1, margin=1.0, cost_to_serve=0.0, acquisition_cost=None, model_dir=str(out / "models"),
         no_fit=False, max_draws=1000, report=str(out / "report.html"), method="nuts", sampler="auto", chains=4,
-        draws=1000, tune=1000, seed=42, interval=0.9, quiet=args.quiet, engine="auto", negative_amounts="error")
-    rc = run_forecast(ns)
+        draws=1000, tune=1000, seed=42, target_accept=0.8, interval=0.9, quiet=args.quiet, engine="auto",
+        negative_amounts="error", zero_amounts="keep", time_mode="continuous")
+    with staged_outputs():  # the folder too is removed again if the run fails
+        make_output_dir(out)
+        rc = run_forecast(ns)
     if rc == 0 and not args.quiet:
         import pandas as pd
 

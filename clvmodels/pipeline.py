@@ -6,7 +6,6 @@ and ``clv forecast`` calls it.
 """
 from __future__ import annotations
 
-import json
 import platform
 import sys
 import time
@@ -18,6 +17,7 @@ import pandas as pd
 
 from . import __version__
 from .errors import ModelFileError
+from .io.atomic import make_output_dir, staged_outputs, strict_json
 from .models import BetaGeoModel, GammaGammaModel
 from .scoring import score
 
@@ -66,15 +66,17 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
              date: str = "date", amount: str = "amount", observation_end=None, time_unit: str = "W",
              horizon="52W", discount_rate: float = 0.0, margin=1.0, cost_to_serve=0.0,
              acquisition_cost=None, interval: float = 0.9, method: str = "nuts", sampler: str = "auto", chains: int = 4,
-             draws: int = 1000, tune: int = 1000, seed: int | None = None, model_dir=None, fit: bool = True,
+             draws: int = 1000, tune: int = 1000, seed: int | None = None, target_accept: float = 0.8,
+             model_dir=None, fit: bool = True,
              bgnbd_priors=None, gamma_gamma_priors=None, max_draws: int | None = 1000, engine: str = "auto",
-             negative_amounts: str = "error", progress: bool = True) -> ForecastResult:
+             negative_amounts: str = "error", zero_amounts: str = "keep", progress: bool = True) -> ForecastResult:
     """Forecast every customer's purchases, spend and CLV with intervals from a transaction log.
 
     Give either ``transactions`` (DataFrame or CSV/Parquet path/glob, summarised with ``observation_end``
     and ``time_unit``) or a ready ``summary``. With ``fit=False`` the models are loaded from
     ``model_dir`` (a previous run's) and only scoring runs. With ``model_dir`` and ``fit=True`` the
-    fitted models are saved there. Returns a :class:`ForecastResult`; ``result.table`` has one row
+    fitted models are saved there, only once scoring has succeeded (inside
+    :func:`clvmodels.io.staged_outputs` they are put in place with the run's other outputs). Returns a :class:`ForecastResult`; ``result.table`` has one row
     per customer with the columns of :data:`clvmodels.scoring.FORECAST_COLUMNS`, all from ``max_draws``
     joint posterior draws (default 1,000, evenly thinned; None = all).
     """
@@ -88,19 +90,16 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
         _stderr_progress("summarising transactions", progress)
         summary = summarize(transactions, customer_id=customer_id, date=date, amount=amount,
                             observation_end=observation_end, time_unit=time_unit, engine=engine,
-                            negative_amounts=negative_amounts)
+                            negative_amounts=negative_amounts, zero_amounts=zero_amounts)
     timings["summary"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     if fit:
-        common = dict(method=method, sampler=sampler, chains=chains, draws=draws, tune=tune, seed=seed, progressbar=progress)
+        common = dict(method=method, sampler=sampler, chains=chains, draws=draws, tune=tune, seed=seed,
+                      target_accept=target_accept, progressbar=progress)
         _stderr_progress(f"fitting BG/NBD on {len(summary):,} customers ({method})", progress)
         bg = BetaGeoModel(priors=bgnbd_priors, **common).fit(summary)
         _stderr_progress("fitting Gamma-Gamma", progress)
         gg = GammaGammaModel(priors=gamma_gamma_priors, **common).fit(summary)
-        if model_dir is not None:
-            Path(model_dir).mkdir(parents=True, exist_ok=True)
-            bg.save(Path(model_dir) / BGNBD_FILE)
-            gg.save(Path(model_dir) / GAMMA_GAMMA_FILE)
     else:
         if model_dir is None:
             raise ValueError("fit=False needs model_dir with previously fitted models")
@@ -112,6 +111,11 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
                   cost_to_serve=cost_to_serve, acquisition_cost=acquisition_cost, interval=interval,
                   max_draws=max_draws, progress=progress)
     timings["predict"] = time.perf_counter() - t2
+    if fit and model_dir is not None:  # saved only when the models have scored every customer
+        with staged_outputs():
+            make_output_dir(model_dir)
+            bg.save(Path(model_dir) / BGNBD_FILE)
+            gg.save(Path(model_dir) / GAMMA_GAMMA_FILE)
     meta = {
         "created_by": f"clvmodels {__version__}",
         "settings": {"horizon": str(horizon), "discount_rate": discount_rate,
@@ -119,18 +123,21 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
                      "cost_to_serve": cost_to_serve if not isinstance(cost_to_serve, pd.Series) else "per-customer",
                      "acquisition_cost": acquisition_cost if not isinstance(acquisition_cost, pd.Series) else "per-customer",
                      "interval": interval, "method": method, "sampler": sampler, "chains": chains, "draws": draws, "tune": tune,
+                     "target_accept": target_accept,
                      "seed": seed, "fit": fit, "max_draws": max_draws},
         "summary": dict(summary.attrs.get("clvmodels", {})),
         "time_unit": bg.time_unit_,
         "interval": interval,
         "versions": library_versions(),
         "models": {
-            "bgnbd": {"params": bg.summary(interval).to_dict(orient="index"), "diagnostics": bg.diagnostics_.to_dict()},
+            "bgnbd": {"params": bg.summary(interval).to_dict(orient="index"), "diagnostics": bg.diagnostics_.to_dict(),
+                      "fit_info": bg.fit_info_},
             "gamma_gamma": {"params": gg.summary(interval).to_dict(orient="index"), "diagnostics": gg.diagnostics_.to_dict(),
+                            "fit_info": gg.fit_info_,
                             "spend_frequency_correlation": gg.fit_info_.get("spend_frequency_correlation")},
         },
         "clv": table.attrs.get("clvmodels_clv", {}),
         "n_customers": int(len(table)),
     }
-    meta = json.loads(json.dumps(meta, default=str))
+    meta = strict_json(meta)
     return ForecastResult(table=table, summary=summary, bgnbd=bg, gamma_gamma=gg, metadata=meta, timings=timings)

@@ -123,8 +123,8 @@ def test_add_transaction_arguments_is_reusable():
                               "--engine", "duckdb", "--horizon", "12", "--time-mode", "periods"])
     kw = summarize_kwargs(args)
     assert kw == dict(transactions="log.parquet", customer_id="customer_id", date="date", amount="amount",
-                      observation_end="2024-01-31", time_unit="M", negative_amounts="error", engine="duckdb",
-                      date_format=None, time_mode="periods")
+                      observation_end="2024-01-31", time_unit="M", negative_amounts="error", zero_amounts="keep",
+                      engine="duckdb", date_format=None, time_mode="periods")
     assert summarize_kwargs(parser.parse_args(["l.csv", "--observation-end", "2024-01-31"]))["time_mode"] == "continuous"
     with pytest.raises(SystemExit):
         parser.parse_args(["log.parquet"])  # --observation-end is required
