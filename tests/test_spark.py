@@ -246,6 +246,14 @@ def test_summary_refuses_out_of_range_dates_huge_amounts_and_ragged_rows(spark, 
     assert problems_of(got.value) == problems_of(ref.value)
     assert [(p.column, p.message[:30], p.n_rows) for p in got.value.problems] == [
         ("date", "dates outside the supported ra", 3), ("amount", "amounts too large to be money:", 2)]
+    # Parquet timestamps of year 1 (beyond datetime64[ns]): counted and shown, not an Arrow overflow
+    stamps = pd.DataFrame({"customer_id": [1, 2], "amount": [1.0, 2.0],
+                           "date": np.array(["2024-01-01", "0001-01-01"], dtype="datetime64[us]")})
+    stamps.to_parquet(tmp_path / "stamps.parquet", index=False)
+    with pytest.raises(InputError) as got:
+        summarize_spark(str(tmp_path / "stamps.parquet"), spark=spark, observation_end="2024-06-30")
+    assert [(p.column, p.n_rows) for p in got.value.problems] == [("date", 1)]
+    assert got.value.problems[0].rows["date"].tolist() == ["0001-01-01 00:00:00"]
     path = tmp_path / "ragged.csv"
     path.write_text("customer_id,date,amount,channel\n1,2024-01-01,10,web\n1,2024-01-02,2,50,web\n2,2024-01-03,4\n")
     with pytest.raises(InputError) as ref:

@@ -312,11 +312,20 @@ def _count_if(cond):
     return F.sum(F.when(cond, F.lit(1)).otherwise(F.lit(0)))
 
 
+def _raw(sdf, raw_cols: list[str]) -> list:
+    """The columns to show in a problem: as they are, but timestamps as text, since toPandas cannot
+    convert those outside the datetime64[ns] range (0001-01-01), which are what a problem may show."""
+    from pyspark.sql import functions as F
+
+    stamps = {f.name for f in sdf.schema.fields if f.dataType.typeName() in ("timestamp", "timestamp_ntz")}
+    return [F.col(f"`{c}`").cast("string").alias(c) if c in stamps else F.col(f"`{c}`") for c in raw_cols]
+
+
 def _examples(sdf, raw_cols: list[str], cond, file_source: bool) -> pd.DataFrame:
     """The first offending rows (raw values), with their file name for a file log."""
     from pyspark.sql import functions as F
 
-    cols = ([F.col(_FILE_LABEL).alias("file")] if file_source else []) + [F.col(f"`{c}`") for c in raw_cols]
+    cols = ([F.col(_FILE_LABEL).alias("file")] if file_source else []) + _raw(sdf, raw_cols)
     rows = sdf.where(cond).select(*cols).limit(SHOW_ROWS).toPandas()
     rows.index = [""] * len(rows)
     return rows
@@ -411,7 +420,7 @@ def _prepare(transactions, *, customer_id: str, date: str, amount: str, obs, cal
         if message == "__integer_dates__":
             example = sdf.where(F.col(f"`{date}`").isNotNull()).select(f"`{date}`").limit(1).collect()
             message = msg_integer_dates(None if not example else int(example[0][0]))
-        rows = sdf.select(*[F.col(f"`{c}`") for c in raw_cols]).limit(SHOW_ROWS).toPandas()
+        rows = sdf.select(*_raw(sdf, raw_cols)).limit(SHOW_ROWS).toPandas()
         problems.add(column, message, rows, n_rows)
     checks = [(customer_id, MSG_MISSING_IDS, cols.id_missing, "missing_id"),
               (date, MSG_MISSING_DATES, cols.date_missing, "missing_date"),
@@ -443,7 +452,7 @@ def _prepare(transactions, *, customer_id: str, date: str, amount: str, obs, cal
     drop_zero = zero_amounts == "drop" and n_zero > 0
     if drop_negative or drop_zero:
         if int(stats["money_n"] or 0) == 0:  # with no problems, every row has a value: all were dropped
-            rows = sdf.select(*[F.col(f"`{c}`") for c in raw_cols]).limit(SHOW_ROWS).toPandas()
+            rows = sdf.select(*_raw(sdf, raw_cols)).limit(SHOW_ROWS).toPandas()
             problems.add(amount, msg_empty_after_drop(drop_negative, drop_zero), rows, n_rows)
             problems.raise_if_any()
         if drop_negative:
