@@ -42,7 +42,8 @@ import numpy as np
 from numba import njit, prange
 
 from .models.bgnbd import _alive_expected1, _count_bound_many
-from .models.special import _hyp2f1_1, _report
+from .errors import FitError
+from .models.special import _NO_CONVERGENCE, _hyp2f1_1, _report
 from .predict import DEFAULT_CHUNK_BYTES, _progress, distinct, interval_bounds
 
 #: Chebyshev degree bounds and the relative size of the last coefficients that counts as converged
@@ -445,6 +446,11 @@ def xt_paths(bg_draws, xs, Ts, h: float, k0: int = 0, H: int = 0, disc=None, wan
     _xt_kernel(r, alpha, a, b, lev_x, lev_start, Ts, T_lev, T_idx.astype(np.int64), float(h), int(k0), int(H), disc, want_pv, want_alive,
                EH, PV, APV, status)
     _report(status, "BG/NBD expected purchases")
+    failed = status == _NO_CONVERGENCE
+    if failed.any():  # a draw whose series did not converge gives NaN, never a silently wrong number
+        for arr in (EH, PV, APV):
+            if arr.size:
+                arr[:, failed] = np.nan
     return EH, PV, APV
 
 
@@ -492,6 +498,34 @@ def _count_block(bg_draws, PA, rows, xs, Ts, xt_rows, h, q_lo, q_hi, budget_byte
         pos = end
 
 
+def require_finite(columns: dict, what: str = "forecast", *, skip: tuple[str, ...] = ()) -> None:
+    """The last guard before numbers leave the library: every value of every column is finite.
+
+    ``columns``: name -> array (or a DataFrame); numeric columns not in ``skip`` are checked. Raises
+    :class:`FitError` naming the columns, how many customers, the likely cause and what to do; a
+    table with NaN or inf is never handed on (written, segmented, summed)."""
+    names, bad_rows = [], None
+    for name in columns:
+        if name in skip:
+            continue
+        v = np.asarray(columns[name])
+        if v.dtype.kind not in "fiu":
+            continue
+        bad = ~np.isfinite(v.astype(float, copy=False))
+        if bad.any():
+            names.append(name)
+            bad_rows = bad if bad_rows is None else (bad_rows | bad)
+    if not names:
+        return
+    n_bad, n = int(bad_rows.sum()), len(bad_rows)
+    raise FitError(
+        f"the {what} would hold NaN or infinite values in {', '.join(names)} for {n_bad} of {n} customers; "
+        "refusing to return it. The models' parameter draws are where their formulas fail: typically a fit "
+        "on a small base with flat or very wide priors (parameters drifting to huge values), or a model file "
+        "from another source. Refit with the default priors (or proper priors via priors=), on more data, "
+        "and check the fits' diagnostics")
+
+
 def score_arrays(bg_draws: dict, gg_draws: dict | None, frequency, recency, T, monetary_value=None, *,
                  h: float, k0: int = 0, H: int = 0, discount: float = 1.0, margin=1.0, cost=0.0,
                  interval: float = 0.9, counts: bool = True, clv: bool = True,
@@ -502,7 +536,12 @@ def score_arrays(bg_draws: dict, gg_draws: dict | None, frequency, recency, T, m
     BG/NBD draws by index) or None when ``clv`` is False. Customer arrays: frequency, recency, T (model
     time unit), monetary_value (currency), margin and cost (scalars or per customer). ``h``: the purchase
     horizon; CLV sums periods k = k0+1..H with discount factor ``discount``**k. Returns arrays named
-    like the forecast table's columns (``p_alive``, ``p_alive_lower``, ...).
+    like the forecast table's columns (``p_alive``, ``p_alive_lower``, ...), every value finite
+    (:func:`require_finite` raises :class:`~clvmodels.errors.FitError` otherwise).
+
+    Customers first seen at the end of the period (x = t_x = T = 0) are new customers: P(alive) = 1
+    and their expected purchases are FHL eq. 9, E[X(h)]. Customers with repeat purchases worth 0
+    (x > 0, monetary_value 0) get the Gamma-Gamma expectation at zbar = 0, p v/(p x + q - 1).
     """
     lo_q, hi_q = interval_bounds(interval)
     x = np.asarray(frequency, float)
@@ -565,4 +604,5 @@ def score_arrays(bg_draws: dict, gg_draws: dict | None, frequency, recency, T, m
         out.update({"expected_spend": cust_out[ci, 0], "expected_spend_lower": cust_out[ci, 1],
                     "expected_spend_upper": cust_out[ci, 2], "clv": cust_out[ci, 3], "clv_lower": cust_out[ci, 4],
                     "clv_upper": cust_out[ci, 5], "discounted_purchases": cust_out[ci, 6]})
+    require_finite(out)
     return out

@@ -5,9 +5,11 @@
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from . import engine
+from .errors import InputError
 from .units import Duration, discount_rate_per_period
 from .value.clv import _per_customer, _periods, add_cac_columns, joint_draws
 from .value.segments import value_segments
@@ -32,7 +34,15 @@ def score(summary: pd.DataFrame, bgnbd_model, gamma_gamma_model, horizon, *, dis
     ``horizon`` (e.g. '52W') is both the window of the purchase predictions and the CLV horizon.
     Every column comes from the same ``max_draws`` joint posterior draws (default 1,000, evenly thinned;
     None = all) in one pass of :func:`clvmodels.engine.score_arrays`.
+
+    Refuses (:class:`~clvmodels.errors.UnitError`) a summary whose recorded time unit
+    (``summary.attrs["clvmodels"]["time_unit"]``) is not the models'; a summary without one is trusted.
+    Every customer is scored: those first seen at the end of the period (T = 0) as new customers, those
+    whose repeat purchases are all worth 0 with the spend expectation at a mean spend of 0. No column
+    of the table ever holds NaN or inf: :class:`~clvmodels.errors.FitError` instead, naming the columns
+    (only ``clv_cac_ratio`` is NaN by definition where the acquisition cost is 0).
     """
+    from .models.base import check_data_unit
     from .models.bgnbd_model import check_bgnbd_data
     from .models.gamma_gamma_model import check_spend_data
 
@@ -41,6 +51,12 @@ def score(summary: pd.DataFrame, bgnbd_model, gamma_gamma_model, horizon, *, dis
     gg._check_fitted()
     check_bgnbd_data(summary, "data to score")
     check_spend_data(summary, "data to score")
+    check_data_unit(summary, bg.time_unit_, who="the models were")
+    if "historical_clv" in summary.columns:  # copied into the table: it must be finite too
+        hist = pd.to_numeric(summary["historical_clv"], errors="coerce").to_numpy(float)
+        if not np.isfinite(hist).all():
+            raise InputError(f"column 'historical_clv' has {int((~np.isfinite(hist)).sum())} missing or non-finite "
+                             "values (build the summary with clvmodels.summarize)", what="data to score")
     h = bg._horizon(horizon)
     k0, H = _periods(bg, horizon, None)
     i = discount_rate_per_period(discount_rate, bg.time_unit_)
@@ -67,6 +83,7 @@ def score(summary: pd.DataFrame, bgnbd_model, gamma_gamma_model, horizon, *, dis
     cols = [c for c in FORECAST_COLUMNS if c in table.columns]
     extra = [c for c in table.columns if c not in cols]
     out = table[cols + extra]
+    engine.require_finite(out, "forecast table", skip=("customer_id", "clv_cac_ratio"))
     out.attrs["clvmodels_clv"] = {"horizon": str(Duration.parse(horizon)), "start": None,
                                   "discount_rate_annual": discount_rate, "discount_rate_per_period": i,
                                   "interval": interval, "n_draws": int(len(pb["r"]))}

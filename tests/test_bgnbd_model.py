@@ -149,7 +149,7 @@ def test_incompatible_model_file_is_a_clear_error(tmp_path, cdnow_map):
     with pytest.raises(ModelFileError, match="version 999"):
         BetaGeoModel.load(bad)
     (tmp_path / "junk.clvm").write_text("not a model")
-    with pytest.raises(ModelFileError, match="not a clvmodels model file"):
+    with pytest.raises(ModelFileError, match="is not a valid clvmodels model file: it is not a zip archive"):
         BetaGeoModel.load(tmp_path / "junk.clvm")
 
 

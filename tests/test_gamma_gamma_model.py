@@ -58,8 +58,9 @@ def test_spend_input_errors():
     with pytest.raises(InputError) as exc:
         GammaGammaModel(method="map", progressbar=False).fit(bad, time_unit="W")
     assert "'monetary_value': missing or non-numeric" in str(exc.value)
-    assert "positive mean spend" in str(exc.value)
-    with pytest.raises(FitError, match="repeat purchases"):
+    assert "must have a mean spend of 0 or more" in str(exc.value)
+    with pytest.raises(FitError, match="at least 2 customers with repeat purchases and positive spend are needed "
+                                       "to fit the Gamma-Gamma model; this summary has 0"):
         GammaGammaModel(method="map", progressbar=False).fit(
             pd.DataFrame({"frequency": [0, 0], "monetary_value": [0.0, 0.0]}), time_unit="W")
 

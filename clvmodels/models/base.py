@@ -15,7 +15,7 @@ from .. import __version__
 from ..errors import FitError, InputError, ProblemCollector, UnitError
 from ..io.model_files import load_model_file, save_model_file
 from ..predict import flatten_draws, interval_bounds
-from ..units import check_unit
+from ..units import UNIT_NAMES, check_unit
 from .fitting import Diagnostics, FitConfig, run_fit
 from .priors import Prior, resolve_priors
 
@@ -35,6 +35,31 @@ def summary_time_unit(data: pd.DataFrame, time_unit: str | None) -> str:
     return check_unit(time_unit or attrs_unit)
 
 
+def data_time_unit(data) -> str | None:
+    """The time unit a summary carries in ``attrs["clvmodels"]["time_unit"]`` (set by
+    :func:`clvmodels.summarize`), normalised; None when it carries none (a summary built by hand)."""
+    meta = (getattr(data, "attrs", None) or {}).get("clvmodels")
+    unit = meta.get("time_unit") if isinstance(meta, dict) else None
+    return None if unit is None else check_unit(unit)
+
+
+def check_data_unit(data, model_unit: str, *, who: str = "the model was") -> None:
+    """Refuse a summary whose recorded time unit differs from the fitted model's: recency and T would
+    be read in the wrong unit (a summary in days scored by a model in weeks is 7 times off), never
+    silently. A summary without a recorded unit is trusted (the caller vouches for it)."""
+    unit = data_time_unit(data)
+    model_unit = check_unit(model_unit)
+    if unit is not None and unit != model_unit:
+        raise UnitError(
+            f"{who} fitted in {UNIT_NAMES[model_unit]} ('{model_unit}') but the summary is in "
+            f"{UNIT_NAMES[unit]} ('{unit}'): rebuild the summary with time_unit='{model_unit}' "
+            f"(--time-unit {model_unit}) or refit")
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.3g}"
+
+
 class BayesianModel:
     """Base of :class:`BetaGeoModel` and :class:`GammaGammaModel`.
 
@@ -51,6 +76,11 @@ class BayesianModel:
     param_names: ClassVar[tuple[str, ...]] = ()
     #: columns fit() needs
     required_columns: ClassVar[tuple[str, ...]] = ()
+    #: per parameter, the open range (low, high) of draws where the model's formulas have been checked
+    #: against independent computations; a fit with draws outside it is refused (see :meth:`check_draws`)
+    reliable_range: ClassVar[dict[str, tuple[float, float]]] = {}
+    #: why a fit can leave that range, and what to do (the end of the FitError's message)
+    drift_advice: ClassVar[str] = ""
 
     def __init__(self, priors: Mapping[str, Any] | str | None = None, *, method: str = "nuts",
                  sampler: str = "auto", chains: int = 4, draws: int = 1000, tune: int = 1000,
@@ -109,6 +139,10 @@ class BayesianModel:
     def _build_model(self, data: pd.DataFrame, priors: dict[str, Prior]):
         raise NotImplementedError
 
+    def _pre_fit(self, data: pd.DataFrame) -> None:
+        """Model-specific checks and warnings before anything is fitted (a warning issued here with
+        ``stacklevel=3`` points at the user's fit() call)."""
+
     def _fit_info(self, data: pd.DataFrame) -> dict[str, Any]:
         return {"n_customers": int(len(data))}
 
@@ -118,15 +152,68 @@ class BayesianModel:
         Sets ``posterior_`` (xarray Dataset of the parameter draws, dims chain x draw),
         ``diagnostics_``, ``time_unit_``, ``priors_`` and ``fit_info_``.
         """
+        self._pre_fit(data)
         self.time_unit_ = summary_time_unit(data, time_unit)
         self.priors_ = resolve_priors(self.default_priors(self.time_unit_, data), self.priors)
         model = self._build_model(data, self.priors_)
         post, stats, diag = run_fit(model, list(self.param_names), self._config(), type(self).__name__)
+        self.check_draws(flatten_draws(post, list(self.param_names)), data, method=diag.method)
         self.posterior_ = post
         self.sample_stats_ = stats
         self.diagnostics_ = diag
         self.fit_info_ = self._fit_info(data)
         return self
+
+    # -- is the fit usable? ----------------------------------------------------------------------
+    def _probe_predictions(self, draws: dict[str, np.ndarray], data: pd.DataFrame) -> list[str]:
+        """Model-specific: evaluate the predictions at every draw on a probe of ``data``; return what is
+        not finite (or did not converge), as phrases. The base class probes nothing."""
+        return []
+
+    def check_draws(self, draws: dict[str, np.ndarray], data: pd.DataFrame | None = None, *,
+                    method: str = "nuts") -> None:
+        """Refuse a fit whose draws would give NaN, infinite or wrong predictions.
+
+        Three checks, each over every draw: the draws are finite and positive; they lie in
+        :attr:`reliable_range` (the range where the formulas were verified; beyond it a fit is a sign
+        that the data do not pin a parameter down, e.g. an improper posterior under flat priors, and
+        the special functions lose their accuracy); and the model's predictions, evaluated at the draws
+        on a probe of the fitted data, are finite. Raises :class:`FitError` saying what is wrong and
+        what to do.
+        """
+        problems = []
+        n = len(next(iter(draws.values())))
+        for p in self.param_names:
+            v = np.asarray(draws[p], dtype=float)
+            bad = ~np.isfinite(v) | ~(v > 0)
+            if bad.any():
+                problems.append(f"{p}: {int(bad.sum())} of {n} draws are not finite positive numbers")
+                continue
+            lo, hi = self.reliable_range.get(p, (0.0, np.inf))
+            above, below = v >= hi, v <= lo
+            if above.any():
+                problems.append(f"{p}: {int(above.sum())} of {n} draws at or above {_fmt(hi)} (up to {_fmt(v.max())})")
+            if below.any():
+                problems.append(f"{p}: {int(below.sum())} of {n} draws at or below {_fmt(lo)} (down to {_fmt(v.min())})")
+        if not problems and data is not None:
+            problems = self._probe_predictions(draws, data)
+        if not problems:
+            return
+        flat = any(getattr(pr, "dist", None) == "HalfFlat" for pr in getattr(self, "priors_", {}).values())
+        how = "MAP estimate and its Laplace approximation" if method == "map" else "posterior draws"
+        msg = (f"{type(self).__name__} fit is unusable: its {how} lie where the model's formulas are not "
+               f"reliable, so its predictions would be NaN, infinite or inaccurate ({'; '.join(problems)}). ")
+        if flat:
+            msg += ("This is what flat priors (priors='flat') do when the data do not pin the parameters down: "
+                    + self.drift_advice + " Fit with the default priors (priors=None) or proper priors via "
+                    "priors={...}, or on more data.")
+        else:
+            msg += ("The data do not pin these parameters down under the "
+                    + ("default priors" if self.priors is None else "priors given")
+                    + ": fit on more data, or give more informative priors via priors={...}")
+            msg += (", or fit with NUTS (method='nuts'), whose draws follow the posterior's own tails rather "
+                    "than a normal approximation's." if method == "map" else ".")
+        raise FitError(msg)
 
     # -- fitted state ---------------------------------------------------------------------------
     def _check_fitted(self):
@@ -192,19 +279,53 @@ class BayesianModel:
 
     @classmethod
     def load(cls, path):
-        """Load a model saved with :meth:`save`. ``BayesianModel.load`` returns the right subclass."""
+        """Load a model saved with :meth:`save`. ``BayesianModel.load`` returns the right subclass.
+
+        A file that is not what :meth:`save` writes (not a zip, keys missing from model.json, draws
+        that are NaN or infinite or do not match ``shape``, a parameter missing, a configuration this
+        version does not accept) is refused with :class:`ModelFileError`:
+        ``'<path>' is not a valid clvmodels model file: <what is wrong>``."""
         from ..errors import ModelFileError
+        from ..io.model_files import invalid_model_file
 
         header, arrays = load_model_file(path)
         registry = {sub.__name__: sub for sub in _all_subclasses(BayesianModel)}
-        name = header.get("model")
+        name = header["model"]
         target = registry.get(name)
-        if target is None or (cls is not BayesianModel and not issubclass(target, cls)):
+        if target is None:
+            raise invalid_model_file(path, f"it holds an unknown model {name!r} (known: {', '.join(sorted(registry))})")
+        if cls is not BayesianModel and not issubclass(target, cls):
             raise ModelFileError(f"{str(path)!r} holds a {name}, not a {cls.__name__}")
-        obj = target(**header["config"])
-        obj.time_unit_ = header["time_unit"]
-        obj.priors_ = {k: Prior.from_spec(v) for k, v in header["priors_resolved"].items()}
-        obj.diagnostics_ = Diagnostics.from_dict(header["diagnostics"])
+        missing = [p for p in target.param_names if p not in arrays]
+        if missing:
+            raise invalid_model_file(path, f"posterior.npz has no draws of {', '.join(map(repr, missing))} "
+                                           f"(a {name} has {', '.join(target.param_names)})")
+        extra = sorted(set(arrays) - set(target.param_names))
+        if extra:
+            raise invalid_model_file(path, f"posterior.npz holds draws of {', '.join(map(repr, extra))}, "
+                                           f"which a {name} does not have")
+        for p in target.param_names:
+            nonpos = int((arrays[p] <= 0).sum())
+            if nonpos:
+                raise invalid_model_file(path, f"{nonpos} draws of {p!r} are not positive")
+        try:
+            time_unit = check_unit(header["time_unit"])
+        except UnitError as exc:
+            raise invalid_model_file(path, f"'time_unit': {exc}") from None
+        try:
+            obj = target(**header["config"])
+            resolve_priors(target().default_priors(time_unit), obj.priors)
+        except (TypeError, ValueError) as exc:
+            raise invalid_model_file(path, f"'config' is not a valid {name} configuration ({exc})") from None
+        try:
+            obj.priors_ = {k: Prior.from_spec(v) for k, v in header["priors_resolved"].items()}
+        except (TypeError, ValueError) as exc:
+            raise invalid_model_file(path, f"'priors_resolved' is not valid ({exc})") from None
+        try:
+            obj.diagnostics_ = Diagnostics.from_dict(header["diagnostics"])
+        except (TypeError, ValueError) as exc:
+            raise invalid_model_file(path, f"'diagnostics' is not valid ({exc})") from None
+        obj.time_unit_ = time_unit
         obj.fit_info_ = header["fit_info"]
         chains, draws = header["shape"]
         obj.posterior_ = xr.Dataset({p: (("chain", "draw"), arrays[p].reshape(chains, draws)) for p in target.param_names},

@@ -34,7 +34,7 @@ import numpy as np
 from numba import njit, prange
 from scipy import special as sc
 
-from .special import _flat, _hyp2f1_1, _report, _series1, hyp2f1_scaled
+from .special import _NO_CONVERGENCE, _flat, _hyp2f1_1, _report, _series1, hyp2f1_scaled
 
 __all__ = [
     "log_likelihood", "p_alive", "future_p_alive", "expected_purchases_new", "conditional_expected_purchases",
@@ -181,6 +181,7 @@ def _alive_expected(R, A0, a, B, t):
     st = np.empty(R.size, dtype=np.int64)
     _alive_expected_many(R, A0, a, B, t, out, st)
     _report(st, "BG/NBD expected purchases")
+    out[st == _NO_CONVERGENCE] = np.nan  # what the warning says: never a silently wrong number
     return out.reshape(shape)
 
 

@@ -10,20 +10,25 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..errors import InputError, ProblemCollector
+from ..errors import FitError, InputError, ProblemCollector
 from ..predict import (DEFAULT_CHUNK_BYTES, chunk_rows, distinct, draws_for_rows, interval_bounds,
                        reduce_over_draws, _progress)
 from ..units import PERIODS_PER_YEAR, Duration
 from . import bgnbd
-from .base import BayesianModel
+from .base import BayesianModel, check_data_unit
 from .priors import Prior
+from .special import _flat
 
 BGNBD_COLUMNS = ("frequency", "recency", "T")
 
 
 def check_bgnbd_data(data: pd.DataFrame, what: str) -> None:
     """Every problem with (frequency, recency, T) at once: missing, negative, non-integer frequency,
-    recency > T, and recency > 0 with frequency 0."""
+    recency > T, recency > 0 with frequency 0, and repeat purchases with T = 0.
+
+    T = 0 (a customer first seen at the observation end, or at the calibration end) is valid data with
+    frequency 0 and recency 0: such a customer carries no information about the purchase process
+    (her likelihood is 1 whatever the parameters) and is scored as a new customer."""
     problems = ProblemCollector(what=what)
     if not isinstance(data, pd.DataFrame):
         raise InputError(f"{what}: expected a pandas DataFrame, got {type(data).__name__}")
@@ -53,11 +58,16 @@ def check_bgnbd_data(data: pd.DataFrame, what: str) -> None:
     ghost = (f == 0) & (vals["recency"] > 0)
     if ghost.any():
         problems.add("recency", "customers with frequency 0 must have recency 0", data.loc[ghost, cols], int(ghost.sum()))
-    zero_t = vals["T"] <= 0
+    zero_t = (vals["T"] == 0) & ((f > 0) | (vals["recency"] > 0))
     if zero_t.any():
-        problems.add("T", "T must be positive (customers first seen at the observation end carry no information)",
-                     data.loc[zero_t, cols], int(zero_t.sum()))
+        problems.add("T", "customers with T = 0 (first purchase at the observation end) cannot have repeat purchases "
+                     "or a recency above 0", data.loc[zero_t, cols], int(zero_t.sum()))
     problems.raise_if_any()
+
+
+def _t0_mask(data: pd.DataFrame) -> np.ndarray:
+    """Customers first seen at the end of the (calibration) period: T = 0 (so frequency = recency = 0)."""
+    return data["T"].to_numpy(float) == 0
 
 
 class BetaGeoModel(BayesianModel):
@@ -73,10 +83,29 @@ class BetaGeoModel(BayesianModel):
 
     The likelihood is evaluated once per distinct (frequency, recency, T) weighted by the number of
     customers sharing it, so the cost of a gradient grows with distinct triplets, not customers.
+
+    Customers first seen at the end of the period (T = 0, so frequency = recency = 0) are valid data
+    but carry no information about the purchase process: fit() leaves them out of the likelihood and
+    counts them in ``fit_info_["n_excluded_t0"]`` (next to ``n_customers``, everybody, and
+    ``n_customers_fitted``), with one :class:`~clvmodels.data.ExcludedCustomersWarning`. Predictions
+    score them as new customers: P(alive) = 1, expected purchases E[X(t)] (FHL eq. 9), the count
+    distribution of eq. 8.
+
+    A fit whose draws would make predictions NaN, infinite or wrong is refused with
+    :class:`~clvmodels.errors.FitError` (see :meth:`check_draws` and :attr:`reliable_range`); with flat
+    priors on a small base that is what an improper posterior does.
     """
 
     param_names = ("r", "alpha", "a", "b")
     required_columns = BGNBD_COLUMNS
+    #: where the expectation's hypergeometric sums were checked against quadrature: r up to 50 (for
+    #: larger r the series cancel and lose every digit at long horizons), a and b up to 1e5 (from about
+    #: 1e6 the series no longer converge), alpha from 1e-6 (time-unit scale; below, counts explode)
+    reliable_range = {"r": (0.0, 50.0), "alpha": (1e-6, np.inf), "a": (0.0, 1e5), "b": (0.0, 1e5)}
+    drift_advice = ("as a and b grow together (every customer with the same drop-out probability) or r and "
+                    "alpha grow together (every customer with the same purchase rate), the BG/NBD likelihood "
+                    "tends to a positive limit, so under flat priors the posterior is improper and the fit "
+                    "drifts off along those directions.")
 
     def default_priors(self, time_unit: str, data=None) -> dict[str, Prior]:
         return {
@@ -87,6 +116,34 @@ class BetaGeoModel(BayesianModel):
         }
 
     # -- fitting --------------------------------------------------------------------------------
+    def _pre_fit(self, data: pd.DataFrame) -> None:
+        """Customers with T = 0 (first seen at the end of the period) carry no information about the
+        purchase process: fit() leaves them out of the likelihood, counts them in
+        ``fit_info_["n_excluded_t0"]`` (weighted by ``n_customers`` for distinct-row counts) and says so
+        with one :class:`~clvmodels.data.ExcludedCustomersWarning`; they are scored as new customers.
+        ``fit_info_["n_customers"]`` counts everybody, ``fit_info_["n_customers_fitted"]`` those in the
+        likelihood. :class:`FitError` when nobody has T > 0."""
+        import warnings
+
+        from ..data.summary import ExcludedCustomersWarning
+
+        check_bgnbd_data(data, f"data given to {type(self).__name__}.fit")
+        w = _row_weights(data)
+        n_t0 = float(w[_t0_mask(data)].sum())
+        if float(w.sum()) - n_t0 <= 0:
+            raise FitError(
+                "no customer has T > 0: every customer was first seen at the end of the period, so the data say "
+                "nothing about purchasing or drop-out yet; the BG/NBD model needs customers with some history "
+                "(use a later observation_end, or an earlier calibration_end)")
+        if n_t0:
+            one = n_t0 == 1
+            warnings.warn(
+                f"{_count(n_t0)} customer{'' if one else 's'} first seen at the end of the period (T = 0) "
+                f"{'carries' if one else 'carry'} no information about purchasing and "
+                f"{'is' if one else 'are'} left out of the BG/NBD likelihood (count in "
+                "fit_info_['n_excluded_t0']); they are scored as new customers", ExcludedCustomersWarning,
+                stacklevel=3)
+
     def _triplets(self, data: pd.DataFrame):
         weight = data["n_customers"].to_numpy() if "n_customers" in data.columns else None
         return bgnbd_triplets(data, weight)
@@ -94,8 +151,7 @@ class BetaGeoModel(BayesianModel):
     def _build_model(self, data: pd.DataFrame, priors):
         import pymc as pm
 
-        check_bgnbd_data(data, f"data given to {type(self).__name__}.fit")
-        trip = self._triplets(data)
+        trip = self._triplets(data[~_t0_mask(data)])  # data checked by _pre_fit
         self._n_triplets = len(trip.weight)
         with pm.Model() as model:
             rv = {p: priors[p].create(p) for p in self.param_names}
@@ -103,12 +159,37 @@ class BetaGeoModel(BayesianModel):
         return model
 
     def _fit_info(self, data):
-        n = int(data["n_customers"].sum()) if "n_customers" in data.columns else int(len(data))
-        return {"n_customers": n, "n_triplets": int(getattr(self, "_n_triplets", 0)),
-                "total_frequency": float((data["frequency"] * (data["n_customers"] if "n_customers" in data else 1)).sum())}
+        w = _row_weights(data)
+        t0 = _t0_mask(data)
+        return {"n_customers": _as_number(w.sum()), "n_customers_fitted": _as_number(w[~t0].sum()),
+                "n_excluded_t0": _as_number(w[t0].sum()), "n_triplets": int(getattr(self, "_n_triplets", 0)),
+                "total_frequency": float((data["frequency"].to_numpy(float) * w).sum())}
+
+    def _probe_predictions(self, draws, data) -> list[str]:
+        """At every draw: the expected purchases of customers alive now, for a probe of the fitted
+        data's frequencies (up to 12, smallest and largest included) at T = 0 and at the largest T, over
+        the longest observation and ten times it. Each must be finite and its series must converge."""
+        from .special import _NO_CONVERGENCE
+
+        x = np.unique(data["frequency"].to_numpy(float))
+        if len(x) > 12:
+            x = np.unique(x[np.linspace(0, len(x) - 1, 12).round().astype(int)])
+        Tmax = float(data["T"].to_numpy(float).max())
+        t_long = max(Tmax, 1.0)
+        xs, Ts, ts = (g.ravel() for g in np.meshgrid(x, [0.0, Tmax], [t_long, 10.0 * t_long], indexing="ij"))
+        p = {k: np.asarray(draws[k], float)[:, None] for k in self.param_names}
+        shape, (R, A0, a, B, t) = _flat(p["r"] + xs, p["alpha"] + Ts, p["a"], p["b"] + xs, ts)
+        out = np.empty(R.size)
+        st = np.empty(R.size, dtype=np.int64)
+        bgnbd._alive_expected_many(R, A0, a, B, t, out, st)
+        bad = (~np.isfinite(out) | (st == _NO_CONVERGENCE)).reshape(shape).any(axis=1)
+        if bad.any():
+            return [f"the expected purchases cannot be computed at {int(bad.sum())} of {len(bad)} draws"]
+        return []
 
     def log_likelihood(self, data: pd.DataFrame, params: dict[str, float] | None = None) -> float:
-        """Total BG/NBD log-likelihood of ``data`` at ``params`` (default: the posterior means)."""
+        """Total BG/NBD log-likelihood of ``data`` at ``params`` (default: the posterior means).
+        Customers with T = 0 contribute 0 (a likelihood of 1 whatever the parameters)."""
         check_bgnbd_data(data, "data")
         p = dict(self.params_) if params is None else params
         ll = bgnbd.log_likelihood(p["r"], p["alpha"], p["a"], p["b"], data["frequency"].to_numpy(float),
@@ -124,6 +205,7 @@ class BetaGeoModel(BayesianModel):
     def _prepare(self, data: pd.DataFrame):
         self._check_fitted()
         check_bgnbd_data(data, "data to predict for")
+        check_data_unit(data, self.time_unit_)
         d = distinct(data["frequency"].to_numpy(float), data["recency"].to_numpy(float), data["T"].to_numpy(float))
         return d
 
@@ -241,12 +323,28 @@ class BetaGeoModel(BayesianModel):
         h = self._horizon(t)
         self._check_fitted()
         check_bgnbd_data(data, "data to predict for")
+        check_data_unit(data, self.time_unit_)
         arr = engine.score_arrays(self.draws_(max_draws), None, data["frequency"].to_numpy(float),
                                   data["recency"].to_numpy(float), data["T"].to_numpy(float), h=h,
                                   interval=interval, clv=False, progress=progress)
         cols = ["p_alive", "p_alive_lower", "p_alive_upper", "expected_purchases", "expected_purchases_lower",
                 "expected_purchases_upper", "purchases_lower", "purchases_upper"]
         return pd.DataFrame({c: arr[c] for c in cols}, index=data.index)
+
+
+def _row_weights(data: pd.DataFrame) -> np.ndarray:
+    """Customers per row: the ``n_customers`` column of distinct-row counts, else 1 per row."""
+    if "n_customers" in data.columns:
+        return data["n_customers"].to_numpy(float)
+    return np.ones(len(data))
+
+
+def _as_number(v: float):
+    return int(v) if float(v).is_integer() else float(v)
+
+
+def _count(n: float) -> str:
+    return f"{int(n)}" if float(n).is_integer() else f"{n:g}"
 
 
 def bgnbd_triplets(data: pd.DataFrame, weight=None):

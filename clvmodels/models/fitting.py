@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+from scipy import special
 
 from ..errors import FitError
 
@@ -199,19 +200,34 @@ def fit_map(model, param_names: list[str], config: FitConfig) -> xr.Dataset:
     values = {}
     for name, vv, part in zip(names, value_vars, np.split(draws_u, splits, axis=1)):
         rv = model.values_to_rvs[vv]
-        transform = model.rvs_to_transforms.get(rv)
-        tname = type(transform).__name__ if transform is not None else None
-        if tname is None:
-            values[rv.name] = part[:, 0]
-        elif tname == "LogTransform":
-            values[rv.name] = np.exp(part[:, 0])
-        else:
-            raise FitError(f"MAP/Laplace supports log-transformed positive parameters; {rv.name} uses {tname}")
+        values[rv.name] = _backward(rv, model.rvs_to_transforms.get(rv), part[:, 0])
     missing = set(param_names) - set(values)
     if missing:
         raise FitError(f"parameters {sorted(missing)} are not free variables of the model")
     return xr.Dataset({p: (("chain", "draw"), values[p][None, :]) for p in param_names},
                       coords={"chain": [0], "draw": np.arange(n)})
+
+
+def _backward(rv, transform, u: np.ndarray) -> np.ndarray:
+    """Map unconstrained values ``u`` back to the parameter: none, log (positive parameters) and
+    interval transforms (a parameter bounded below, above or both, e.g. the Gamma-Gamma q > 1)."""
+    if transform is None:
+        return u
+    tname = type(transform).__name__
+    if tname == "LogTransform":
+        return np.exp(u)
+    if tname in ("Interval", "IntervalTransform"):
+        lo, hi, has_lo, has_hi = transform.get_a_and_b(rv.owner.inputs)
+        lo, hi = (float(v.eval()) if hasattr(v, "eval") else float(np.asarray(v)) for v in (lo, hi))
+        with np.errstate(over="ignore"):
+            if has_lo and has_hi:
+                return lo + (hi - lo) * special.expit(u)
+            if has_lo:
+                return lo + np.exp(u)
+            if has_hi:
+                return hi - np.exp(u)
+        return u
+    raise FitError(f"MAP/Laplace supports log- and interval-transformed parameters; {rv.name} uses {tname}")
 
 
 @contextlib.contextmanager
@@ -265,7 +281,7 @@ def diagnose(idata, param_names: list[str], method: str, sampler: str, seconds: 
     if diag.divergences:
         diag.problems.append(
             f"{diag.divergences} divergent transitions: the sampler missed part of the posterior; raise "
-            "target_accept (e.g. 0.95) or use more informative priors")
+            "target_accept (e.g. 0.95; --target-accept on the command line) or use more informative priors")
     return diag
 
 

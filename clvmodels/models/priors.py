@@ -27,9 +27,10 @@ class Prior:
         object.__setattr__(self, "dist", dist)
         object.__setattr__(self, "params", dict(params))
 
-    def create(self, name: str):
-        """Add this prior as a free random variable ``name`` to the PyMC model in context."""
-        return getattr(pm, self.dist)(name, **self.params)
+    def create(self, name: str, **kwargs):
+        """Add this prior as a free random variable ``name`` to the PyMC model in context (``kwargs``
+        go to the distribution, e.g. ``default_transform``/``transform``)."""
+        return getattr(pm, self.dist)(name, **self.params, **kwargs)
 
     def to_dict(self) -> dict[str, Any]:
         return {"dist": self.dist, **{k: float(v) for k, v in self.params.items()}}

@@ -49,7 +49,10 @@ def validate_spend(bgnbd_model, gamma_gamma_model, summary: pd.DataFrame, *, int
     predictive interval), ``spend_mae``; per-customer table in ``["table"]``."""
     if "spend_holdout" not in summary.columns:
         raise InputError("spend validation needs 'spend_holdout': build the summary with calibration_end")
+    from ..models.base import check_data_unit
+
     bg, gg = bgnbd_model, gamma_gamma_model
+    check_data_unit(summary, bg.time_unit_, who="the models were")
     h = _holdout_length(summary)
     lo_q, hi_q = interval_bounds(interval)
     draws_bg, draws_gg = joint_draws(bg, gg, max_draws)

@@ -155,11 +155,13 @@ def customer_lifetime_value(bgnbd_model, gamma_gamma_model, data: pd.DataFrame, 
     k0, H = _periods(bg, horizon, start)
     i = discount_rate_per_period(discount_rate, bg.time_unit_)
     d = 1.0 / (1.0 + i)
+    from ..models.base import check_data_unit
     from ..models.bgnbd_model import check_bgnbd_data
     from ..models.gamma_gamma_model import check_spend_data
 
     check_bgnbd_data(data, "data to value")
     check_spend_data(data, "data to value")
+    check_data_unit(data, bg.time_unit_, who="the models were")
     marg = _per_customer(margin, data, "margin")
     cost = _per_customer(cost_to_serve, data, "cost_to_serve")
     with_alive = bool(np.any(cost != 0))
