@@ -446,3 +446,25 @@ def test_non_zip_and_truncated_files_are_refused(tmp_path, bg_new):
     loaded = BetaGeoModel.load(good)
     data = pd.DataFrame({"frequency": [0, 2], "recency": [0.0, 5.0], "T": [0.0, 30.0]})
     pd.testing.assert_frame_equal(loaded.p_alive(data), bg_new.p_alive(data))
+
+
+def test_unconverged_expectations_are_nan_and_the_engine_refuses_them():
+    """Beyond the reliable range (a + b = 1e8) the expectation's series does not converge: the value is
+    NaN, as the warning says (it used to be a finite number 800 times too large), and the engine
+    refuses to hand such a forecast on."""
+    from clvmodels.models import bgnbd
+
+    with pytest.warns(RuntimeWarning, match="no convergence for 1 elements"):
+        v = bgnbd._alive_expected(0.3, 10.0, 2e7, 8e7, 1.0)
+    assert np.isnan(v)
+    ok = bgnbd._alive_expected(0.3, 10.0, 2e4, 8e4, 1.0)  # inside the range: the homogeneous-p limit
+    p0 = 0.2
+    assert ok == pytest.approx((1 - (10 / (10 + p0)) ** 0.3) / p0, rel=1e-4)
+    bg = {"r": np.array([0.3, 0.3]), "alpha": np.array([10.0, 10.0]), "a": np.array([0.8, 2e7]),
+          "b": np.array([2.5, 8e7])}
+    with pytest.warns(RuntimeWarning, match="no convergence"):
+        EH, _, _ = engine.xt_paths(bg, np.array([0.0]), np.array([0.0]), 1.0)
+    assert np.isfinite(EH[0, 0]) and np.isnan(EH[0, 1])
+    with pytest.warns(RuntimeWarning), pytest.raises(FitError, match="NaN or infinite values in expected_purchases"):
+        engine.score_arrays(bg, None, np.array([0.0, 1.0]), np.array([0.0, 2.0]), np.array([0.0, 5.0]), h=1.0,
+                            clv=False)
