@@ -218,7 +218,8 @@ def check_forecast(args) -> tuple[RunPaths, str | None]:
         warnings.warn(f"--margin {args.margin:g} is above 1: the CLV will be more than the revenue (a margin is "
                       "the fraction of revenue kept, e.g. 0.3)", ArgumentWarning, stacklevel=2)
     _number(args, "cost_to_serve", problems, low=0, what="the cost to serve must be 0 or more")
-    _number(args, "acquisition_cost", problems, low=0, what="the acquisition cost must be 0 or more")
+    _number(args, "acquisition_cost", problems, low=0, low_open=True,
+            what="the acquisition cost must be above 0 (clv_cac_ratio divides by it); leave the option out when there is none")
     if args.max_draws is not None and args.max_draws < 0:
         problems.add(None, f"--max-draws {args.max_draws}: must be 0 (all draws) or a positive number")
     check_fit_options(args, problems)

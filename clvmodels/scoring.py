@@ -39,8 +39,7 @@ def score(summary: pd.DataFrame, bgnbd_model, gamma_gamma_model, horizon, *, dis
     (``summary.attrs["clvmodels"]["time_unit"]``) is not the models'; a summary without one is trusted.
     Every customer is scored: those first seen at the end of the period (T = 0) as new customers, those
     whose repeat purchases are all worth 0 with the spend expectation at a mean spend of 0. No column
-    of the table ever holds NaN or inf: :class:`~clvmodels.errors.FitError` instead, naming the columns
-    (only ``clv_cac_ratio`` is NaN by definition where the acquisition cost is 0).
+    of the table ever holds NaN or inf: :class:`~clvmodels.errors.FitError` instead, naming the columns.
     """
     from .models.base import check_data_unit
     from .models.bgnbd_model import check_bgnbd_data
@@ -83,7 +82,7 @@ def score(summary: pd.DataFrame, bgnbd_model, gamma_gamma_model, horizon, *, dis
     cols = [c for c in FORECAST_COLUMNS if c in table.columns]
     extra = [c for c in table.columns if c not in cols]
     out = table[cols + extra]
-    engine.require_finite(out, "forecast table", skip=("customer_id", "clv_cac_ratio"))
+    engine.require_finite(out, "forecast table", skip=("customer_id",))
     out.attrs["clvmodels_clv"] = {"horizon": str(Duration.parse(horizon)), "start": None,
                                   "discount_rate_annual": discount_rate, "discount_rate_per_period": i,
                                   "interval": interval, "n_draws": int(len(pb["r"]))}

@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clvmodels.cli import main
-from clvmodels.datasets import cdnow_sample_path
+
+from .live_logs import earlier_run
 
 pytestmark = pytest.mark.xdist_group("cli_hostile")
 
@@ -37,14 +38,7 @@ def _mostly(good: list[str], bad: list[str]):
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    d = tmp_path_factory.mktemp("models")
-    log = d / "log.csv"
-    full = pd.read_csv(cdnow_sample_path())
-    full[full["customer_id"] <= 400].to_csv(log, index=False)
-    rc = main(["forecast", str(log), "--observation-end", "1998-06-30", "--horizon", "52", "--method", "map",
-               "--seed", "1", "--max-draws", "50", "--quiet", "-o", str(d / "f.csv"), "--model-dir", str(d / "m")])
-    assert rc == 0
-    return d / "m"
+    return earlier_run(tmp_path_factory.mktemp("models"), n_customers=400) / "models"
 
 
 good_row = st.tuples(st.sampled_from(GOOD_IDS), st.sampled_from(GOOD_DATES), st.sampled_from(GOOD_AMOUNTS))

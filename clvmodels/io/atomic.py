@@ -157,33 +157,31 @@ def recover(directories: Iterable[str | os.PathLike]) -> dict[str, int]:
     that no longer run. Returns the counts ``{"finished": ..., "removed": ...}``."""
     finished = removed = 0
     dirs = {Path(d) for d in directories}
-    for d in dirs:
-        if not d.is_dir():
-            continue
-        for journal in d.iterdir():
-            m = _JOURNAL_RE.match(journal.name)
-            if not m or _alive(int(m.group(1))):
-                continue
-            try:
-                pairs = json.loads(journal.read_text())["replace"]
-            except (OSError, ValueError, KeyError, TypeError):
-                pairs = []  # a journal cut short: the run was killed before its first move
-            for tmp, tgt in pairs:
-                if os.path.exists(tmp):
-                    os.replace(tmp, tgt)
-                    finished += 1
-            with contextlib.suppress(FileNotFoundError):
-                journal.unlink()
-    for d in dirs:
-        if not d.is_dir():
-            continue
-        for f in d.iterdir():
-            m = _STAGE_RE.match(f.name)
-            if m and not _alive(int(m.group(1))):
-                with contextlib.suppress(FileNotFoundError):
-                    f.unlink()
-                    removed += 1
+    for journal in _dead_runs_files(dirs, _JOURNAL_RE):
+        try:
+            pairs = json.loads(journal.read_text())["replace"]
+        except (OSError, ValueError, KeyError, TypeError):
+            pairs = []  # a journal cut short: the run was killed before its first move
+        for tmp, tgt in pairs:
+            if os.path.exists(tmp):
+                os.replace(tmp, tgt)
+                finished += 1
+        with contextlib.suppress(FileNotFoundError):
+            journal.unlink()
+    for f in _dead_runs_files(dirs, _STAGE_RE):  # after the journals: what they listed is in place now
+        with contextlib.suppress(FileNotFoundError):
+            f.unlink()
+            removed += 1
     return {"finished": finished, "removed": removed}
+
+
+def _dead_runs_files(dirs, pattern: re.Pattern) -> list[Path]:
+    """Files in ``dirs`` whose names match ``pattern`` (group 1: a pid) and whose writer no longer runs."""
+    found = []
+    for d in dirs:
+        if d.is_dir():
+            found += [f for f in d.iterdir() if (m := pattern.match(f.name)) and not _alive(int(m.group(1)))]
+    return found
 
 
 def _alive(pid: int) -> bool:

@@ -268,15 +268,15 @@ def diagnose(idata, param_names: list[str], method: str, sampler: str, seconds: 
         diag.problems.append("only one chain: R-hat cannot detect non-convergence; use chains >= 2")
     if bad_rhat:
         diag.problems.append(
-            "R-hat >= %.2f for %s: the chains disagree; run longer (more tune and draws) or check the priors"
+            "R-hat >= %.2f for %s: the chains disagree; run longer (more tune and draws; --tune, --draws on the command line) or check the priors"
             % (RHAT_MAX, ", ".join(f"{p}={v:.3f}" for p, v in bad_rhat.items())))
     if low_ess:
         diag.problems.append(
-            "bulk ESS below %d for %s: too few effective draws for stable means and intervals; increase draws"
+            "bulk ESS below %d for %s: too few effective draws for stable means and intervals; increase draws (--draws on the command line)"
             % (ess_min, ", ".join(f"{p}={v:.0f}" for p, v in low_ess.items())))
     if low_tail:
         diag.problems.append(
-            "tail ESS below %d for %s: interval bounds are noisy; increase draws"
+            "tail ESS below %d for %s: interval bounds are noisy; increase draws (--draws on the command line)"
             % (ess_min, ", ".join(f"{p}={v:.0f}" for p, v in low_tail.items())))
     if diag.divergences:
         diag.problems.append(

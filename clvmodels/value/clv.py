@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError, UnitError
+from ..errors import InputError, Problem, UnitError
 from .. import engine
 from ..models import bgnbd
 from ..models import gamma_gamma
@@ -80,13 +80,19 @@ def present_value_factors(bg_params, x, tx, T, k0: int, H: int, d: float, with_a
 
 def add_cac_columns(table: pd.DataFrame, cac: np.ndarray) -> None:
     """Add ``clv_minus_cac`` (with the CLV interval shifted by the cost) and ``clv_cac_ratio`` (posterior
-    mean CLV over acquisition cost; > 1: the customer pays back; NaN where the cost is 0) in place."""
+    mean CLV over acquisition cost; > 1: the customer pays back) in place. The cost must be positive:
+    a ratio over a cost of 0 is undefined, and no column may hold NaN or inf."""
+    nonpos = cac <= 0
+    if nonpos.any():
+        rows = pd.DataFrame({"acquisition_cost": cac[nonpos]}, index=table.index[nonpos])
+        raise InputError([Problem("acquisition_cost", "the acquisition cost must be positive (clv_cac_ratio divides "
+                                  "by it); leave it out when there is none", rows, int(nonpos.sum()))],
+                         what="acquisition costs")
     clv = table["clv"].to_numpy()
     table["clv_minus_cac"] = clv - cac
     table["clv_minus_cac_lower"] = table["clv_lower"].to_numpy() - cac
     table["clv_minus_cac_upper"] = table["clv_upper"].to_numpy() - cac
-    with np.errstate(divide="ignore", invalid="ignore"):
-        table["clv_cac_ratio"] = np.where(cac > 0, clv / cac, np.nan)
+    table["clv_cac_ratio"] = clv / cac
 
 
 def joint_draws(bgnbd_model, gamma_gamma_model, max_draws: int | None = 1000):
