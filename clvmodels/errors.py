@@ -56,6 +56,11 @@ class FitError(ClvError, RuntimeError):
     """A model could not be fitted (no usable data, sampler failure, optimisation did not converge)."""
 
 
+class DataError(FitError, ValueError):
+    """The data cannot support the fit (every customer new, one-time buyers only, too few spenders): the
+    user must bring more data, so the CLI treats it as bad input (exit code 2)."""
+
+
 class UnitError(ClvError, ValueError):
     """A horizon or duration is in a different time unit from the fitted model's."""
 

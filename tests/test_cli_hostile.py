@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from clvmodels.cli import main
@@ -281,3 +282,17 @@ def test_a_later_run_finishes_or_removes_what_a_killed_run_left(run, capsys):
     assert stray.name not in names and staged.name not in names and journal.name not in names
     assert (d / "other.html").read_text() == "<html>the killed run's finished report</html>"
     assert not [n for n in names if n.startswith(".")]
+
+
+def test_a_log_of_one_time_buyers_is_refused_with_what_to_do(run, capsys):
+    """Nobody has bought twice yet: no model can learn repeat buying; exit 2 with the way out."""
+    d = run.dir
+    log = pd.read_csv(d / "log.csv").groupby("customer_id").head(1)
+    log.to_csv(d / "log.csv", index=False)
+    before = snapshot(d)
+    rc = run(*_forecast(d))
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert "no customer made a repeat purchase" in err and "--observation-end" in err
+    assert "Traceback" not in err and "overflow" not in err
+    assert snapshot(d) == before

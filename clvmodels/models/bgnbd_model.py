@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..errors import FitError, InputError, ProblemCollector
+from ..errors import DataError, InputError, ProblemCollector
 from ..predict import (DEFAULT_CHUNK_BYTES, chunk_rows, distinct, draws_for_rows, interval_bounds,
                        reduce_over_draws, _progress)
 from ..units import PERIODS_PER_YEAR, Duration
@@ -122,7 +122,8 @@ class BetaGeoModel(BayesianModel):
         ``fit_info_["n_excluded_t0"]`` (weighted by ``n_customers`` for distinct-row counts) and says so
         with one :class:`~clvmodels.data.ExcludedCustomersWarning`; they are scored as new customers.
         ``fit_info_["n_customers"]`` counts everybody, ``fit_info_["n_customers_fitted"]`` those in the
-        likelihood. :class:`FitError` when nobody has T > 0."""
+        likelihood. :class:`~clvmodels.errors.DataError` when nobody has T > 0 or nobody made a repeat
+        purchase."""
         import warnings
 
         from ..data.summary import ExcludedCustomersWarning
@@ -131,10 +132,17 @@ class BetaGeoModel(BayesianModel):
         w = _row_weights(data)
         n_t0 = float(w[_t0_mask(data)].sum())
         if float(w.sum()) - n_t0 <= 0:
-            raise FitError(
+            raise DataError(
                 "no customer has T > 0: every customer was first seen at the end of the period, so the data say "
                 "nothing about purchasing or drop-out yet; the BG/NBD model needs customers with some history "
                 "(use a later observation_end, or an earlier calibration_end)")
+        n_repeat = float(w[data["frequency"].to_numpy(float) > 0].sum())
+        if n_repeat == 0:
+            raise DataError(
+                f"no customer made a repeat purchase (all {_count(float(w.sum()))} are one-time buyers so far): the "
+                "BG/NBD model learns how often customers buy again and when they drop out from repeat purchases, "
+                "so it cannot be fitted yet; use a longer period (a later observation_end, --observation-end, or an earlier "
+                "calibration_end)")
         if n_t0:
             one = n_t0 == 1
             warnings.warn(

@@ -215,7 +215,8 @@ def _backward(rv, transform, u: np.ndarray) -> np.ndarray:
         return u
     tname = type(transform).__name__
     if tname == "LogTransform":
-        return np.exp(u)
+        with np.errstate(over="ignore"):  # an overflow is an infinite draw, which check_draws refuses
+            return np.exp(u)
     if tname in ("Interval", "IntervalTransform"):
         lo, hi, has_lo, has_hi = transform.get_a_and_b(rv.owner.inputs)
         lo, hi = (float(v.eval()) if hasattr(v, "eval") else float(np.asarray(v)) for v in (lo, hi))

@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from ..errors import FitError, InputError, ProblemCollector
+from ..errors import DataError, InputError, ProblemCollector
 from ..predict import distinct, draws_for_rows, interval_bounds, reduce_over_draws
 from . import gamma_gamma
 from .base import BayesianModel
@@ -162,7 +162,7 @@ class GammaGammaModel(BayesianModel):
 
         ``fit_info_``: ``n_customers`` (everybody), ``n_customers_fitted``, ``n_excluded_no_repeat``,
         ``n_excluded_zero_spend`` (repeat purchases all worth 0; one :class:`ExcludedCustomersWarning`
-        says how many) and ``spend_frequency_correlation``. Raises :class:`FitError` when fewer than 2
+        says how many) and ``spend_frequency_correlation``. Raises :class:`~clvmodels.errors.DataError` when fewer than 2
         customers are left to fit, or when the fit is unusable (see :meth:`check_draws`)."""
         from ..data.summary import ExcludedCustomersWarning
 
@@ -173,7 +173,7 @@ class GammaGammaModel(BayesianModel):
         n_zero = float(w[zero].sum())
         n_excl = float(w[data["frequency"].to_numpy(float) == 0].sum())
         if n_fit < 2:
-            raise FitError("at least 2 customers with repeat purchases and positive spend are needed to fit the "
+            raise DataError("at least 2 customers with repeat purchases and positive spend are needed to fit the "
                            f"Gamma-Gamma model; this summary has {_count(n_fit)}")
         if n_zero:
             one = n_zero == 1
