@@ -188,7 +188,7 @@ def child_forecast(source: str, chains: int, draws: int, tune: int) -> dict:
     sampler.enter("imports")
     t0 = time.perf_counter()
     import clvmodels.cli as cli
-    import clvmodels.cli_jobs as jobs
+    import clvmodels.cli.commands as jobs
     import clvmodels.data as data_mod
     import clvmodels.pipeline as fc
     from clvmodels.models.bgnbd_model import BetaGeoModel

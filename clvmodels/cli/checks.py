@@ -17,8 +17,8 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import InputError, ProblemCollector, UnitError
-from .units import DAYS_PER_UNIT, PERIODS_PER_YEAR, UNIT_NAMES, Duration
+from ..errors import InputError, ProblemCollector, UnitError
+from ..units import DAYS_PER_UNIT, PERIODS_PER_YEAR, UNIT_NAMES, Duration
 
 #: the longest horizon accepted: a customer relationship, discounted, is not valued over centuries, and
 #: the CLV sum costs one term per period
@@ -113,7 +113,7 @@ def _same(a: Path, b: Path) -> bool:
 
 
 def _check_output_file(option: str, path: Path, problems: ProblemCollector, *, table: bool = False) -> None:
-    from .io.atomic import table_format
+    from ..io.atomic import table_format
 
     if table:
         try:
@@ -147,7 +147,7 @@ def _check_output_dir(option: str, path: Path, problems: ProblemCollector) -> No
 
 def _log_would_read(spec: str, path: Path) -> bool:
     """Would the transaction-log argument ``spec`` (file, glob or directory) read ``path`` next time?"""
-    from .data.readers import _kind
+    from ..data.readers import _kind
 
     if _kind(str(path)) is None:
         return False
@@ -179,7 +179,7 @@ def check_paths(paths: RunPaths, problems: ProblemCollector, log_specs: list[str
 
 def log_inputs(transactions, problems: ProblemCollector) -> list[tuple[str, Path]]:
     """The files of the transaction-log argument (a missing file is a problem here, not later)."""
-    from .data.readers import resolve_source
+    from ..data.readers import resolve_source
 
     try:
         source = resolve_source(transactions)
@@ -206,7 +206,7 @@ def check_fit_options(args, problems: ProblemCollector) -> None:
 
 def check_forecast(args) -> tuple[RunPaths, str | None]:
     """Every option and path of ``clv forecast``; returns the paths and the horizon (e.g. '52W')."""
-    from .io.atomic import metadata_path
+    from ..io.atomic import metadata_path
 
     problems = ProblemCollector("arguments")
     horizon = horizon_spec(args.horizon, args.time_unit, problems)
@@ -269,7 +269,7 @@ def check_validate(args) -> RunPaths:
 
 
 def check_summarize(args) -> RunPaths:
-    from .io.atomic import metadata_path
+    from ..io.atomic import metadata_path
 
     problems = ProblemCollector("arguments")
     paths = RunPaths(inputs=log_inputs(args.transactions, problems))

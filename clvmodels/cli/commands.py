@@ -1,8 +1,10 @@
-"""The batch jobs of the CLI: ``clv forecast``, ``clv validate`` and ``clv demo``.
+"""The commands: ``clv summarize``, ``clv forecast``, ``clv validate`` and ``clv demo``.
 
-They call the same functions as the Python API (:func:`clvmodels.forecast`,
+Each command checks every option and path first (:mod:`clvmodels.cli.checks`, exit 2 before any work),
+then calls the same functions as the Python API (:func:`clvmodels.summarize`, :func:`clvmodels.forecast`,
 :func:`clvmodels.validation.validate_purchases`), so a notebook and a batch job give the same numbers.
-Progress goes to stderr; tables and JSON are written atomically.
+Progress goes to stderr; a run's outputs are staged and put in place together
+(:func:`clvmodels.io.staged_outputs`).
 """
 from __future__ import annotations
 
@@ -11,24 +13,43 @@ import sys
 import time
 from pathlib import Path
 
-from .io.atomic import metadata_path, recover, staged_outputs, write_json, write_table
+from ..io.atomic import metadata_path, recover, staged_outputs, write_json, write_table
+from .arguments import add_fit_arguments, add_transaction_arguments, summarize_kwargs
+from .checks import check_demo, check_forecast, check_summarize, check_validate
 
 
-def _add_fit_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--method", choices=["nuts", "map"], default="nuts", help="NUTS (default) or MAP with a Laplace approximation")
-    p.add_argument("--sampler", choices=["auto", "nutpie", "pymc"], default="auto")
-    p.add_argument("--chains", type=int, default=4)
-    p.add_argument("--draws", type=int, default=1000)
-    p.add_argument("--tune", type=int, default=1000)
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--target-accept", type=float, default=0.8,
-                   help="NUTS target acceptance rate (default 0.8); raise it (e.g. 0.95) when the fit reports "
-                        "divergent transitions")
-    p.add_argument("--interval", type=float, default=0.9, help="central interval level (default 0.9)")
-    p.add_argument("--quiet", action="store_true", help="no progress output on stderr")
+def add_summarize(sub) -> None:
+    p = sub.add_parser(
+        "summarize", help="per-customer RFM summary (frequency, recency, T, monetary value, historical CLV)",
+        description="Summarise a transaction log into one row per customer: frequency (repeat purchase "
+                    "occasions), recency (BTYD: first to last purchase), T, monetary_value, historical_clv, "
+                    "time_since_last_purchase (RFM's recency), and with --calibration-end the holdout columns. "
+                    "Bad input exits with code 2 and lists every problem; the output is written atomically.")
+    add_transaction_arguments(p)
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="summary table, .csv or .parquet")
+    p.add_argument("--calibration-end", default=None, metavar="DATE",
+                   help="last day of a calibration period (inclusive): adds holdout columns up to --observation-end")
+    p.add_argument("--quiet", action="store_true", help="no progress line on stderr")
+    p.set_defaults(func=run_summarize)
 
 
-def add_job_commands(sub, add_transaction_arguments) -> None:
+def run_summarize(args: argparse.Namespace) -> int:
+    """``clv summarize``: check the arguments, summarise, write the table and its sidecar together."""
+    from ..data import summarize
+
+    paths = check_summarize(args)  # fail before the work, not after
+    recover(paths.directories)
+    summary = summarize(**summarize_kwargs(args), calibration_end=args.calibration_end)
+    meta = dict(summary.attrs.get("clvmodels", {}))
+    with staged_outputs():
+        write_table(summary, args.output, metadata=meta)
+    if not args.quiet:
+        print(f"clv summarize: {len(summary):,} customers ({meta.get('engine')} engine, time unit "
+              f"{meta.get('time_unit')}) written to {args.output}", file=sys.stderr)
+    return 0
+
+
+def add_job_commands(sub) -> None:
     p = sub.add_parser("forecast", help="fit the models and write the per-customer forecast table")
     add_transaction_arguments(p)
     p.add_argument("--horizon", required=True, help="forecast horizon in periods of --time-unit (e.g. 52)")
@@ -42,7 +63,7 @@ def add_job_commands(sub, add_transaction_arguments) -> None:
     p.add_argument("--max-draws", type=int, default=1000,
                    help="joint posterior draws used for scoring, evenly thinned (default 1000; 0 = all)")
     p.add_argument("--report", default=None, help="also write a self-contained HTML report here")
-    _add_fit_arguments(p)
+    add_fit_arguments(p)
     p.set_defaults(func=run_forecast)
 
     v = sub.add_parser("validate", help="calibration/holdout validation of the BG/NBD (and spend) forecasts")
@@ -50,7 +71,7 @@ def add_job_commands(sub, add_transaction_arguments) -> None:
     v.add_argument("--calibration-end", required=True, help="last day of the calibration period (inclusive)")
     v.add_argument("--json", required=True, dest="json_out", help="write the metrics here")
     v.add_argument("--table", default=None, help="optional per-customer validation table (.csv/.parquet)")
-    _add_fit_arguments(v)
+    add_fit_arguments(v)
     v.set_defaults(func=run_validate)
 
     d = sub.add_parser("demo", help="the main job on the bundled CDNOW sample: forecast table, models, report")
@@ -60,10 +81,8 @@ def add_job_commands(sub, add_transaction_arguments) -> None:
 
 
 def run_forecast(args) -> int:
-    from .cli import summarize_kwargs
-    from .cli_checks import check_forecast
-    from .data import summarize
-    from .pipeline import forecast
+    from ..data import summarize
+    from ..pipeline import forecast
 
     paths, horizon = check_forecast(args)  # every option and path, before any work
     progress = not args.quiet
@@ -93,7 +112,7 @@ def run_forecast(args) -> int:
         meta["timings_seconds"]["write"] = round(time.perf_counter() - t1, 3)
         write_json(meta, metadata_path(args.output))
         if args.report:
-            from .report import write_report
+            from ..report import write_report
 
             write_report(res, args.report)
     if progress:
@@ -107,12 +126,10 @@ def run_forecast(args) -> int:
 
 
 def run_validate(args) -> int:
-    from .cli import summarize_kwargs
-    from .cli_checks import check_validate
-    from .data import summarize
-    from .models import BetaGeoModel, GammaGammaModel
-    from .validation import validate_purchases
-    from .validation.spend import validate_spend
+    from ..data import summarize
+    from ..models import BetaGeoModel, GammaGammaModel
+    from ..validation import validate_purchases
+    from ..validation.spend import validate_spend
 
     paths = check_validate(args)
     recover(paths.directories)
@@ -148,28 +165,32 @@ def run_validate(args) -> int:
     if progress:
         keys = ["n_customers", "holdout_actual_total", "holdout_predicted_total", "mae", "rmse",
                 "interval_coverage", "interval_expected_coverage", "pit_pvalue"]
-        from .io.atomic import dumps
+        from ..io.atomic import dumps
 
         print("[clv] " + dumps({k: metrics.get(k) for k in keys}), file=sys.stderr)
     return 0
 
 
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="clv", description="Probabilistic customer lifetime value.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_summarize(sub)  # each adds its subparser and sets `func`
+    add_job_commands(sub)
+    return parser
+
+
 def run_demo(args) -> int:
     """Forecast the bundled CDNOW sample from the end of its log (1998-06-30): 52 weeks ahead, 10% a year."""
-    from .cli_checks import check_demo
-    from .datasets import cdnow_sample_path
-
-    from .io.atomic import make_output_dir
+    from ..datasets import cdnow_sample_path
+    from ..io.atomic import make_output_dir
 
     check_demo(args)
     out = Path(args.out)
-    ns = argparse.Namespace(
-        transactions=[str(cdnow_sample_path())], date_format=None, customer_id="customer_id", date="date", amount="amount",
-        observation_end="1998-06-30", time_unit="W", horizon="52", output=str(out / "forecast.parquet"),
-        discount_rate=0.1, margin=1.0, cost_to_serve=0.0, acquisition_cost=None, model_dir=str(out / "models"),
-        no_fit=False, max_draws=1000, report=str(out / "report.html"), method="nuts", sampler="auto", chains=4,
-        draws=1000, tune=1000, seed=42, target_accept=0.8, interval=0.9, quiet=args.quiet, engine="auto",
-        negative_amounts="error", zero_amounts="keep", time_mode="continuous")
+    # the demo is a forecast command line, read by the same parser as one typed by hand
+    ns = build_parser().parse_args([
+        "forecast", str(cdnow_sample_path()), "--observation-end", "1998-06-30", "--time-unit", "W",
+        "--horizon", "52", "--discount-rate", "0.1", "--seed", "42", "-o", str(out / "forecast.parquet"),
+        "--model-dir", str(out / "models"), "--report", str(out / "report.html"), *(["--quiet"] if args.quiet else [])])
     with staged_outputs():  # the folder too is removed again if the run fails
         make_output_dir(out)
         rc = run_forecast(ns)

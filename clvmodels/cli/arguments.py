@@ -1,0 +1,71 @@
+"""The options the commands share: the transaction log's (every command that reads one) and the
+sampler's (every command that fits), with their destinations named after the Python API's keywords."""
+from __future__ import annotations
+
+import argparse
+
+
+def add_transaction_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments every command that reads a transaction log shares (summarize, forecast, validate).
+
+    Adds the positional ``transactions`` (one or more CSV/Parquet files, globs or directories; a list)
+    and ``--customer-id``, ``--date``, ``--amount``, ``--observation-end``, ``--time-unit``,
+    ``--negative-amounts``, ``--zero-amounts``, ``--time-mode``, ``--engine`` and ``--date-format``, whose destinations are the keyword names
+    of :func:`clvmodels.data.summarize` (``args.customer_id``, ``args.observation_end``, ...).
+    Commands pass them on with :func:`summarize_kwargs`.
+    """
+    parser.add_argument("transactions", nargs="+", metavar="TRANSACTIONS",
+                        help="transaction log: CSV (comma-separated, with a header) or Parquet files, globs "
+                             "(quote them) or directories")
+    parser.add_argument("--customer-id", default="customer_id", metavar="COL",
+                        help="column of customer ids (default: customer_id)")
+    parser.add_argument("--date", default="date", metavar="COL", help="column of transaction dates (default: date)")
+    parser.add_argument("--amount", default="amount", metavar="COL",
+                        help="column of transaction values (default: amount)")
+    parser.add_argument("--observation-end", required=True, metavar="DATE",
+                        help="last day of the observation period, inclusive (YYYY-MM-DD); later transactions "
+                             "are an error")
+    parser.add_argument("--time-unit", choices=["D", "W", "M"], default="W",
+                        help="unit of recency, T and horizons: days, weeks (default) or months")
+    parser.add_argument("--negative-amounts", choices=["error", "drop", "net"], default="error",
+                        help="negative amounts (returns): report them as bad input (default), drop those rows, "
+                             "or net them against the customer's spend")
+    parser.add_argument("--zero-amounts", choices=["keep", "drop"], default="keep",
+                        help="purchases worth 0 (free items, vouchers): keep them as purchases (default; they "
+                             "count in frequency, and customers whose repeat purchases are all worth 0 are left "
+                             "out of the spend model's fit) or drop those rows")
+    parser.add_argument("--time-mode", choices=["continuous", "periods"], default="continuous",
+                        help="continuous time, days / days per unit (default, unbiased), or whole periods as "
+                             "lifetimes' freq option (fewer distinct (frequency, recency, T): cheaper fits)")
+    parser.add_argument("--engine", choices=["auto", "pandas", "duckdb", "spark"], default="auto",
+                        help="summary engine; auto (default) uses DuckDB for files: bounded memory; spark runs "
+                             "the summary on Spark (needs clvmodels[spark]; the active Spark session, else a local "
+                             "one; for a cluster use clvmodels.spark from a Spark application)")
+    parser.add_argument("--date-format", default=None, metavar="FMT",
+                        help="strptime format of the dates, e.g. %%Y%%m%%d (default: ISO 8601, YYYY-MM-DD)")
+
+
+def summarize_kwargs(args: argparse.Namespace) -> dict:
+    """The :func:`clvmodels.data.summarize` keyword arguments from :func:`add_transaction_arguments`'s."""
+    transactions = args.transactions
+    if isinstance(transactions, (list, tuple)) and len(transactions) == 1:
+        transactions = transactions[0]
+    return dict(transactions=transactions, customer_id=args.customer_id, date=args.date, amount=args.amount,
+                observation_end=args.observation_end, time_unit=args.time_unit,
+                negative_amounts=getattr(args, "negative_amounts", "error"),
+                zero_amounts=getattr(args, "zero_amounts", "keep"), engine=getattr(args, "engine", "auto"),
+                date_format=getattr(args, "date_format", None), time_mode=getattr(args, "time_mode", "continuous"))
+
+
+def add_fit_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--method", choices=["nuts", "map"], default="nuts", help="NUTS (default) or MAP with a Laplace approximation")
+    p.add_argument("--sampler", choices=["auto", "nutpie", "pymc"], default="auto")
+    p.add_argument("--chains", type=int, default=4)
+    p.add_argument("--draws", type=int, default=1000)
+    p.add_argument("--tune", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--target-accept", type=float, default=0.8,
+                   help="NUTS target acceptance rate (default 0.8); raise it (e.g. 0.95) when the fit reports "
+                        "divergent transitions")
+    p.add_argument("--interval", type=float, default=0.9, help="central interval level (default 0.9)")
+    p.add_argument("--quiet", action="store_true", help="no progress output on stderr")
