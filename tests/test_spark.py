@@ -1,8 +1,9 @@
 """The Spark path (clvmodels[spark]) gives the single-machine results, not just some results:
 
 * the Spark summary equals ``clvmodels.summarize`` (pandas engine) on CDNOW and on a simulated log,
-  with and without a calibration split, in periods mode and with returns; so does
-  ``summarize_to_pandas`` (the ``engine="spark"`` hook) on the bundled CSV file;
+  with and without a calibration split, in periods mode and with returns; so do
+  ``summarize_to_pandas`` and ``summarize(..., engine="spark")`` (the dispatcher calling
+  ``aggregate_spark``) on the bundled CSV file;
 * bad input raises the same InputError problems (column, message, count) as the pandas engine;
 * BG/NBD fitted from the distinct-triplet counts equals BG/NBD fitted on the per-customer summary
   (MAP, exactly), and Gamma-Gamma from the distinct spend rows equals its per-customer fit;
@@ -151,6 +152,38 @@ def test_summary_of_csv_files_and_the_engine_hook(spark):
     hooked = summarize_to_pandas(path, spark=spark, **kw)
     pd.testing.assert_frame_equal(hooked, expected, check_exact=True)
     assert hooked.attrs["clvmodels"] == {**expected.attrs["clvmodels"], "engine": "spark"}
+
+
+def test_summarize_engine_spark_goes_through_aggregate_spark(spark, simulated):
+    """``clvmodels.summarize(..., engine="spark")`` calls the Spark engine's ``aggregate_spark`` as it
+    calls the DuckDB engine's, and finishes the summary itself: the pandas engine's summary, warnings
+    and problems, with ``engine="spark"`` in the attrs."""
+    from clvmodels.spark import summarize_to_pandas
+
+    path = str(cdnow_sample_path())
+    kw = dict(observation_end="1998-06-30", calibration_end="1997-09-30", time_unit="W")
+    expected = summarize(path, engine="pandas", **kw)
+    got = summarize(path, engine="spark", **kw)
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    assert got.attrs["clvmodels"] == {**expected.attrs["clvmodels"], "engine": "spark"}
+    kw = dict(observation_end="2020-12-31", calibration_end="2020-08-31", time_unit="D")
+    with warnings.catch_warnings(record=True) as w_pandas:
+        warnings.simplefilter("always")
+        expected = summarize(simulated, engine="pandas", **kw)
+    with warnings.catch_warnings(record=True) as w_spark:
+        warnings.simplefilter("always")
+        got = summarize(simulated, engine="spark", **kw)
+    assert_same_summary(got, expected, exact_money=False)
+    assert [str(w.message) for w in w_spark if issubclass(w.category, ExcludedCustomersWarning)] == [
+        str(w.message) for w in w_pandas if issubclass(w.category, ExcludedCustomersWarning)]
+    log = pd.DataFrame({"customer_id": [1, None, 2], "date": ["2024-01-01", "x", "2025-01-01"],
+                        "amount": ["1", "2", "-3"]})
+    with pytest.raises(InputError) as hooked:
+        summarize_to_pandas(log, spark=spark, observation_end="2024-06-30")
+    with pytest.raises(InputError) as got:
+        summarize(log, engine="spark", observation_end="2024-06-30")
+    assert str(got.value) == str(hooked.value)
+    assert [p.column for p in got.value.problems] == ["customer_id", "date", "amount", "date"]
 
 
 def test_summary_of_parquet_files_written_by_pandas(spark, simulated, tmp_path):

@@ -2,11 +2,13 @@
 
 The log is never loaded into pandas. DuckDB scans the files (or a registered DataFrame) twice:
 
-1. one aggregate pass counts every kind of problem (the same checks, with the same parsing rules and
-   the same messages, as the pandas engine's :func:`clvmodels.data.validate.check_frame`); only when a
-   count is not zero does a second, streaming query fetch the first offending rows to show them;
+1. one aggregate pass counts every kind of problem (the parsing rules of :mod:`clvmodels.data.checks`
+   as SQL), and the shared reporter (:func:`clvmodels.data.checks.report_log_problems`) turns the counts
+   into problems, as for the other engines; only for a count that is not zero does a second, streaming
+   query fetch the first offending rows to show them;
 2. two nested GROUP BYs build purchase occasions (customer x day or period x side of the calibration
-   split) and then the per-customer aggregates of :class:`~clvmodels.data.summary.CustomerAggregates`.
+   split) and then the per-customer aggregates of :class:`~clvmodels.data.aggregates.CustomerAggregates`
+   (the engines' contract; :func:`clvmodels.data.summarize` finishes the summary).
 
 DuckDB's hash aggregates spill to ``temp_directory`` when they outgrow ``memory_limit``, so a log larger
 than memory is summarised in bounded memory; only the result (one row per customer) comes back to Python.
@@ -21,6 +23,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -28,35 +31,25 @@ import pandas as pd
 
 from ..errors import InputError, ProblemCollector
 from . import readers
-from .summary import CustomerAggregates
-from .validate import (
+from .aggregates import CustomerAggregates, period_index
+from .checks import (
     BLANK_PATTERN,
     CANONICAL_INT_PATTERN,
     DATE_PATTERN,
     MAX_AMOUNT,
     MAX_DATE,
-    MIN_DATE,
-    MSG_DATES_OUT_OF_RANGE,
-    MSG_EMPTY,
-    MSG_HUGE_AMOUNTS,
-    MSG_IDS_TOO_LARGE,
-    MSG_MISSING_AMOUNTS,
-    MSG_MISSING_DATES,
-    MSG_MISSING_IDS,
-    MSG_NEGATIVE,
     MAX_MONEY_DECIMALS,
+    MIN_DATE,
     NUMBER_PATTERN,
     SHOW_ROWS,
-    msg_after_end,
-    msg_bad_amount_type,
-    msg_bad_amounts,
-    msg_bad_date_type,
-    msg_bad_dates,
-    msg_empty_after_drop,
-    msg_end_before_all,
-    msg_integer_dates,
-    msg_missing_column,
+    day_number,
     money_decimals_from_sql,
+    msg_bad_amount_type,
+    msg_bad_date_type,
+    msg_integer_dates,
+    report_log_problems,
+    report_missing_columns,
+    rows_to_drop,
 )
 
 DEFAULT_MEMORY_LIMIT_BYTES = 2 * 1024**3
@@ -116,12 +109,14 @@ class _Columns:
     ``date`` is a DATE expression (NULL when missing or unparseable), ``value`` a DOUBLE expression;
     ``*_missing`` / ``*_bad`` / ``date_out`` / ``amount_huge`` are the conditions the pandas engine
     checks, as SQL. A column that is absent (already reported) or unusable as a whole gets NULLs and
-    raises no further problem.
+    raises no further problem. ``integer_dates()`` words the problem of integer dates without a
+    date_format (it fetches an example, so it runs only when the problem is reported).
     """
 
     def __init__(self, types: dict[str, str], customer_id: str, date: str, amount: str,
-                 date_format: str | None, from_csv: bool):
-        self.problems_whole: list[tuple[str, str]] = []  # (column, message) for whole-column problems
+                 date_format: str | None, from_csv: bool, integer_dates: Callable[[], str]):
+        # problems of a column as a whole, by role: message, or a function giving it
+        self.problems_whole: dict[str, str | Callable[[], str]] = {}
         c, d, a = _q(customer_id), _q(date), _q(amount)
         # customer id
         ct = _base_type(types.get(customer_id, "BIGINT"))
@@ -149,11 +144,11 @@ class _Columns:
         elif dt in _TIMESTAMP_TYPES:
             self.date, self.date_missing = f"CAST({d} AS DATE)", f"({d} IS NULL)"
         elif dt in _INT_TYPES and date_format is None:
-            self.problems_whole.append((date, "__integer_dates__"))
+            self.problems_whole["date"] = integer_dates
         elif dt in _INT_TYPES or dt in _TEXT_TYPES:
             text = d if dt in _TEXT_TYPES else f"CAST({d} AS VARCHAR)"
         else:
-            self.problems_whole.append((date, msg_bad_date_type(types[date])))
+            self.problems_whole["date"] = msg_bad_date_type(types[date])
         if text is not None:
             self.date_missing = f"({text} IS NULL OR regexp_full_match({text}, {_s(BLANK_PATTERN)}))"
             if date_format is not None:
@@ -187,7 +182,7 @@ class _Columns:
             self.amount_missing = f"({a} IS NULL OR regexp_full_match({a}, {_s(BLANK_PATTERN)}))"
             self.amount_bad = f"(NOT {self.amount_missing} AND NOT coalesce({ok}, FALSE))"
         else:
-            self.problems_whole.append((amount, msg_bad_amount_type(types[amount])))
+            self.problems_whole["amount"] = msg_bad_amount_type(types[amount])
         # too large to be money (infinities are "non-numeric" already); not also "negative"
         self.amount_huge = f"coalesce(isfinite({self.value}) AND abs({self.value}) > {MAX_AMOUNT!r}::DOUBLE, FALSE)"
         self.negative = f"({self.value} < 0 AND NOT {self.amount_huge})"
@@ -280,10 +275,8 @@ def _run(con, transactions, *, customer_id, date, amount, observation_end, calib
         present = [c for c in needed if c in available]
         src = readers.duckdb_source(file_source, present)
         from_csv = file_source.from_csv
-    roles = {customer_id: "customer id", date: "date", amount: "amount"}
-    for col, role in roles.items():
-        if col not in present:
-            problems.add(col, msg_missing_column(col, role, available))
+    report_missing_columns(problems, customer_id=customer_id, date=date, amount=amount, present=present,
+                           available=available)
     if not present:
         problems.raise_if_any()
     src_with_names = readers.duckdb_source(file_source, present, filename=True) if file_source else src
@@ -300,13 +293,18 @@ def _run(con, transactions, *, customer_id, date, amount, observation_end, calib
     except duckdb.Error as exc:
         raise unreadable(exc) from exc
     types = {c: t for c, t in described if c in present}
-    cols = _Columns(types, customer_id, date, amount, date_format, from_csv)
+
+    def integer_dates() -> str:
+        example = con.execute(f"SELECT {_q(date)} FROM {src} WHERE {_q(date)} IS NOT NULL LIMIT 1").fetchone()
+        return msg_integer_dates(None if example is None else int(example[0]))
+
+    cols = _Columns(types, customer_id, date, amount, date_format, from_csv, integer_dates)
     raw_cols = present
     obs = _date_literal(observation_end) if observation_end is not None else "NULL::DATE"
     after_end = f"({cols.date_valid} AND {cols.date} > {obs})"
 
     # Pass 1: count every problem; test whether money can be added exactly as integers
-    # (validate.exact_money: the per-row fewest exact decimals, largest over the kept rows).
+    # (checks.exact_money: the per-row fewest exact decimals, largest over the kept rows).
     kept = f"({cols.value} IS NOT NULL AND NOT isnan({cols.value}))"
     if negative_amounts == "drop":
         kept = f"({kept} AND {cols.value} >= 0)"
@@ -344,56 +342,30 @@ def _run(con, transactions, *, customer_id, date, amount, observation_end, calib
              "bad_amount", "huge_amount", "negative", "zero", "after_end", "first_date", "last_date",
              "canonical_ids", "money_max_abs", "money_n", "money_decimals"]
     stats = dict(zip(names, stats))
-    n_rows = int(stats["n_rows"])
-    if n_rows == 0:
-        problems.add(None, MSG_EMPTY)
-        problems.raise_if_any()
+    for end in ("first", "last"):  # the reporter takes day numbers
+        d = stats.pop(f"{end}_date")
+        stats[f"{end}_day"] = None if d is None else day_number(np.datetime64(d, "D"))
+    conds = {"missing_id": cols.id_missing, "big_id": cols.id_too_big, "missing_date": cols.date_missing,
+             "bad_date": cols.date_bad, "out_of_range_date": cols.date_out, "missing_amount": cols.amount_missing,
+             "bad_amount": cols.amount_bad, "huge_amount": cols.amount_huge, "negative": cols.negative,
+             "after_end": after_end}
 
-    def show(column: str, message: str, cond: str, n: int) -> None:
-        rows = _examples(con, src_with_names, raw_cols, cond, file_source=file_source, frame_index=frame_index)
-        problems.add(column, message, rows, n)
+    def show_rows(key: str | None) -> pd.DataFrame:
+        if key is None:  # the first rows of the log
+            return con.execute(f"SELECT {', '.join(_q(c) for c in raw_cols)} FROM {src} LIMIT {SHOW_ROWS}").df()
+        return _examples(con, src_with_names, raw_cols, conds[key], file_source=file_source, frame_index=frame_index)
 
-    def first_rows() -> pd.DataFrame:
-        return con.execute(f"SELECT {', '.join(_q(c) for c in raw_cols)} FROM {src} LIMIT {SHOW_ROWS}").df()
-
-    for column, message in cols.problems_whole:
-        if message == "__integer_dates__":
-            example = con.execute(f"SELECT {_q(date)} FROM {src} WHERE {_q(date)} IS NOT NULL LIMIT 1").fetchone()
-            message = msg_integer_dates(None if example is None else int(example[0]))
-        problems.add(column, message, first_rows(), n_rows)
-    checks = [(customer_id, MSG_MISSING_IDS, cols.id_missing, "missing_id"),
-              (customer_id, MSG_IDS_TOO_LARGE, cols.id_too_big, "big_id"),
-              (date, MSG_MISSING_DATES, cols.date_missing, "missing_date"),
-              (date, msg_bad_dates(date_format), cols.date_bad, "bad_date"),
-              (date, MSG_DATES_OUT_OF_RANGE, cols.date_out, "out_of_range_date"),
-              (amount, MSG_MISSING_AMOUNTS, cols.amount_missing, "missing_amount"),
-              (amount, msg_bad_amounts(), cols.amount_bad, "bad_amount"),
-              (amount, MSG_HUGE_AMOUNTS, cols.amount_huge, "huge_amount")]
-    if negative_amounts == "error":
-        checks.append((amount, MSG_NEGATIVE, cols.negative, "negative"))
-    for column, message, cond, key in checks:
-        if int(stats[key]):
-            show(column, message, cond, int(stats[key]))
-    if stats["first_date"] is not None and observation_end is not None:
-        first, last = str(stats["first_date"]), str(stats["last_date"])
-        if observation_end < np.datetime64(stats["first_date"], "D"):
-            problems.add(date, msg_end_before_all("observation_end", str(observation_end), first))
-        else:
-            if int(stats["after_end"]):
-                n = int(stats["after_end"])
-                show(date, msg_after_end(n, str(observation_end), last), after_end, n)
-            if calibration_end is not None and calibration_end < np.datetime64(stats["first_date"], "D"):
-                problems.add(date, msg_end_before_all("calibration_end", str(calibration_end), first))
+    report_log_problems(problems, stats, show_rows, customer_id=customer_id, date=date, amount=amount,
+                        date_format=date_format, negative_amounts=negative_amounts, observation_end=observation_end,
+                        calibration_end=calibration_end, whole_column=cols.problems_whole)
     problems.raise_if_any()
 
     n_negative, n_zero = int(stats["negative"]), int(stats["zero"])
     keep = ""
-    drop_negative = negative_amounts == "drop" and n_negative > 0
-    drop_zero = zero_amounts == "drop" and n_zero > 0
+    drop_negative, drop_zero = rows_to_drop(problems, stats, show_rows, amount=amount,
+                                            negative_amounts=negative_amounts, zero_amounts=zero_amounts)
+    problems.raise_if_any()
     if drop_negative or drop_zero:
-        if int(stats["money_n"]) == 0:  # with no problems, every row has a value: all were dropped
-            problems.add(amount, msg_empty_after_drop(drop_negative, drop_zero), first_rows(), n_rows)
-            problems.raise_if_any()
         dropped = [c for c, on in ((cols.negative, drop_negative), (cols.zero, drop_zero)) if on]
         keep = "WHERE NOT (" + " OR ".join(dropped) + ")"
     decimals = money_decimals_from_sql(stats["money_decimals"], stats["money_max_abs"] or 0.0,
@@ -431,8 +403,6 @@ def _run(con, transactions, *, customer_id, date, amount, observation_end, calib
     k_first = col("k_first", np.int64) if "k_first" in res else day_first
     k_last = col("k_last", np.int64) if "k_last" in res else day_last
     if time_mode == "periods":  # the SQL returns each period's first day; the summary wants its number
-        from .summary import period_index
-
         k_first, k_last = period_index(k_first, unit, time_mode), period_index(k_last, unit, time_mode)
     n_occ_hold = col("n_occ_hold", np.int64) if "n_occ_hold" in res else np.zeros(len(ids), np.int64)
     zeros = np.zeros(len(ids))

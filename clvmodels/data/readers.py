@@ -1,11 +1,11 @@
-"""Reading transaction logs from CSV and Parquet files, for both engines.
+"""Reading transaction logs from CSV and Parquet files, for every engine.
 
 A log is one file, a glob (``logs/2024-*.parquet``), a directory (every ``*.parquet`` or ``*.csv`` in
 it, recursively), or a list of any of these; every file must have the same format and columns.
 
 CSV files are comma-separated with a header row (optionally gzip-compressed, ``.csv.gz``); the
 customer id, date and amount columns are read as text and parsed by clvmodels' own rules
-(:mod:`clvmodels.data.validate`), identically in both engines, so neither pandas' nor DuckDB's type
+(:mod:`clvmodels.data.checks`), identically in every engine, so neither pandas' nor DuckDB's type
 guessing decides what a value means. Parquet columns keep their stored types.
 
 The pandas engine reads only the three needed columns with pyarrow (typed Parquet columns row group
@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, Problem
+from .checks import msg_ragged_rows
 
 CSV_SUFFIXES = (".csv", ".csv.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -347,8 +348,6 @@ def ragged_problems(source: FileSource) -> list[Problem]:
         except (OSError, UnicodeError, EOFError):
             continue
         if count:
-            from .validate import msg_ragged_rows  # validate imports nothing from here: no cycle
-
             rows = pd.DataFrame({"file": [os.path.basename(p)] * len(shown), "row": [r for r, _, _ in shown],
                                  "fields": [n for _, n, _ in shown], "line": [t for _, _, t in shown]})
             rows.index = [""] * len(rows)

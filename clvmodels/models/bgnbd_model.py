@@ -126,7 +126,7 @@ class BetaGeoModel(BayesianModel):
         purchase."""
         import warnings
 
-        from ..data.summary import ExcludedCustomersWarning
+        from ..data.aggregates import ExcludedCustomersWarning
 
         check_bgnbd_data(data, f"data given to {type(self).__name__}.fit")
         w = _row_weights(data)

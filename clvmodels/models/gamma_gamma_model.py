@@ -164,7 +164,7 @@ class GammaGammaModel(BayesianModel):
         ``n_excluded_zero_spend`` (repeat purchases all worth 0; one :class:`ExcludedCustomersWarning`
         says how many) and ``spend_frequency_correlation``. Raises :class:`~clvmodels.errors.DataError` when fewer than 2
         customers are left to fit, or when the fit is unusable (see :meth:`check_draws`)."""
-        from ..data.summary import ExcludedCustomersWarning
+        from ..data.aggregates import ExcludedCustomersWarning
 
         check_spend_data(data, f"data given to {type(self).__name__}.fit")
         fitted, zero = _spend_rows(data)

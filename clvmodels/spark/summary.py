@@ -1,18 +1,21 @@
 """The Spark engine of the RFM summary: a Spark DataFrame of transactions in, a Spark DataFrame of
 customers out, with the definitions, parsing rules, checks and messages of the pandas and DuckDB
-engines (:mod:`clvmodels.data.summary`, :mod:`clvmodels.data.validate`).
+engines (:mod:`clvmodels.data.summary`, :mod:`clvmodels.data.checks`); :func:`aggregate_spark` is the
+engine behind ``clvmodels.summarize(..., engine="spark")``, returning the engines' contract
+(:class:`~clvmodels.data.aggregates.CustomerAggregates`) as the DuckDB engine does.
 
 How it runs (nothing per transaction or per customer ever comes to the driver):
 
 1. one aggregation pass over the log counts every kind of problem (missing ids, dates or amounts,
    unparseable dates or amounts, negative amounts, transactions after the observation end) and runs
-   the exact-money test of :func:`clvmodels.data.validate.money_decimals`; only when a count is not
-   zero does a second query fetch the first offending rows (``limit 5``) to show them. Problems are
-   raised together as :class:`clvmodels.errors.InputError`, each naming its column;
+   the exact-money test of :func:`clvmodels.data.checks.exact_money`; the shared reporter
+   (:func:`clvmodels.data.checks.report_log_problems`) turns the counts into problems, and only for a
+   count that is not zero does a second query fetch the first offending rows (``limit 5``) to show
+   them. Problems are raised together as :class:`clvmodels.errors.InputError`, each naming its column;
 2. two group-bys build purchase occasions (customer x day or period x side of the calibration split)
-   and then the per-customer aggregates of :class:`clvmodels.data.summary.CustomerAggregates`;
+   and then the per-customer aggregates of :class:`clvmodels.data.aggregates.CustomerAggregates`;
 3. the summary columns are derived from those aggregates with the same arithmetic, in the same
-   order, as :func:`clvmodels.data.summary.finish_summary`, so counts, dates and times are identical
+   order, as :func:`clvmodels.data.aggregates.finish_summary`, so counts, dates and times are identical
    to the other engines, and so is money when it is exact (amounts with at most 6 decimals are added
    as integers); otherwise money sums agree to within rounding (relative 1e-12), as between the pandas
    and DuckDB engines.
@@ -32,22 +35,23 @@ column (:func:`summary_metadata`), so it travels with the DataFrame, through Par
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..data import readers
-from ..data.summary import (
+from ..data.aggregates import (
     HOLDOUT_COLUMNS,
     SUMMARY_COLUMNS,
     WEEK_ORIGIN_DAY,
     CustomerAggregates,
     finish_summary,
-    warn_excluded,
     period_index,
+    warn_excluded,
 )
-from ..data.validate import (
+from ..data.checks import (
     BLANK_PATTERN,
     CANONICAL_INT_PATTERN,
     DATE_PATTERN,
@@ -55,29 +59,18 @@ from ..data.validate import (
     MAX_DAY,
     MAX_MONEY_DECIMALS,
     MIN_DAY,
-    MSG_DATES_OUT_OF_RANGE,
-    MSG_EMPTY,
-    MSG_HUGE_AMOUNTS,
-    MSG_MISSING_AMOUNTS,
-    MSG_MISSING_DATES,
-    MSG_MISSING_IDS,
-    MSG_NEGATIVE,
     NUMBER_PATTERN,
     SHOW_ROWS,
     check_options,
     day_number,
-    day_text,
     money_decimals_from_sql,
-    msg_after_end,
     msg_bad_amount_type,
-    msg_bad_amounts,
     msg_bad_date_type,
-    msg_bad_dates,
-    msg_empty_after_drop,
-    msg_end_before_all,
     msg_integer_dates,
-    msg_missing_column,
     parse_period_ends,
+    report_log_problems,
+    report_missing_columns,
+    rows_to_drop,
 )
 from ..errors import InputError, ProblemCollector
 from ..units import DAYS_PER_UNIT, check_unit
@@ -168,7 +161,7 @@ def _short(exc: Exception) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Parsing expressions (the rules of clvmodels.data.validate, as Spark column expressions)
+# Parsing expressions (the rules of clvmodels.data.checks, as Spark column expressions)
 # ---------------------------------------------------------------------------------------------------
 def _full(col, pattern: str):
     """Full regular-expression match (Java regex; the patterns use only [0-9] and explicit blanks)."""
@@ -196,13 +189,13 @@ def _try_double(text):
 
 def _date_format_udf(date_format: str):
     """Day numbers of text dates under a strptime ``date_format``, parsed on the executors by the very
-    function the pandas engine uses (:func:`clvmodels.data.validate.parse_dates`), so both engines read
+    function the pandas engine uses (:func:`clvmodels.data.pandas_engine.parse_dates`), so both engines read
     every layout the same way. Null when missing or unparseable."""
     from pyspark.sql.functions import pandas_udf
 
     @pandas_udf("long")
     def parse(text: pd.Series) -> pd.Series:
-        from clvmodels.data.validate import parse_dates
+        from clvmodels.data.pandas_engine import parse_dates
 
         days, missing, bad, _ = parse_dates(text.astype(object), date_format)
         out = pd.Series(days, dtype="Int64")
@@ -214,14 +207,16 @@ def _date_format_udf(date_format: str):
 
 class _Columns:
     """Spark expressions that parse the three columns, built from their types (as the DuckDB engine's
-    SQL expressions are)."""
+    SQL expressions are). ``integer_dates()`` words the problem of integer dates without a date_format
+    (it fetches an example, so it runs only when the problem is reported)."""
 
     def __init__(self, schema, customer_id: str, date: str, amount: str, date_format: str | None,
-                 from_csv: bool, observation_day: int | None):
+                 from_csv: bool, observation_day: int | None, integer_dates: Callable[[], str]):
         from pyspark.sql import functions as F
         from pyspark.sql import types as T
 
-        self.problems_whole: list[tuple[str, str]] = []
+        # problems of a column as a whole, by role: message, or a function giving it
+        self.problems_whole: dict[str, str | Callable[[], str]] = {}
         fields = {f.name: f.dataType for f in schema.fields}
         self.fields = fields
         false = F.lit(False)
@@ -257,11 +252,11 @@ class _Columns:
                 self.day = F.datediff(F.to_date(d), F.lit("1970-01-01").cast("date")).cast("long")
                 self.date_missing = d.isNull()
             elif isinstance(dt, (T.ByteType, T.ShortType, T.IntegerType, T.LongType)) and date_format is None:
-                self.problems_whole.append((date, "__integer_dates__"))
+                self.problems_whole["date"] = integer_dates
             elif isinstance(dt, (T.ByteType, T.ShortType, T.IntegerType, T.LongType, T.StringType)):
                 text = d if isinstance(dt, T.StringType) else d.cast("string")
             else:
-                self.problems_whole.append((date, msg_bad_date_type(dt.simpleString())))
+                self.problems_whole["date"] = msg_bad_date_type(dt.simpleString())
             if text is not None:
                 self.date_missing = text.isNull() | _full(text, BLANK_PATTERN)
                 if date_format is not None:
@@ -297,7 +292,7 @@ class _Columns:
                 self.amount_missing = a.isNull() | _full(a, BLANK_PATTERN)
                 self.amount_bad = ~self.amount_missing & ~ok
             else:
-                self.problems_whole.append((amount, msg_bad_amount_type(at.simpleString())))
+                self.problems_whole["amount"] = msg_bad_amount_type(at.simpleString())
         # too large to be money (infinities are "non-numeric" already); not also "negative"
         self.amount_huge = F.coalesce(~self.amount_bad & (F.abs(self.value) > F.lit(MAX_AMOUNT)), F.lit(False))
         self.negative = F.coalesce((self.value < 0) & ~self.amount_huge, F.lit(False))
@@ -357,19 +352,19 @@ def _prepare(transactions, *, customer_id: str, date: str, amount: str, obs, cal
     file_source = _FILE_LABEL in sdf.columns
     needed = list(dict.fromkeys((customer_id, date, amount)))
     present = [c for c in needed if c in sdf.columns]
-    roles = {customer_id: "customer id", date: "date", amount: "amount"}
-    for col, role in roles.items():
-        if col not in present:
-            problems.add(col, msg_missing_column(col, role, [c for c in available if c != _FILE_LABEL]))
+    report_missing_columns(problems, customer_id=customer_id, date=date, amount=amount, present=present,
+                           available=[c for c in available if c != _FILE_LABEL])
     if not present:
         problems.raise_if_any()
     obs_day = day_number(obs) if obs is not None else None
     cal_day = day_number(cal) if cal is not None else None
-    cols = _Columns(sdf.schema, customer_id, date, amount, date_format, from_csv, obs_day)
-    raw_cols = present
 
-    def show(column: str, message: str, cond, n: int) -> None:
-        problems.add(column, message, _examples(sdf, raw_cols, cond, file_source), n)
+    def integer_dates() -> str:
+        example = sdf.where(F.col(f"`{date}`").isNotNull()).select(f"`{date}`").limit(1).collect()
+        return msg_integer_dates(None if not example else int(example[0][0]))
+
+    cols = _Columns(sdf.schema, customer_id, date, amount, date_format, from_csv, obs_day, integer_dates)
+    raw_cols = present
 
     # One pass counting every problem, with the exact-money test among the rows that will be kept.
     kept = cols.value.isNotNull() & ~F.isnan(cols.value)
@@ -412,53 +407,29 @@ def _prepare(transactions, *, customer_id: str, date: str, amount: str, obs, cal
                     raise InputError(ragged, what="transaction log") from exc
             raise InputError(f"Spark cannot read the transaction log: {_short(exc)}") from exc
         raise
-    n_rows = int(stats["n_rows"])
-    if n_rows == 0:
-        problems.add(None, MSG_EMPTY)
-        problems.raise_if_any()
-    for column, message in cols.problems_whole:
-        if message == "__integer_dates__":
-            example = sdf.where(F.col(f"`{date}`").isNotNull()).select(f"`{date}`").limit(1).collect()
-            message = msg_integer_dates(None if not example else int(example[0][0]))
-        rows = sdf.select(*_raw(sdf, raw_cols)).limit(SHOW_ROWS).toPandas()
-        problems.add(column, message, rows, n_rows)
-    checks = [(customer_id, MSG_MISSING_IDS, cols.id_missing, "missing_id"),
-              (date, MSG_MISSING_DATES, cols.date_missing, "missing_date"),
-              (date, msg_bad_dates(date_format), cols.date_bad, "bad_date"),
-              (date, MSG_DATES_OUT_OF_RANGE, cols.date_out, "out_of_range_date"),
-              (amount, MSG_MISSING_AMOUNTS, cols.amount_missing, "missing_amount"),
-              (amount, msg_bad_amounts(), cols.amount_bad, "bad_amount"),
-              (amount, MSG_HUGE_AMOUNTS, cols.amount_huge, "huge_amount")]
-    if negative_amounts == "error":
-        checks.append((amount, MSG_NEGATIVE, cols.negative, "negative"))
-    for column, message, cond, key in checks:
-        if int(stats[key] or 0):
-            show(column, message, cond, int(stats[key]))
-    first_day = stats["first_day"]
-    if first_day is not None and obs_day is not None:
-        first_day, last_day = int(first_day), int(stats["last_day"])
-        if obs_day < first_day:
-            problems.add(date, msg_end_before_all("observation_end", str(obs), day_text(first_day)))
-        else:
-            n_after = int(stats["after_end"] or 0)
-            if n_after:
-                show(date, msg_after_end(n_after, str(obs), day_text(last_day)), cols.after_end, n_after)
-            if cal_day is not None and cal_day < first_day:
-                problems.add(date, msg_end_before_all("calibration_end", str(cal), day_text(first_day)))
+    conds = {"missing_id": cols.id_missing, "missing_date": cols.date_missing, "bad_date": cols.date_bad,
+             "out_of_range_date": cols.date_out, "missing_amount": cols.amount_missing,
+             "bad_amount": cols.amount_bad, "huge_amount": cols.amount_huge, "negative": cols.negative,
+             "after_end": cols.after_end}
+
+    def show_rows(key: str | None):
+        if key is None:  # the first rows of the log
+            return sdf.select(*_raw(sdf, raw_cols)).limit(SHOW_ROWS).toPandas()
+        return _examples(sdf, raw_cols, conds[key], file_source)
+
+    report_log_problems(problems, stats, show_rows, customer_id=customer_id, date=date, amount=amount,
+                        date_format=date_format, negative_amounts=negative_amounts, observation_end=obs,
+                        calibration_end=cal, whole_column=cols.problems_whole)
     problems.raise_if_any()
     n_negative, n_zero = int(stats["negative"] or 0), int(stats["zero"] or 0)
     keep = F.lit(True)
-    drop_negative = negative_amounts == "drop" and n_negative > 0
-    drop_zero = zero_amounts == "drop" and n_zero > 0
-    if drop_negative or drop_zero:
-        if int(stats["money_n"] or 0) == 0:  # with no problems, every row has a value: all were dropped
-            rows = sdf.select(*_raw(sdf, raw_cols)).limit(SHOW_ROWS).toPandas()
-            problems.add(amount, msg_empty_after_drop(drop_negative, drop_zero), rows, n_rows)
-            problems.raise_if_any()
-        if drop_negative:
-            keep = keep & ~cols.negative
-        if drop_zero:
-            keep = keep & ~cols.zero
+    drop_negative, drop_zero = rows_to_drop(problems, stats, show_rows, amount=amount,
+                                            negative_amounts=negative_amounts, zero_amounts=zero_amounts)
+    problems.raise_if_any()
+    if drop_negative:
+        keep = keep & ~cols.negative
+    if drop_zero:
+        keep = keep & ~cols.zero
 
     decimals = money_decimals_from_sql(stats["money_decimals"], stats["money_max_abs"] or 0.0,
                                        int(stats["money_n"] or 0))
@@ -555,7 +526,7 @@ def summarize_spark(transactions, *, customer_id: str = "customer_id", date: str
     column); ``transactions`` is a Spark DataFrame, or CSV/Parquet files read by Spark.
 
     Returns a Spark DataFrame with ``customer_id`` (64-bit integer for integer ids, else as given)
-    followed by the columns of :data:`clvmodels.data.summary.SUMMARY_COLUMNS` (and the holdout
+    followed by the columns of :data:`clvmodels.data.aggregates.SUMMARY_COLUMNS` (and the holdout
     columns with ``calibration_end``), of the same types (``first_purchase`` and ``last_purchase``
     as DATE), in no particular row order. The settings and counts that :func:`clvmodels.summarize`
     keeps in ``attrs["clvmodels"]`` are in the metadata of the ``customer_id`` column; read them with
@@ -664,9 +635,9 @@ def aggregate_spark(transactions, *, customer_id: str, date: str, amount: str, o
                     calibration_end, unit: str, time_mode: str, negative_amounts: str,
                     date_format: str | None, problems: ProblemCollector,
                     spark=None, zero_amounts: str = "keep") -> tuple[CustomerAggregates, int]:
-    """The hook for ``clvmodels.summarize(..., engine="spark")``: validate and aggregate a log with
+    """The Spark engine of ``clvmodels.summarize(..., engine="spark")``: validate and aggregate a log with
     Spark, and bring the per-customer aggregates (one row per customer, never the log) to the driver
-    as :class:`CustomerAggregates`, which :func:`clvmodels.data.summary.finish_summary` turns into the
+    as :class:`CustomerAggregates`, which :func:`clvmodels.data.aggregates.finish_summary` turns into the
     pandas summary, as it does for the DuckDB engine's. Same signature as
     :func:`clvmodels.data.duckdb_engine.aggregate_duckdb` (``observation_end`` and ``calibration_end``
     parsed calendar days), plus ``spark`` (default: the active session, else a local one).
@@ -704,8 +675,9 @@ def summarize_to_pandas(transactions, *, customer_id: str = "customer_id", date:
                         amount: str = "amount", observation_end, time_unit: str = "W", calibration_end=None,
                         time_mode: str = "continuous", negative_amounts: str = "error",
                         date_format: str | None = None, spark=None, zero_amounts: str = "keep") -> pd.DataFrame:
-    """What ``clvmodels.summarize(..., engine="spark")`` returns: the pandas summary (index
-    ``customer_id``, sorted; ``attrs["clvmodels"]``; warnings), computed by Spark."""
+    """The pandas summary (index ``customer_id``, sorted; ``attrs["clvmodels"]``; warnings), computed by
+    Spark: what ``clvmodels.summarize(..., engine="spark")`` returns (it calls :func:`aggregate_spark`
+    itself), for a Spark DataFrame too and in a given ``spark`` session."""
     unit, problems, obs, cal = _parse_options(observation_end, calibration_end, time_unit, time_mode,
                                               negative_amounts, zero_amounts)
     agg, n_negative = aggregate_spark(

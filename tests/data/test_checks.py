@@ -1,5 +1,6 @@
-"""Bad input: every problem is found in one run, named by column, counted, and shown with its first
-offending rows, identically by both engines, for a DataFrame and for a CSV file."""
+"""Bad input (the rules of clvmodels.data.checks): every problem is found in one run, named by column,
+counted, and shown with its first offending rows, identically by both engines, for a DataFrame and for
+a CSV file; and the shared problem reporter (``report_log_problems``, ``rows_to_drop``) on its own."""
 from __future__ import annotations
 
 import re
@@ -464,3 +465,74 @@ def test_reader_advice_about_options_clv_lacks_is_cut():
     assert engine_reason(RuntimeError(duckdb_like)) == (
         "Invalid Input Error: CSV Error on Line: 4 Original Line: 1,2,3,4 Expected Number of Columns: 3 Found: 4")
     assert engine_reason(ValueError("bad row; set invalid_row_handler to skip it")) == "bad row"
+
+
+# --- the shared reporter on its own -----------------------------------------------------------------
+def _report(counts, whole=None, whole_first=True, **kw):
+    from clvmodels.data.checks import report_log_problems
+    from clvmodels.errors import ProblemCollector
+
+    problems, shown = ProblemCollector("transaction log"), []
+
+    def show_rows(key):
+        shown.append(key)
+        return pd.DataFrame({"key": [key]})
+
+    args = dict(customer_id="cid", date="day", amount="value", date_format=None, negative_amounts="error",
+                observation_end=np.datetime64("2024-06-30"), calibration_end=None)
+    report_log_problems(problems, counts, show_rows, whole_column=whole, whole_column_first=whole_first,
+                        **{**args, **kw})
+    return [(p.column, p.message[:20], p.n_rows) for p in problems.problems], shown
+
+
+def test_reporter_words_counts_in_one_order_and_fetches_rows_only_for_reported_problems():
+    from clvmodels.data.checks import MSG_EMPTY, day_number
+
+    calls = []
+
+    def integer_dates():
+        calls.append(1)
+        return "the dates are integers"
+
+    counts = {"n_rows": 9, "missing_id": 2, "big_id": 0, "missing_date": 5, "bad_amount": None, "negative": 1,
+              "huge_amount": 3, "after_end": 4, "first_day": day_number(np.datetime64("2024-01-01")),
+              "last_day": day_number(np.datetime64("2024-07-02"))}
+    got, shown = _report(counts, whole={"date": integer_dates})
+    assert got == [("day", "the dates are intege", 9), ("cid", "missing customer ids", 2),
+                   ("value", "amounts too large to", 3), ("value", "negative amounts (re", 1),
+                   ("day", "4 transactions are a", 4)]
+    assert shown == [None, "missing_id", "huge_amount", "negative", "after_end"] and calls == [1]
+    # pandas' order: whole-column problems in the place of their column's row checks
+    got, _ = _report(counts, whole={"date": integer_dates}, whole_first=False)
+    assert [g[1] for g in got[:2]] == ["missing customer ids", "the dates are intege"]
+    # negative amounts are a problem only under negative_amounts='error'
+    got, _ = _report(counts, negative_amounts="net")
+    assert [g[1] for g in got] == ["missing customer ids", "missing dates: every", "amounts too large to",
+                                   "4 transactions are a"]
+    # an observation end before every purchase is one problem, not every row "after the end"
+    got, shown = _report({**counts, "missing_id": 0, "missing_date": 0, "huge_amount": 0, "negative": 0},
+                         observation_end=np.datetime64("2023-12-31"), calibration_end=np.datetime64("2023-06-30"))
+    assert got == [("day", "observation_end 2023", None)] and shown == []
+    got, _ = _report({"n_rows": 3, "first_day": counts["first_day"], "last_day": counts["first_day"]},
+                     calibration_end=np.datetime64("2023-06-30"))
+    assert got == [("day", "calibration_end 2023", None)]
+    # an empty log is that and nothing else
+    got, shown = _report({"n_rows": 0}, whole={"date": integer_dates})
+    assert got == [(None, MSG_EMPTY[:20], None)] and shown == [] and calls == [1, 1]
+
+
+def test_rows_to_drop_says_when_nothing_is_left():
+    from clvmodels.data.checks import rows_to_drop
+    from clvmodels.errors import ProblemCollector
+
+    def drop(counts, negative_amounts="drop", zero_amounts="drop"):
+        problems = ProblemCollector()
+        flags = rows_to_drop(problems, counts, lambda key: pd.DataFrame({"first": [key]}), amount="value",
+                             negative_amounts=negative_amounts, zero_amounts=zero_amounts)
+        return flags, [(p.column, p.message, p.n_rows) for p in problems.problems]
+
+    assert drop({"n_rows": 5, "negative": 2, "zero": 1}) == ((True, True), [])
+    assert drop({"n_rows": 3, "negative": 2, "zero": 1})[1][0][::2] == ("value", 3)
+    assert "zero_amounts='drop'" in drop({"n_rows": 1, "negative": 0, "zero": 1})[1][0][1]
+    assert drop({"n_rows": 2, "negative": 2, "zero": 0}, negative_amounts="net") == ((False, False), [])
+    assert drop({"n_rows": 2, "negative": 2, "zero": 0}, zero_amounts="keep")[0] == (True, False)
