@@ -19,6 +19,7 @@ from . import __version__
 from .errors import ModelFileError
 from .io.atomic import make_output_dir, staged_outputs, strict_json
 from .models import BetaGeoModel, GammaGammaModel
+from .predict import DEFAULT_SCORING_DRAWS
 from .scoring import score
 
 BGNBD_FILE = "bgnbd.clvm"
@@ -68,7 +69,7 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
              acquisition_cost=None, interval: float = 0.9, method: str = "nuts", sampler: str = "auto", chains: int = 4,
              draws: int = 1000, tune: int = 1000, seed: int | None = None, target_accept: float = 0.8,
              model_dir=None, fit: bool = True,
-             bgnbd_priors=None, gamma_gamma_priors=None, max_draws: int | None = 1000, engine: str = "auto",
+             bgnbd_priors=None, gamma_gamma_priors=None, max_draws: int | None = DEFAULT_SCORING_DRAWS, engine: str = "auto",
              negative_amounts: str = "error", zero_amounts: str = "keep", progress: bool = True) -> ForecastResult:
     """Forecast every customer's purchases, spend and CLV with intervals from a transaction log.
 

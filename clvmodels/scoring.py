@@ -10,6 +10,7 @@ import pandas as pd
 
 from . import engine
 from .errors import InputError
+from .predict import DEFAULT_SCORING_DRAWS
 from .units import Duration, discount_rate_per_period
 from .value.clv import _per_customer, _periods, add_cac_columns, joint_draws
 from .value.segments import value_segments
@@ -27,7 +28,7 @@ FORECAST_COLUMNS = [
 
 def score(summary: pd.DataFrame, bgnbd_model, gamma_gamma_model, horizon, *, discount_rate: float = 0.0,
           margin=1.0, cost_to_serve=0.0, acquisition_cost=None, interval: float = 0.9,
-          max_draws: int | None = 1000, segment_options: dict | None = None, progress: bool = False) -> pd.DataFrame:
+          max_draws: int | None = DEFAULT_SCORING_DRAWS, segment_options: dict | None = None, progress: bool = False) -> pd.DataFrame:
     """The forecast table: one row per customer of ``summary`` (indexed by customer_id) with
     :data:`FORECAST_COLUMNS` (plus CAC columns when ``acquisition_cost`` is given).
 

@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..predict import DEFAULT_SCORING_DRAWS
 from ..io.atomic import metadata_path, recover, staged_outputs, write_json, write_table
 from .arguments import add_fit_arguments, add_transaction_arguments, summarize_kwargs
 from .checks import check_demo, check_forecast, check_summarize, check_validate
@@ -60,8 +61,9 @@ def add_job_commands(sub) -> None:
     p.add_argument("--acquisition-cost", type=float, default=None, help="adds clv_minus_cac and clv_cac_ratio")
     p.add_argument("--model-dir", default=None, help="save the fitted models here (or load them with --no-fit)")
     p.add_argument("--no-fit", action="store_true", help="score with the models in --model-dir, no refit")
-    p.add_argument("--max-draws", type=int, default=1000,
-                   help="joint posterior draws used for scoring, evenly thinned (default 1000; 0 = all)")
+    p.add_argument("--max-draws", type=int, default=DEFAULT_SCORING_DRAWS,
+                   help=f"joint posterior draws used for scoring, evenly thinned (default {DEFAULT_SCORING_DRAWS}; "
+                        "0 = all)")
     p.add_argument("--report", default=None, help="also write a self-contained HTML report here")
     add_fit_arguments(p)
     p.set_defaults(func=run_forecast)

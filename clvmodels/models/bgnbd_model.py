@@ -11,7 +11,7 @@ import pandas as pd
 import xarray as xr
 
 from ..errors import DataError, InputError, ProblemCollector
-from ..predict import (DEFAULT_CHUNK_BYTES, chunk_rows, distinct, draws_for_rows, interval_bounds,
+from ..predict import (DEFAULT_CHUNK_BYTES, DEFAULT_SCORING_DRAWS, chunk_rows, distinct, draws_for_rows, interval_bounds,
                        reduce_over_draws, _progress)
 from ..units import PERIODS_PER_YEAR, Duration
 from . import bgnbd
@@ -297,7 +297,7 @@ class BetaGeoModel(BayesianModel):
         return out
 
     def purchases_interval(self, data: pd.DataFrame, t, *, interval: float = 0.9,
-                           max_draws: int | None = 1000, observed=None, seed: int | None = 0,
+                           max_draws: int | None = DEFAULT_SCORING_DRAWS, observed=None, seed: int | None = 0,
                            progress: bool = False) -> pd.DataFrame:
         """Central predictive interval of the *number* of purchases in the next ``t`` periods.
 
@@ -318,7 +318,7 @@ class BetaGeoModel(BayesianModel):
         res = predictive_count_summary(self.draws_(max_draws), d, h, interval, observed=obs, seed=seed, progress=progress)
         return pd.DataFrame(res, index=data.index)
 
-    def predict(self, data: pd.DataFrame, t, *, interval: float = 0.9, max_draws: int | None = 1000,
+    def predict(self, data: pd.DataFrame, t, *, interval: float = 0.9, max_draws: int | None = DEFAULT_SCORING_DRAWS,
                 progress: bool = False) -> pd.DataFrame:
         """One row per customer with fixed columns: ``p_alive``, ``expected_purchases`` (next ``t``),
         each with ``_lower``/``_upper``, and ``purchases_lower``/``purchases_upper`` (the predictive

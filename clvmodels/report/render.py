@@ -21,6 +21,7 @@ import pandas as pd
 from .. import __version__
 from ..errors import InputError
 from ..plotting._common import PLOT_DRAWS, duration_text
+from ..predict import DEFAULT_SCORING_DRAWS
 
 #: section headings, in order (the validation section only appears with a holdout)
 SECTIONS = ("Data summary", "Model fit and diagnostics", "Validation", "Value segments", "Top customers")
@@ -218,7 +219,8 @@ def _model_section(result, fig: _Figures, max_draws, interval: float) -> str:
     return "".join(parts)
 
 
-def _validation_section(result, holdout: pd.DataFrame, transactions, fig: _Figures, max_draws, interval) -> str:
+def _validation_section(result, holdout: pd.DataFrame, transactions, fig: _Figures, max_draws, interval,
+                        validation_draws) -> str:
     from .. import plotting as P
     from ..validation import validate_purchases
 
@@ -230,7 +232,7 @@ def _validation_section(result, holdout: pd.DataFrame, transactions, fig: _Figur
                  f"{' ending ' + _e(cal_end) if cal_end else ''}, checked against the holdout"
                  f"{' up to ' + _e(obs_end) if obs_end else ''}.</p>")
     try:
-        v = validate_purchases(bg, holdout, interval=interval, max_draws=max_draws)
+        v = validate_purchases(bg, holdout, interval=interval, max_draws=validation_draws)
     except Exception as exc:  # noqa: BLE001 - shown in the document
         warnings.warn(f"report: purchase validation failed: {exc}", RuntimeWarning, stacklevel=2)
         fig.failures.append(f"validation: {exc}")
@@ -248,7 +250,7 @@ def _validation_section(result, holdout: pd.DataFrame, transactions, fig: _Figur
             try:
                 from ..validation.spend import validate_spend
 
-                sp = validate_spend(bg, result.gamma_gamma, holdout, interval=interval, max_draws=max_draws)
+                sp = validate_spend(bg, result.gamma_gamma, holdout, interval=interval, max_draws=validation_draws)
                 sp.pop("table", None)
                 for k in ("spend_holdout_actual_total", "spend_holdout_predicted_total", "spend_mae"):
                     if k in sp:
@@ -345,15 +347,20 @@ def _top_section(result, fig: _Figures, top_n: int) -> str:
 
 def render_report(result, *, holdout: pd.DataFrame | None = None, transactions: pd.DataFrame | None = None,
                   title: str | None = None, top_n: int = 20, max_draws: int | None = PLOT_DRAWS,
-                  interval: float | None = None, dpi: int = 90, figures: bool = True) -> str:
+                  validation_draws: int | None | str = "run", interval: float | None = None, dpi: int = 90,
+                  figures: bool = True) -> str:
     """The report of a :class:`~clvmodels.pipeline.ForecastResult` as one self-contained HTML string.
 
     holdout: a calibration/holdout summary (``summarize(..., calibration_end=...)``) of the customers
         the models were fitted on, to add the validation section; by default the result's own summary
         is used when it has holdout columns.
     transactions: the transaction log, to add the tracking plot to the validation section.
-    top_n: rows of the top-customers table. max_draws: posterior draws used by the figures and the
-        validation. interval: level of the intervals shown (default: the run's). dpi: figure resolution.
+    top_n: rows of the top-customers table. max_draws: posterior draws used by the figures (a picture
+        needs fewer than a table). validation_draws: draws behind the validation figures' numbers;
+        ``"run"`` (default) uses the run's scoring draws (``settings.max_draws`` of the result's
+        metadata, else :data:`~clvmodels.predict.DEFAULT_SCORING_DRAWS`), so the report's validation
+        gives the numbers ``clv validate`` gives. interval: level of the intervals shown (default: the
+        run's). dpi: figure resolution.
     figures: ``False`` leaves the figures out (tables only: quicker, and a much smaller file).
     """
     import matplotlib
@@ -361,11 +368,14 @@ def render_report(result, *, holdout: pd.DataFrame | None = None, transactions: 
     if interval is None:
         interval = float(result.metadata.get("interval", 0.9)) if isinstance(result.metadata, dict) else 0.9
     hold = _holdout_summary(result, holdout)
+    if validation_draws == "run":
+        settings = result.metadata.get("settings", {}) if isinstance(result.metadata, dict) else {}
+        validation_draws = settings.get("max_draws", DEFAULT_SCORING_DRAWS)
     fig = _Figures(dpi=dpi, enabled=figures)
     with matplotlib.rc_context({"figure.max_open_warning": 0}):
         body = [_data_section(result), _model_section(result, fig, max_draws, interval)]
         if hold is not None:
-            body.append(_validation_section(result, hold, transactions, fig, max_draws, interval))
+            body.append(_validation_section(result, hold, transactions, fig, max_draws, interval, validation_draws))
         body += [_value_section(result, fig), _top_section(result, fig, top_n)]
     title = title or "Customer lifetime value report"
     now = _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")

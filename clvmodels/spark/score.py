@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..predict import DEFAULT_SCORING_DRAWS
+
 __all__ = ["score_spark", "write_forecast_parquet", "model_bytes", "models_from_bytes"]
 
 #: relative rank error of the approximate quantiles that bracket the segment cut-offs
@@ -119,7 +121,7 @@ def _probe(columns: list[str], option_columns: list[str], id_dtype, metadata: di
 
 def score_spark(summary_sdf, bgnbd_model, gamma_gamma_model, horizon, *, discount_rate: float = 0.0,
                 margin=1.0, cost_to_serve=0.0, acquisition_cost=None, interval: float = 0.9,
-                max_draws: int | None = None, segment_options: dict | None = None,
+                max_draws: int | None = DEFAULT_SCORING_DRAWS, segment_options: dict | None = None,
                 customer_id: str = "customer_id", group_triplets: bool = True, persist: bool = True):
     """The forecast table of a Spark summary: a Spark DataFrame with the columns of ``clv forecast``'s
     table (:data:`clvmodels.scoring.FORECAST_COLUMNS`, plus the CAC columns with ``acquisition_cost``).

@@ -18,6 +18,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import InputError
+from ..predict import DEFAULT_SCORING_DRAWS
 
 PIT_BINS = 10
 
@@ -40,16 +41,18 @@ def pit_uniformity_pvalue(pit: np.ndarray, bins: int = PIT_BINS) -> float:
 
 
 def validate_purchases(bgnbd, summary: pd.DataFrame, *, interval: float = 0.9, seed: int = 0,
-                       max_draws: int | None = None) -> dict[str, Any]:
+                       max_draws: int | None = DEFAULT_SCORING_DRAWS) -> dict[str, Any]:
     """Holdout accuracy and calibration of a fitted :class:`BetaGeoModel` (fitted on the calibration
-    columns of ``summary``). Returns a JSON-ready dict; per-customer results are in ``["table"]``."""
+    columns of ``summary``). Returns a JSON-ready dict; per-customer results are in ``["table"]``.
+    ``max_draws``: posterior draws behind every number (evenly thinned; default
+    :data:`~clvmodels.predict.DEFAULT_SCORING_DRAWS`, as every forecast; None = all)."""
     h = _holdout_length(summary)
     horizon = (h, bgnbd.time_unit_)
     actual = summary["frequency_holdout"].to_numpy(float)
     exp = bgnbd.expected_purchases(summary, horizon, interval=interval, max_draws=max_draws)
     pred = exp["expected_purchases"].to_numpy()
     counts = bgnbd.purchases_interval(summary, horizon, interval=interval, observed=actual, seed=seed,
-                                      max_draws=min(max_draws or 1000, 1000))
+                                      max_draws=min(max_draws or DEFAULT_SCORING_DRAWS, DEFAULT_SCORING_DRAWS))
     inside = (actual >= counts["purchases_lower"].to_numpy()) & (actual <= counts["purchases_upper"].to_numpy())
     err = pred - actual
     table = pd.concat([summary[["frequency", "recency", "T", "frequency_holdout"]], exp,

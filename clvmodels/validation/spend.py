@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..models import bgnbd, gamma_gamma
-from ..predict import chunk_rows, interval_bounds
+from ..predict import DEFAULT_SCORING_DRAWS, chunk_rows, interval_bounds
 from ..value.clv import joint_draws
 from .holdout import _holdout_length
 
@@ -43,7 +43,7 @@ def simulate_holdout_spend(pb: dict, pg: dict, x, tx, T, mv, h: float, rng) -> n
 
 
 def validate_spend(bgnbd_model, gamma_gamma_model, summary: pd.DataFrame, *, interval: float = 0.9,
-                   seed: int = 0, max_draws: int | None = 1000) -> dict[str, Any]:
+                   seed: int = 0, max_draws: int | None = DEFAULT_SCORING_DRAWS) -> dict[str, Any]:
     """Spend holdout metrics: ``spend_holdout_actual_total``, ``spend_holdout_predicted_total``,
     ``spend_interval_coverage`` (share of customers whose actual holdout spend lies inside the central
     predictive interval), ``spend_mae``; per-customer table in ``["table"]``."""

@@ -28,7 +28,7 @@ from ..errors import InputError, Problem, UnitError
 from .. import engine
 from ..models import bgnbd
 from ..models import gamma_gamma
-from ..predict import DEFAULT_CHUNK_BYTES, chunk_rows, distinct, interval_bounds
+from ..predict import DEFAULT_CHUNK_BYTES, DEFAULT_SCORING_DRAWS, chunk_rows, distinct, interval_bounds
 from ..units import Duration, discount_rate_per_period
 
 
@@ -95,7 +95,7 @@ def add_cac_columns(table: pd.DataFrame, cac: np.ndarray) -> None:
     table["clv_cac_ratio"] = clv / cac
 
 
-def joint_draws(bgnbd_model, gamma_gamma_model, max_draws: int | None = 1000):
+def joint_draws(bgnbd_model, gamma_gamma_model, max_draws: int | None = DEFAULT_SCORING_DRAWS):
     """The same number of draws from both posteriors (evenly thinned to ``max_draws``; None = as many
     as the smaller posterior has), paired by index: the two posteriors are independent, so each pair
     is a draw from the joint posterior. Returns two dicts of (S,) arrays."""
@@ -131,7 +131,7 @@ def _clv_draws(pb, pg, data, x, tx, T, mv, marg, cost, k0, H, d, with_alive, bud
 
 def customer_lifetime_value(bgnbd_model, gamma_gamma_model, data: pd.DataFrame, horizon, *,
                             start=None, discount_rate: float = 0.0, margin=1.0, cost_to_serve=0.0,
-                            acquisition_cost=None, interval: float = 0.9, max_draws: int | None = 1000,
+                            acquisition_cost=None, interval: float = 0.9, max_draws: int | None = DEFAULT_SCORING_DRAWS,
                             budget_bytes: int = DEFAULT_CHUNK_BYTES, progress: bool = False,
                             draws: bool = False) -> pd.DataFrame:
     """Discounted CLV per customer over ``horizon`` (or the window (start, horizon]) with its credible
