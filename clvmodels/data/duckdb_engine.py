@@ -261,6 +261,10 @@ def _run(con, transactions, *, customer_id, date, amount, observation_end, calib
     if isinstance(transactions, pd.DataFrame):
         available = [str(c) for c in transactions.columns]
         present = [c for c in needed if c in transactions.columns]
+        if not present:  # DuckDB cannot register a frame without columns: say which are missing
+            report_missing_columns(problems, customer_id=customer_id, date=date, amount=amount, present=present,
+                                   available=available)
+            problems.raise_if_any()
         frame = transactions[present].reset_index(drop=True)
         frame_index = transactions.index
         for col in present:  # DuckDB scans categoricals as ENUMs: give it the plain values

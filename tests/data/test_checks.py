@@ -536,3 +536,16 @@ def test_rows_to_drop_says_when_nothing_is_left():
     assert "zero_amounts='drop'" in drop({"n_rows": 1, "negative": 0, "zero": 1})[1][0][1]
     assert drop({"n_rows": 2, "negative": 2, "zero": 0}, negative_amounts="net") == ((False, False), [])
     assert drop({"n_rows": 2, "negative": 2, "zero": 0}, zero_amounts="keep")[0] == (True, False)
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_a_frame_with_none_of_the_columns_names_them_all(engine):
+    """A DataFrame holding none of the three columns: an InputError naming each, in every engine."""
+    from clvmodels import summarize
+
+    with pytest.raises(InputError) as err:
+        summarize(pd.DataFrame({"a": [1], "b": [2]}), observation_end="2020-01-01", engine=engine)
+    text = str(err.value)
+    assert "3 problems" in text
+    for col in ("customer_id", "date", "amount"):
+        assert f"column '{col}'" in text
