@@ -193,7 +193,7 @@ def child_cdnow(tool: str) -> dict:
     out = {"tool": tool}
     if tool == "clvmodels":
         import clvmodels  # noqa: F401
-        from clvmodels.models.bgnbd_model import BetaGeoModel
+        from clvmodels.models.bgnbd.model import BetaGeoModel
 
         timer.install()
         out["import_s"] = time.perf_counter() - t_imp
@@ -269,7 +269,7 @@ def child_sim(tool: str, n: int, chains: int, draws: int, tune: int, profile: bo
     timer = _NutpieTimer()
     out = {"tool": tool, "n_customers": n, "chains": chains, "draws": draws, "tune": tune}
     if tool == "clvmodels":
-        from clvmodels.models.bgnbd_model import BetaGeoModel
+        from clvmodels.models.bgnbd.model import BetaGeoModel
 
         timer.install()
         out["import_s"] = time.perf_counter() - t_imp
@@ -320,7 +320,7 @@ def _profile_gradient(trip) -> dict:
     import pytensor
     import pytensor.tensor as pt
     from clvmodels.models import bgnbd
-    from clvmodels.models.bgnbd_model import bgnbd_triplets
+    from clvmodels.models.bgnbd.model import bgnbd_triplets
 
     t0 = time.perf_counter()
     tr = bgnbd_triplets(trip, trip["n_customers"].to_numpy())

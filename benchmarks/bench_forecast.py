@@ -191,8 +191,8 @@ def child_forecast(source: str, chains: int, draws: int, tune: int) -> dict:
     import clvmodels.cli.commands as jobs
     import clvmodels.data as data_mod
     import clvmodels.pipeline as fc
-    from clvmodels.models.bgnbd_model import BetaGeoModel
-    from clvmodels.models.gamma_gamma_model import GammaGammaModel
+    from clvmodels.models.bgnbd.model import BetaGeoModel
+    from clvmodels.models.gamma_gamma.model import GammaGammaModel
 
     import_s = time.perf_counter() - t0
     _wrap(data_mod, "summarize", sampler, "summary")
@@ -256,8 +256,8 @@ def child_clv(tool: str, n: int, chains: int, draws: int, tune: int) -> dict:
     out = {"tool": tool, "n_customers": n}
     s = pd.read_parquet(clv_summary_path(n))
     if tool == "clvmodels":
-        from clvmodels.models.bgnbd_model import BetaGeoModel
-        from clvmodels.models.gamma_gamma_model import GammaGammaModel
+        from clvmodels.models.bgnbd.model import BetaGeoModel
+        from clvmodels.models.gamma_gamma.model import GammaGammaModel
         from clvmodels.value import customer_lifetime_value
 
         s = s.set_index("customer_id")

@@ -31,7 +31,8 @@ Why it is fast: three facts about the BG/NBD model cut the work to what is disti
 
 Memory: work is done in chunks of distinct triplets (sorted by frequency, T, recency) so that the
 draws x rows blocks stay under ``budget_bytes``; quantiles are taken per row by selection on a
-per-thread buffer of S values (numpy's 'linear' definition), never on a whole draws x customers array.
+per-thread buffer of S values (numpy's 'linear' definition; :mod:`clvmodels.models.numerics.quantiles`),
+never on a whole draws x customers array.
 The loops are numba-compiled and run in parallel over rows (or draws).
 """
 from __future__ import annotations
@@ -41,9 +42,10 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .models.bgnbd import _alive_expected1, _count_bound_many
 from .errors import FitError
-from .models.special import _NO_CONVERGENCE, _hyp2f1_1, _report
+from .models.bgnbd.math import _alive_expected1, _count_bound_many
+from .models.numerics.quantiles import _interval, _select  # noqa: F401 (engine._select: the old path)
+from .models.numerics.special import _NO_CONVERGENCE, _hyp2f1_1, _report
 from .predict import DEFAULT_CHUNK_BYTES, _progress, distinct, interval_bounds
 
 #: Chebyshev degree bounds and the relative size of the last coefficients that counts as converged
@@ -221,60 +223,6 @@ def _xt_kernel(r, alpha, a, b, lev_x, lev_start, xt_T, T_lev, xt_Tidx, h, k0, H,
                             acc += disc[k] * fk
                         APV[j, s] = acc
         status[s] = st
-
-
-# -- order statistics -------------------------------------------------------------------------------
-@njit(cache=True, error_model="numpy", inline="always")
-def _select(buf, lo, hi, k):
-    """k-th smallest of buf[lo..hi] (Hoare's selection, in place: afterwards buf[lo..k-1] <= buf[k] <=
-    buf[k+1..hi], so further selections above k can work on buf[k+1..hi])."""
-    while hi > lo:
-        mid = (lo + hi) >> 1
-        x0, x1, x2 = buf[lo], buf[mid], buf[hi]
-        if x0 > x1:
-            x0, x1 = x1, x0
-        if x1 > x2:
-            x1 = x2
-        if x0 > x1:
-            x1 = x0
-        pivot = x1
-        i, j = lo, hi
-        while i <= j:
-            while buf[i] < pivot:
-                i += 1
-            while buf[j] > pivot:
-                j -= 1
-            if i <= j:
-                buf[i], buf[j] = buf[j], buf[i]
-                i += 1
-                j -= 1
-        if k <= j:
-            hi = j
-        elif k >= i:
-            lo = i
-        else:
-            return buf[k]
-    return buf[k]
-
-
-@njit(cache=True, error_model="numpy")
-def _interval(buf, S, q_lo, q_hi):
-    """numpy's default ('linear') quantiles q_lo < q_hi of buf[:S]; reorders buf."""
-    p_lo = q_lo * (S - 1)
-    p_hi = q_hi * (S - 1)
-    k_lo = int(math.floor(p_lo))
-    k_hi = int(math.floor(p_hi))
-    v0 = _select(buf, 0, S - 1, k_lo)
-    v1 = _select(buf, k_lo + 1, S - 1, k_lo + 1) if k_lo + 1 < S else v0
-    lower = v0 + (p_lo - k_lo) * (v1 - v0) if p_lo > k_lo else v0
-    if k_hi == k_lo:
-        w0 = v0
-        w1 = v1
-    else:
-        w0 = _select(buf, k_lo + 1, S - 1, k_hi)
-        w1 = _select(buf, k_hi + 1, S - 1, k_hi + 1) if k_hi + 1 < S else w0
-    upper = w0 + (p_hi - k_hi) * (w1 - w0) if p_hi > k_hi else w0
-    return lower, upper
 
 
 # -- per triplet and per customer -------------------------------------------------------------------

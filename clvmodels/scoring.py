@@ -43,8 +43,8 @@ def score(summary: pd.DataFrame, bgnbd_model, gamma_gamma_model, horizon, *, dis
     of the table ever holds NaN or inf: :class:`~clvmodels.errors.FitError` instead, naming the columns.
     """
     from .models.base import check_data_unit
-    from .models.bgnbd_model import check_bgnbd_data
-    from .models.gamma_gamma_model import check_spend_data
+    from .models.bgnbd.model import check_bgnbd_data
+    from .models.gamma_gamma.model import check_spend_data
 
     bg, gg = bgnbd_model, gamma_gamma_model
     bg._check_fitted()

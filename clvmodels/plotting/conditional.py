@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..models import bgnbd
-from ..models.bgnbd_model import check_bgnbd_data
+from ..models.bgnbd.model import check_bgnbd_data
 from ..predict import DEFAULT_CHUNK_BYTES, chunk_rows, distinct
 from ._common import PLOT_DRAWS, attach_data, duration_text, model_unit, new_axes, pct, quantiles, thinned
 

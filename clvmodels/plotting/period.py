@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..models import bgnbd
-from ..models.bgnbd_model import check_bgnbd_data
+from ..models.bgnbd.model import check_bgnbd_data
 from ..predict import DEFAULT_CHUNK_BYTES, chunk_rows
 from ._common import PLOT_DRAWS, attach_data, model_unit, new_axes, pct, quantiles, thinned
 from .conditional import frequency_bins

@@ -162,8 +162,8 @@ def customer_lifetime_value(bgnbd_model, gamma_gamma_model, data: pd.DataFrame, 
     i = discount_rate_per_period(discount_rate, bg.time_unit_)
     d = 1.0 / (1.0 + i)
     from ..models.base import check_data_unit
-    from ..models.bgnbd_model import check_bgnbd_data
-    from ..models.gamma_gamma_model import check_spend_data
+    from ..models.bgnbd.model import check_bgnbd_data
+    from ..models.gamma_gamma.model import check_spend_data
 
     check_bgnbd_data(data, "data to value")
     check_spend_data(data, "data to value")

@@ -11,7 +11,7 @@ from scipy import integrate, optimize, stats
 from clvmodels.models import gamma_gamma as gg
 from clvmodels.simulate import simulate_transactions
 
-DATA = Path(__file__).parent / "data" / "cdnow_summary.csv"
+DATA = Path(__file__).parents[1] / "data" / "cdnow_summary.csv"
 MLE = (6.2488, 3.7446, 15.4478)        # refit on the 946 repeat customers, log-likelihood -4055.92
 PUBLISHED = (6.25, 3.74, 15.44)        # Fader, Hardie & Lee (2005), "RFM and CLV"
 

@@ -8,7 +8,8 @@ import mpmath as mp
 import numpy as np
 import pytest
 
-from clvmodels.models.special import hyp2f1, hyp2f1_scaled, hyp2f1_series, lbeta, log1mexp, log_hyp2f1, softplus
+from clvmodels.models.numerics.special import (hyp2f1, hyp2f1_scaled, hyp2f1_series, lbeta, log1mexp, log_hyp2f1,
+                                               softplus)
 
 mp.mp.dps = 40
 

@@ -34,7 +34,7 @@ import numpy as np
 from numba import njit, prange
 from scipy import special as sc
 
-from .special import _NO_CONVERGENCE, _flat, _hyp2f1_1, _report, _series1, hyp2f1_scaled
+from ..numerics.special import _NO_CONVERGENCE, _flat, _hyp2f1_1, _report, _series1, hyp2f1_scaled
 
 __all__ = [
     "log_likelihood", "p_alive", "future_p_alive", "expected_purchases_new", "conditional_expected_purchases",
@@ -397,7 +397,7 @@ def pt_log_likelihood(r, alpha, a, b, triplets):
     ``r, alpha, a, b``: PyTensor scalars (e.g. PyMC random variables); ``triplets``: a
     :class:`~clvmodels.models.triplets.Triplets`, whose arrays enter the graph as constants.
 
-    The value comes from one fused Op (:class:`clvmodels.models.likelihood_ops.BetaGeoLogLike`) that
+    The value comes from one fused Op (:class:`clvmodels.models.bgnbd.likelihood.BetaGeoLogLike`) that
     computes the likelihood *and* its gradient in one numba loop over the triplets; the gradient
     PyTensor builds for it reads the Op's derivative outputs, so a compiled logp + dlogp applies it
     once. The cost of an evaluation grows with the number of distinct *levels* for the special
@@ -414,7 +414,7 @@ def pt_log_likelihood(r, alpha, a, b, triplets):
     the plain PyTensor graph (:func:`_pt_log_likelihood_graph`, kept as the reference) to about 1e-12
     relative or better. Second derivatives are not available (NUTS and MAP need none).
     """
-    from .likelihood_ops import bgnbd_loglike
+    from .likelihood import bgnbd_loglike
 
     return bgnbd_loglike(r, alpha, a, b, triplets)
 

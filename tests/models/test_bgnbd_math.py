@@ -15,7 +15,7 @@ from clvmodels.models import bgnbd
 from clvmodels.models.triplets import compress
 from clvmodels.simulate import simulate_summary
 
-DATA = Path(__file__).parent / "data" / "cdnow_summary.csv"
+DATA = Path(__file__).parents[1] / "data" / "cdnow_summary.csv"
 # the BTYD walkthrough's CDNOW estimates (REFERENCE.md)
 WALK = (0.2425982, 4.413684, 0.7929899, 2.426167)
 PUBLISHED = (0.243, 4.414, 0.793, 2.426)          # Fader, Hardie & Lee (2005), table

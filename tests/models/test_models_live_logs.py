@@ -77,7 +77,7 @@ def _eq8_pmf(r, alpha, a, b, t, K):
 
 # -- 1. customers first seen on the last day ---------------------------------------------------------
 def test_t0_rows_are_valid_but_repeat_purchases_at_t0_are_not():
-    from clvmodels.models.bgnbd_model import check_bgnbd_data
+    from clvmodels.models.bgnbd.model import check_bgnbd_data
 
     ok = pd.DataFrame({"frequency": [0, 2], "recency": [0.0, 3.0], "T": [0.0, 5.0]})
     check_bgnbd_data(ok, "data")  # no error

@@ -117,8 +117,8 @@ def pt_log_likelihood(p, q, v, frequency, monetary_value, weight=None, *, compre
     ``frequency`` and ``monetary_value`` are numpy arrays of customers (or distinct rows, with
     ``weight`` the number of customers sharing each) with x > 0; they enter the graph as constants.
 
-    Computed by one fused Op (:class:`clvmodels.models.likelihood_ops.GammaGammaLogLike`) that returns
-    the value and its gradient in (p, q, v) from one numba loop. With s = x zbar a customer's total
+    Computed by one fused Op (:class:`clvmodels.models.gamma_gamma.likelihood.GammaGammaLogLike`) that
+    returns the value and its gradient in (p, q, v) from one numba loop. With s = x zbar a customer's total
     repeat spend, the likelihood is
         sum_x W_x [lgamma(p x + q) - lgamma(p x)] + N (q log v - lgamma(q)) + p sum w x log s
         - sum w log zbar - sum_x (p x + q) sum_{i in level x} w_i log(v + s_i),
@@ -126,7 +126,7 @@ def pt_log_likelihood(p, q, v, frequency, monetary_value, weight=None, *, compre
     weight), and per row only log(v + s) and 1/(v + s) remain.
 
     ``compress``: ``False`` evaluates every row exactly; ``True`` bins the spends; ``"auto"`` (default)
-    bins only when there are more than 50,000 rows (``likelihood_ops.GG_COMPRESS_ROWS``), so small
+    bins only when there are more than 50,000 rows (``likelihood.GG_COMPRESS_ROWS``), so small
     bases (CDNOW, tests) stay exact. Binning: within each frequency level, s is put on a grid of width
     ``h`` in log s (bins [e^(j h), e^((j+1) h))); each bin keeps its weight n, weighted mean s_bar and
     central moments M_k = sum w (s - s_bar)^k, k = 2, 3, 4, and its rows' sum of w log(v + s) is
@@ -143,7 +143,7 @@ def pt_log_likelihood(p, q, v, frequency, monetary_value, weight=None, *, compre
     repeat customers (10,290 bins from 443,893 distinct rows): below 3e-7 in the total log-likelihood
     and 3e-8 in the gradient, about the rounding error of the sums themselves.
     """
-    from .likelihood_ops import gamma_gamma_loglike
+    from .likelihood import gamma_gamma_loglike
 
     x, z = _likelihood_rows(frequency, monetary_value)
     return gamma_gamma_loglike(p, q, v, x, z, weight, compress=compress, h=h)

@@ -13,7 +13,7 @@ from clvmodels.errors import InputError, ModelFileError, UnitError
 from clvmodels.models import bgnbd
 from clvmodels.models.fitting import ConvergenceWarning
 
-from .conftest import CDNOW_BGNBD_MLE, CDNOW_BGNBD_PUBLISHED
+from ..conftest import CDNOW_BGNBD_MLE, CDNOW_BGNBD_PUBLISHED
 
 
 def sig3(x):

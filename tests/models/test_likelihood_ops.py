@@ -1,4 +1,5 @@
-"""The fused log-likelihood + gradient Ops (clvmodels.models.likelihood_ops) against the plain PyTensor
+"""The fused log-likelihood + gradient Ops (clvmodels.models.bgnbd.likelihood and
+gamma_gamma.likelihood, on the shared machinery of models.numerics.fused_op) against the plain PyTensor
 graphs they replace (and PyTensor's automatic gradient of them), against mpmath, and in the samplers
 that use them (nutpie's numba backend, PyTensor's FAST_RUN and Python modes)."""
 from __future__ import annotations
@@ -11,7 +12,9 @@ import pytest
 from scipy import special as sc
 
 from clvmodels.models import bgnbd, gamma_gamma
-from clvmodels.models import likelihood_ops as lo
+from clvmodels.models.bgnbd import likelihood as bgl
+from clvmodels.models.gamma_gamma import likelihood as ggl
+from clvmodels.models.numerics import fused_op as fo
 from clvmodels.models.triplets import compress
 from clvmodels.simulate import simulate_summary
 
@@ -76,7 +79,7 @@ def test_digamma_matches_scipy():
     x = np.concatenate([10 ** rng.uniform(-8, 7, 50_000), rng.uniform(1.2, 1.75, 20_000), rng.uniform(0, 30, 20_000),
                         [1.4616321449683622, 1.4616321449683623, 1e-300, 6.0, 10.0, 9.999999999, 1e300]])
     out = np.empty_like(x)
-    lo._digamma_many(x, out)
+    fo._digamma_many(x, out)
     ref = sc.digamma(x)
     np.testing.assert_array_less(np.abs(out - ref), 1e-13 * np.abs(ref) + 1e-300)
     # near the positive root the Taylor series keeps the *relative* accuracy (checked against mpmath,
@@ -84,16 +87,16 @@ def test_digamma_matches_scipy():
     mp.mp.dps = 30
     for xv in (1.4616321449683622, 1.46163214, 1.4616, 1.3, 1.7):
         exact = float(mp.digamma(mp.mpf(xv)))
-        assert abs(lo.digamma(xv) - exact) <= 1e-14 * abs(exact)
-    assert lo.digamma(-0.5) == pytest.approx(sc.digamma(-0.5), rel=1e-13)
-    assert np.isnan(lo.digamma(0.0)) and np.isnan(lo.digamma(-3.0))
+        assert abs(fo.digamma(xv) - exact) <= 1e-14 * abs(exact)
+    assert fo.digamma(-0.5) == pytest.approx(sc.digamma(-0.5), rel=1e-13)
+    assert np.isnan(fo.digamma(0.0)) and np.isnan(fo.digamma(-3.0))
 
 
 def test_vectorised_exp_and_log1p_to_a_few_ulps():
     rng = np.random.default_rng(2)
     y = -np.concatenate([rng.uniform(0, 40, 200_000), 10 ** rng.uniform(-20, np.log10(700), 200_000), [0.0, 700.0]])
     e, l1 = np.empty_like(y), np.empty_like(y)
-    lo._exp_log1p_many(y, e, l1)
+    fo._exp_log1p_many(y, e, l1)
     assert np.all(np.abs(e - np.exp(y)) <= 2 * np.spacing(np.exp(y)))
     assert np.all(np.abs(l1 - np.log1p(e)) <= 3 * np.spacing(np.log1p(e)))
 
@@ -133,7 +136,7 @@ def test_bgnbd_op_against_mpmath_with_extreme_rows():
         return acc
 
     for th in BG_POINTS:
-        val, *grad = lo._bgnbd_kernel(*th, *lo.bgnbd_data(trip))
+        val, *grad = bgl._bgnbd_kernel(*th, *bgl.bgnbd_data(trip))
         mth = [mp.mpf(t) for t in th]
         ref = float(total(*mth))
         assert val == pytest.approx(ref, rel=1e-13)
@@ -160,7 +163,7 @@ def test_one_node_computes_value_and_gradient(cdnow_trip):
     th = pt.dvector("theta")
     ll = bgnbd.pt_log_likelihood(th[0], th[1], th[2], th[3], cdnow_trip)
     f = pytensor.function([th], [ll, pt.grad(ll, th)], mode="FAST_RUN")
-    ops = [node.op for node in f.maker.fgraph.toposort() if isinstance(node.op, lo.BetaGeoLogLike)]
+    ops = [node.op for node in f.maker.fgraph.toposort() if isinstance(node.op, bgl.BetaGeoLogLike)]
     assert len(ops) == 1
 
 
@@ -201,18 +204,18 @@ def test_gamma_gamma_op_equals_graph_and_its_gradient(cdnow_split):
         for th in GG_POINTS:
             _assert_close(f_new(np.array(th)), f_ref(np.array(th)), n)
     # few rows: "auto" does not bin (identical to compress=False)
-    data_auto = lo.gamma_gamma_data(x, z)
-    data_exact = lo.gamma_gamma_data(x, z, compress=False)
+    data_auto = ggl.gamma_gamma_data(x, z)
+    data_exact = ggl.gamma_gamma_data(x, z, compress=False)
     assert data_auto[5].size == 0
-    assert lo._gamma_gamma_kernel(*GG_POINTS[0], *data_auto) == lo._gamma_gamma_kernel(*GG_POINTS[0], *data_exact)
+    assert ggl._gamma_gamma_kernel(*GG_POINTS[0], *data_auto) == ggl._gamma_gamma_kernel(*GG_POINTS[0], *data_exact)
 
 
 def _binning_bound(x, z, w, th, h):
     """The documented bound sum_i w_i (p x_i + q) |delta_i|^5 / (5 (v + min(s_i, s_bar))^5), per row."""
     p, q, v = th
-    level, _ = lo._factorize(x)
+    level, _ = ggl._factorize(x)
     s = x * z
-    _, _, sbar, *_, inv = lo.bin_spend(level, s, w, h)
+    _, _, sbar, *_, inv = ggl.bin_spend(level, s, w, h)
     delta = s - sbar[inv]
     tight = np.sum(w * (p * x + q) * np.abs(delta) ** 5 / (5 * (v + np.minimum(s, sbar[inv])) ** 5))
     crude = (np.expm1(h) ** 5 / 5) * np.sum(w * (p * x + q))
@@ -223,16 +226,16 @@ def _binning_bound(x, z, w, th, h):
 def test_gamma_gamma_binning_error_within_bound(h):
     x, z = _spend(200_000, 7)  # continuous spends: every row distinct
     w = np.ones_like(x)
-    exact = lo.gamma_gamma_data(x, z, w, compress=False)
-    binned = lo.gamma_gamma_data(x, z, w, compress=True, h=h)
+    exact = ggl.gamma_gamma_data(x, z, w, compress=False)
+    binned = ggl.gamma_gamma_data(x, z, w, compress=True, h=h)
     assert len(binned[3]) < len(x) / 5
     # the exactly kept parts
     np.testing.assert_array_equal(binned[0], exact[0])
     np.testing.assert_array_equal(binned[1], exact[1])
     np.testing.assert_array_equal(binned[-1], exact[-1])
     for th in GG_POINTS:
-        a = np.array(lo._gamma_gamma_kernel(*th, *exact))
-        b = np.array(lo._gamma_gamma_kernel(*th, *binned))
+        a = np.array(ggl._gamma_gamma_kernel(*th, *exact))
+        b = np.array(ggl._gamma_gamma_kernel(*th, *binned))
         tight, crude = _binning_bound(x, z, w, th, h)
         rounding = 1e-14 * np.sum(np.abs(np.log(th[2] + x * z)) * (th[0] * x + th[1]))
         assert abs(b[0] - a[0]) <= tight + rounding
@@ -246,11 +249,11 @@ def test_gamma_gamma_binning_error_within_bound(h):
 
 def test_gamma_gamma_auto_compression_threshold():
     x, z = _spend(150_000, 9)
-    assert x.size > lo.GG_COMPRESS_ROWS
-    assert lo.gamma_gamma_data(x, z)[5].size > 0  # auto: binned
-    assert lo.gamma_gamma_data(x[:1000], z[:1000])[5].size == 0  # auto: exact
+    assert x.size > ggl.GG_COMPRESS_ROWS
+    assert ggl.gamma_gamma_data(x, z)[5].size > 0  # auto: binned
+    assert ggl.gamma_gamma_data(x[:1000], z[:1000])[5].size == 0  # auto: exact
     with pytest.raises(ValueError):
-        lo.gamma_gamma_data(x, z, compress="yes")
+        ggl.gamma_gamma_data(x, z, compress="yes")
 
 
 # -- samplers -----------------------------------------------------------------------------------------------

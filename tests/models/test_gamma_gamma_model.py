@@ -7,9 +7,9 @@ import pytest
 
 from clvmodels import GammaGammaModel
 from clvmodels.errors import FitError, InputError
-from clvmodels.models.gamma_gamma_model import SpendCorrelationWarning
+from clvmodels.models.gamma_gamma.model import SpendCorrelationWarning
 
-from .conftest import CDNOW_GG_MLE
+from ..conftest import CDNOW_GG_MLE
 
 PUBLISHED_SPEND_1_TO_10 = [24.65, 18.91, 35.17, 35.17, 35.17, 71.46, 18.91, 35.17, 27.28, 35.17]
 

@@ -1,0 +1,170 @@
+"""The models' layout: each model a package (math, likelihood, model), the shared numerics once in
+models/numerics/, no import circle inside clvmodels/models, each fused Op registered with numba once and
+by its own model's likelihood module, and the old import paths (models.bgnbd and models.gamma_gamma as
+modules, models.special, models.likelihood_ops, models.bgnbd_model, models.gamma_gamma_model,
+engine._select/_interval) still give the same objects as the new homes."""
+from __future__ import annotations
+
+import ast
+import importlib
+from pathlib import Path
+
+import clvmodels
+
+PACKAGE = Path(clvmodels.__file__).parent
+MODELS = PACKAGE / "models"
+
+
+def _module(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_module(p) for p in PACKAGE.rglob("*.py")}
+
+
+def _imports(path: Path) -> list[tuple[str, bool]]:
+    """(imported clvmodels module, lazy: inside a function) for every import of a file; ``from . import
+    x`` counts as an import of the submodule x when there is one, else of the package."""
+    module, is_package = _module(path), path.name == "__init__.py"
+    found: list[tuple[str, bool]] = []
+
+    def visit(node, lazy: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            inner = lazy or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef))
+            if isinstance(child, ast.ImportFrom):
+                if child.level:
+                    base = module.split(".")[: len(module.split(".")) - (child.level - 1) - (not is_package)]
+                    target = ".".join(base + ([child.module] if child.module else []))
+                else:
+                    target = child.module or ""
+                named = [f"{target}.{a.name}" for a in child.names if f"{target}.{a.name}" in MODULES]
+                found.extend((t, inner) for t in (named or [target]))
+            elif isinstance(child, ast.Import):
+                found.extend((a.name, inner) for a in child.names)
+            visit(child, inner)
+
+    visit(ast.parse(path.read_text()), False)
+    return [(t, lazy) for t, lazy in found if t == "clvmodels" or t.startswith("clvmodels.")]
+
+
+def _defined(path: Path) -> set[str]:
+    """Names a module defines at top level (functions, classes, assignments), not those it imports."""
+    names: set[str] = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                for n in ast.walk(target):
+                    if isinstance(n, ast.Name):
+                        names.add(n.id)
+    return names - {"__all__"}
+
+
+def test_each_model_is_a_package_and_the_numerics_live_once():
+    for model in ("bgnbd", "gamma_gamma"):
+        assert {p.name for p in (MODELS / model).glob("*.py")} == {"__init__.py", "math.py", "likelihood.py",
+                                                                    "model.py"}
+    assert {p.name for p in (MODELS / "numerics").glob("*.py")} == {"__init__.py", "special.py", "fused_op.py",
+                                                                     "quantiles.py"}
+    # the old module paths are thin re-exports: they define nothing of their own
+    for shim in ("special", "likelihood_ops", "bgnbd_model", "gamma_gamma_model"):
+        assert _defined(MODELS / f"{shim}.py") <= {"__all__"}, shim
+    # the numerics know no model: they import nothing from clvmodels
+    for path in (MODELS / "numerics").glob("*.py"):
+        assert _imports(path) == [], path.name
+
+
+def test_models_have_no_import_circle():
+    graph: dict[str, set[str]] = {}
+    for path in sorted(MODELS.rglob("*.py")):
+        module = _module(path)
+        graph[module] = {t for t, _ in _imports(path) if t.startswith("clvmodels.models.") and t != module}
+
+    done: set[str] = set()
+
+    def visit(node: str, path: list[str]) -> None:
+        assert node not in path, f"import circle: {' -> '.join(path[path.index(node):] + [node])}"
+        if node in done:
+            return
+        for nxt in sorted(graph.get(node, ())):
+            visit(nxt, path + [node])
+        done.add(node)
+
+    for module in graph:
+        visit(module, [])
+    # a model's package reaches its siblings only through the shared parts, never another model
+    for module, targets in graph.items():
+        for model in ("bgnbd", "gamma_gamma"):
+            if module.startswith(f"clvmodels.models.{model}."):
+                other = "gamma_gamma" if model == "bgnbd" else "bgnbd"
+                assert not any(t.startswith(f"clvmodels.models.{other}") for t in targets), (module, targets)
+    # a likelihood module stands on the shared Op machinery alone
+    assert graph["clvmodels.models.bgnbd.likelihood"] == {"clvmodels.models.numerics.fused_op"}
+    assert graph["clvmodels.models.gamma_gamma.likelihood"] == {"clvmodels.models.numerics.fused_op"}
+
+
+def test_each_fused_op_is_registered_with_numba_once_by_its_own_module():
+    from pytensor.link.numba.dispatch.basic import numba_funcify, numba_funcify_default_op_cache_key
+
+    from clvmodels.models.bgnbd.likelihood import BetaGeoLogLike
+    from clvmodels.models.gamma_gamma.likelihood import GammaGammaLogLike
+
+    for op, home in ((BetaGeoLogLike, "clvmodels.models.bgnbd.likelihood"),
+                     (GammaGammaLogLike, "clvmodels.models.gamma_gamma.likelihood")):
+        assert numba_funcify_default_op_cache_key.dispatch(op).__module__ == home
+        assert numba_funcify.dispatch(op).__module__ == home
+    registering = {}
+    for path in MODELS.rglob("*.py"):
+        n = path.read_text().count("@register_funcify_default_op_cache_key(")
+        if n:
+            registering[_module(path)] = n
+    assert registering == {"clvmodels.models.bgnbd.likelihood": 1, "clvmodels.models.gamma_gamma.likelihood": 1}
+
+
+def test_old_import_paths_give_the_new_objects():
+    from clvmodels import engine
+    from clvmodels.models import BetaGeoModel, GammaGammaModel, bgnbd, gamma_gamma
+    from clvmodels.models.numerics import quantiles
+
+    # models.bgnbd / models.gamma_gamma, once modules, are packages exporting every name the module had
+    for package, model_class in ((bgnbd, BetaGeoModel), (gamma_gamma, GammaGammaModel)):
+        math = importlib.import_module(f"{package.__name__}.math")
+        for name in _defined(MODELS / package.__name__.rsplit(".", 1)[1] / "math.py"):
+            assert getattr(package, name) is getattr(math, name), (package.__name__, name)
+        assert set(math.__all__) < set(package.__all__)
+        assert getattr(package, model_class.__name__) is model_class
+    assert bgnbd.p_alive is bgnbd.math.p_alive and gamma_gamma.conditional_expected_spend is \
+        gamma_gamma.math.conditional_expected_spend
+
+    # the shims: every name of the old module, from its new home
+    homes = {
+        "special": ["numerics.special"],
+        "bgnbd_model": ["bgnbd.model"],
+        "gamma_gamma_model": ["gamma_gamma.model"],
+        "likelihood_ops": ["numerics.fused_op", "bgnbd.likelihood", "gamma_gamma.likelihood"],
+    }
+    # the likelihood module's registration and cache key are per model now; the old single ones are gone
+    not_kept = {"likelihood_ops": {"_register_numba", "_CACHE_VERSION", "cache_version"}}
+    for shim_name, new in homes.items():
+        shim = importlib.import_module(f"clvmodels.models.{shim_name}")
+        for home_name in new:
+            home = importlib.import_module(f"clvmodels.models.{home_name}")
+            path = MODELS / (home_name.replace(".", "/") + ".py")
+            for name in _defined(path) - not_kept.get(shim_name, set()):
+                assert getattr(shim, name) is getattr(home, name), (shim_name, name)
+    from clvmodels.models import likelihood_ops, special
+
+    assert likelihood_ops.__all__ == ["digamma", "BetaGeoLogLike", "GammaGammaLogLike", "bgnbd_loglike",
+                                      "gamma_gamma_loglike", "bgnbd_data", "gamma_gamma_data", "bin_spend"]
+    assert special.__all__ == ["hyp2f1", "log_hyp2f1", "hyp2f1_scaled", "hyp2f1_series", "lbeta", "log1mexp",
+                               "softplus"]
+    # the private names other modules imported from the old paths
+    from clvmodels.models.bgnbd import _alive_expected1, _count_bound_many  # noqa: F401
+    from clvmodels.models.special import _NO_CONVERGENCE, _flat, _hyp2f1_1, _report  # noqa: F401
+
+    # the engine's quantile selection, now in numerics/quantiles.py
+    assert engine._interval is quantiles._interval and engine._select is quantiles._select
+    # and the model classes are the ones the top-level package and the model-file registry find
+    assert clvmodels.BetaGeoModel is BetaGeoModel and clvmodels.GammaGammaModel is GammaGammaModel
