@@ -1,254 +1,52 @@
-r"""The scoring engine: every per-customer forecast quantity from joint posterior draws, in one pass.
+r"""The forecast engine: every per-customer forecast quantity from joint posterior draws, in one pass,
+for any transaction model and any spend model (:mod:`clvmodels.models.protocol`).
 
 :func:`score_arrays` is what :func:`clvmodels.scoring.score` (and so the notebook API, ``clv forecast``
-and the Spark scorer, per partition) and :func:`clvmodels.value.customer_lifetime_value` run. For S
-joint posterior draws (BG/NBD draw s paired with Gamma-Gamma draw s) it returns, per customer, the
-posterior mean and central interval of P(alive), of the expected purchases in the next h periods, of
-the expected spend per transaction and of the discounted CLV, plus the predictive interval of the
-*count* of purchases in the next h periods.
+and the Spark scorer, per partition), :func:`clvmodels.value.customer_lifetime_value` and the models'
+``predict`` run. For S joint posterior draws (transaction-model draw s paired with spend-model draw s)
+it returns, per customer, the posterior mean and central interval of P(alive), of the expected purchases
+in the next h periods, of the expected spend per transaction and of the discounted CLV, plus the
+predictive interval of the *count* of purchases in the next h periods.
 
-Why it is fast: three facts about the BG/NBD model cut the work to what is distinct.
+Why it is fast: the work is cut to what is distinct.
 
-1. Given the data and that she is alive at T, a customer's future is that of a new customer with
-   lambda ~ Gamma(r + x, rate alpha + T) and p ~ Beta(a, b + x) (see :mod:`clvmodels.models.bgnbd`).
-   So every conditional quantity is P(alive | x, t_x, T) -- one exponential per (draw, triplet) -- times
-   a quantity that depends on (x, T) only. The expensive terms (Gauss hypergeometric functions, count
-   distributions) are computed per (draw, distinct (x, T)), of which there are 10 to 20 times fewer
-   than distinct triplets.
-2. For fixed (draw, x) the expected purchases E(t) of a customer alive now depend on (T, t) only
-   through w = log(1 + t/(alpha + T)) (they are a function of z = t/(alpha + T + t) = 1 - exp(-w)).
-   As a function of w, E is analytic in the strip |Im w| < pi (its only singularities come from
-   2F1's branch cut z >= 1, i.e. w = u +- i pi), so a Chebyshev interpolant in w on [0, W] converges
-   geometrically fast (about 5^-n): 16 to 32 evaluations of the exact closed form per (draw, x) give
-   E at every (T, period) to about 1e-12 relative, checked per (draw, x) from the size of the last
-   coefficients (when the check fails, E is evaluated exactly instead, never silently approximated).
-   The same holds for the probability of still being alive after t more periods. With one interval
-   [0, W] per draw, the discounted sum over the H periods of the CLV is taken once per (draw, T) on the
-   Chebyshev polynomials themselves, and each (draw, x, T) costs one dot product of its coefficients
-   with those sums, instead of H hypergeometric functions.
-3. Customers who share (triplet, monetary_value, margin, cost) share every number; only they are
+1. Customers are compressed to distinct (frequency, recency, T) triplets; the transaction model scores
+   those (``scorer.score_triplets``), in the factorised form every buy-till-you-die model shares:
+   P(alive) per (triplet, draw) times the quantities of a customer alive now per (level, draw), where
+   a level is coarser than a triplet (for BG/NBD, the (x, T) pair: 10 to 20 times fewer). How a model
+   computes its level quantities is its own business (BG/NBD: Chebyshev interpolation in log time,
+   :mod:`clvmodels.models.bgnbd.scoring`).
+2. Customers who share (triplet, monetary_value, margin, cost) share every number; only they are
    evaluated, and only the per-customer spend, CLV and their quantiles are per customer.
 
-Memory: work is done in chunks of distinct triplets (sorted by frequency, T, recency) so that the
-draws x rows blocks stay under ``budget_bytes``; quantiles are taken per row by selection on a
-per-thread buffer of S values (numpy's 'linear' definition; :mod:`clvmodels.models.numerics.quantiles`),
-never on a whole draws x customers array.
-The loops are numba-compiled and run in parallel over rows (or draws).
+Memory: work is done in chunks of distinct triplets (sorted by frequency, T, recency) and, within a
+chunk, of customer rows, so that the draws x rows blocks stay under ``budget_bytes``; quantiles are
+taken per row by selection on a per-thread buffer of S values (numpy's 'linear' definition;
+:mod:`clvmodels.models.numerics.quantiles`), never on a whole draws x customers array. The loops are
+numba-compiled and run in parallel over rows.
 """
 from __future__ import annotations
-
-import math
 
 import numpy as np
 from numba import njit, prange
 
 from .errors import FitError
-from .models.bgnbd.math import _alive_expected1, _count_bound_many
 from .models.numerics.quantiles import _interval, _select  # noqa: F401 (engine._select: the old path)
-from .models.numerics.special import _NO_CONVERGENCE, _hyp2f1_1, _report
 from .predict import DEFAULT_CHUNK_BYTES, _progress, distinct, interval_bounds
 
-#: Chebyshev degree bounds and the relative size of the last coefficients that counts as converged
-_CHEB_N0 = 16
-_CHEB_NMAX = 128
-_CHEB_TOL = 1e-13
-
-
-# -- quantities of a customer alive now, as functions of w = log(1 + t/A0) -----------------------------
-@njit(cache=True, error_model="numpy")
-def _alive_survival1(R, a, B, t):
-    """P(no drop-out in the next t | alive), lambda ~ Gamma(R, rate 1), p ~ Beta(a, B):
-    (1 + t)^-a 2F1(a, a + B - R; a + B; t/(1 + t)) (see ``bgnbd._alive_survival``)."""
-    if t == 0.0:
-        return 1.0, 0
-    v, ls, st = _hyp2f1_1(a, a + B - R, a + B, t / (1.0 + t), 1.0 / (1.0 + t))
-    return v * math.exp(-a * math.log1p(t) + ls), st
-
-
-@njit(cache=True, error_model="numpy")
-def _exact(kind, R, A0, a, B, t):
-    if kind == 0:
-        return _alive_expected1(R, A0, a, B, t)
-    return _alive_survival1(R, a, B, t / A0)
-
-
-@njit(cache=True, error_model="numpy")
-def _cheb_fit(kind, R, a, B, W, coef, vals):
-    """Chebyshev coefficients (into ``coef``) of f(w) on [0, W], f = E (kind 0) or the survival
-    (kind 1) of a customer alive now, at first-kind Chebyshev nodes. Doubles the degree from 16 until the
-    last three coefficients are below 1e-13 of max |f|; returns (n, status), n = 0 if never converged."""
-    n = _CHEB_N0
-    st = 0
-    while n <= coef.size:
-        fmax = 0.0
-        for j in range(n):
-            xj = math.cos(math.pi * (j + 0.5) / n)
-            v, s1 = _exact(kind, R, 1.0, a, B, math.expm1(0.5 * W * (1.0 + xj)))
-            vals[j] = v
-            st = max(st, s1)
-            fmax = max(fmax, abs(v))
-        for m in range(n):
-            coef[m] = 0.0
-        # c_m = 2/n sum_j f_j T_m(x_j), with T_m by its three-term recurrence
-        for j in range(n):
-            xj = math.cos(math.pi * (j + 0.5) / n)
-            t0, t1 = 1.0, xj
-            coef[0] += vals[j]
-            coef[1] += vals[j] * xj
-            for m in range(2, n):
-                t0, t1 = t1, 2.0 * xj * t1 - t0
-                coef[m] += vals[j] * t1
-        for m in range(n):
-            coef[m] *= 2.0 / n
-        coef[0] *= 0.5
-        tail = abs(coef[n - 1]) + abs(coef[n - 2]) + abs(coef[n - 3])
-        if tail <= _CHEB_TOL * fmax or fmax == 0.0:
-            return n, st
-        n *= 2
-    return 0, st
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _cheb_basis(u, n, out):
-    """out[m] = T_m(u), m < n."""
-    out[0] = 1.0
-    if n > 1:
-        out[1] = u
-    for m in range(2, n):
-        out[m] = 2.0 * u * out[m - 1] - out[m - 2]
-
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def _xt_kernel(r, alpha, a, b, lev_x, lev_start, xt_T, T_lev, xt_Tidx, h, k0, H, disc, want_pv, want_alive,
-               EH, PV, APV, status):
-    """Per (distinct (x, T) row j, draw s), for a customer alive at T:
-    EH[j, s] = E[purchases in (T, T + h]], PV[j, s] = sum_{k=k0+1}^{H} disc[k] (E(k) - E(k-1)) and
-    APV[j, s] = sum_{k=k0+1}^{H} disc[k] P(alive at T + k - 1). Rows lev_start[g]..lev_start[g+1]-1 have
-    frequency lev_x[g]; row j's T is T_lev[xt_Tidx[j]].
-
-    Per draw, E and the survival of each frequency level are Chebyshev series in w on one interval
-    [0, W] (W = log(1 + max horizon/(alpha + smallest T))), so the sums over periods are taken once per
-    T level on the basis polynomials (D_m = sum_k disc[k] (T_m(u_k) - T_m(u_(k-1))), u the image of w in
-    [-1, 1]) and each (x, T) row costs a dot product of its level's coefficients with D."""
-    S = r.size
-    G = lev_x.size
-    nT = T_lev.size
-    Hmax = max(float(H), h)
-    Tmin = T_lev.min()
-    for s in prange(S):
-        W = math.log1p(Hmax / (alpha[s] + Tmin))
-        if W == 0.0:
-            W = 1.0
-        coefE = np.empty((G, _CHEB_NMAX))
-        coefS = np.empty((G, _CHEB_NMAX))
-        nE = np.zeros(G, dtype=np.int64)
-        nS = np.zeros(G, dtype=np.int64)
-        vals = np.empty(_CHEB_NMAX)
-        st = 0
-        nmax = 1
-        for g in range(G):
-            R = r[s] + lev_x[g]
-            B = b[s] + lev_x[g]
-            nE[g], s1 = _cheb_fit(0, R, a[s], B, W, coefE[g], vals)
-            st = max(st, s1)
-            nmax = max(nmax, nE[g])
-            if want_alive:
-                nS[g], s1 = _cheb_fit(1, R, a[s], B, W, coefS[g], vals)
-                st = max(st, s1)
-                nmax = max(nmax, nS[g])
-        # basis sums per T level
-        DH = np.zeros((nT, nmax))
-        DP = np.zeros((nT, nmax))
-        DA = np.zeros((nT, nmax))
-        cur = np.empty(nmax)
-        prev = np.empty(nmax)
-        for it in range(nT):
-            A0 = alpha[s] + T_lev[it]
-            _cheb_basis(-1.0, nmax, prev)  # w = 0
-            _cheb_basis(2.0 * math.log1p(h / A0) / W - 1.0, nmax, cur)
-            for m in range(nmax):
-                DH[it, m] = cur[m] - prev[m]
-            if want_pv or want_alive:
-                if k0 > 0:
-                    _cheb_basis(2.0 * math.log1p(k0 / A0) / W - 1.0, nmax, prev)
-                for k in range(k0 + 1, H + 1):
-                    _cheb_basis(2.0 * math.log1p(k / A0) / W - 1.0, nmax, cur)
-                    dk = disc[k]
-                    for m in range(nmax):
-                        DP[it, m] += dk * (cur[m] - prev[m])
-                        DA[it, m] += dk * prev[m]
-                        prev[m] = cur[m]
-        for g in range(G):
-            R = r[s] + lev_x[g]
-            B = b[s] + lev_x[g]
-            ng = nE[g]
-            ns = nS[g]
-            for j in range(lev_start[g], lev_start[g + 1]):
-                it = xt_Tidx[j]
-                A0 = alpha[s] + xt_T[j]
-                if ng > 0:
-                    acc_h = 0.0
-                    acc_p = 0.0
-                    for m in range(ng):
-                        acc_h += coefE[g, m] * DH[it, m]
-                        acc_p += coefE[g, m] * DP[it, m]
-                    EH[j, s] = acc_h
-                    if want_pv:
-                        PV[j, s] = acc_p
-                else:  # no convergent interpolant: the exact closed form at every period
-                    EH[j, s], s1 = _exact(0, R, A0, a[s], B, h)
-                    st = max(st, s1)
-                    if want_pv:
-                        acc = 0.0
-                        fprev = 0.0
-                        if k0 > 0:
-                            fprev, s1 = _exact(0, R, A0, a[s], B, float(k0))
-                        for k in range(k0 + 1, H + 1):
-                            fk, s1 = _exact(0, R, A0, a[s], B, float(k))
-                            st = max(st, s1)
-                            acc += disc[k] * (fk - fprev)
-                            fprev = fk
-                        PV[j, s] = acc
-                if want_alive:
-                    if ns > 0:
-                        acc = 0.0
-                        for m in range(ns):
-                            acc += coefS[g, m] * DA[it, m]
-                        APV[j, s] = acc
-                    else:
-                        acc = 0.0
-                        for k in range(k0 + 1, H + 1):
-                            fk, s1 = _exact(1, R, A0, a[s], B, float(k - 1))
-                            st = max(st, s1)
-                            acc += disc[k] * fk
-                        APV[j, s] = acc
-        status[s] = st
-
-
-# -- per triplet and per customer -------------------------------------------------------------------
-@njit(cache=True, error_model="numpy", parallel=True)
-def _triplet_kernel(r, alpha, a, b, x, tx, T, xt_of, EH, q_lo, q_hi, PA, out):
-    """PA[i, s] = P(alive at T | triplet i, draw s) (FHL 2008); out[i] = mean, lower, upper of P(alive)
-    and of the expected purchases P(alive) EH."""
-    S = r.size
-    for i in prange(x.size):
+def _triplet_kernel(PA, level_of, EH, q_lo, q_hi, out):
+    """out[i] = mean, lower, upper of P(alive) PA[i, s] and of the expected purchases PA[i, s] EH[level, s]."""
+    S = PA.shape[1]
+    for i in prange(PA.shape[0]):
         buf = np.empty(S)
         buf2 = np.empty(S)
-        xi = x[i]
-        j = xt_of[i]
+        j = level_of[i]
         m1 = 0.0
         m2 = 0.0
         for s in range(S):
-            if xi > 0.0:
-                d = math.log(a[s] / (b[s] + xi - 1.0)) + (r[s] + xi) * math.log1p((T[i] - tx[i]) / (alpha[s] + tx[i]))
-                if d > 0.0:
-                    e = math.exp(-d)
-                    pa = e / (1.0 + e)
-                else:
-                    pa = 1.0 / (1.0 + math.exp(d))
-            else:
-                pa = 1.0
-            PA[i, s] = pa
+            pa = PA[i, s]
             buf[s] = pa
             buf2[s] = pa * EH[j, s]
             m1 += pa
@@ -260,31 +58,28 @@ def _triplet_kernel(r, alpha, a, b, x, tx, T, xt_of, EH, q_lo, q_hi, PA, out):
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def _customer_kernel(p, q, v, x, mv, margin, cost, trip_of, xt_of, PA, PV, APV, want_alive, q_lo, q_hi, out):
-    """Per customer row c: out[c] = mean, lower, upper of the expected spend per transaction
-    p (v + x zbar)/(p x + q - 1), of CLV = margin spend P(alive) PV - cost P(alive) APV, and the mean
-    of the discounted expected purchases P(alive) PV."""
-    S = p.size
-    for c in prange(x.size):
+def _customer_kernel(spend, margin, cost, trip_of, level_of, PA, PV, APV, want_alive, q_lo, q_hi, out):
+    """Per customer row c, from its spend per transaction at each draw (spend[c, s]): out[c] = mean,
+    lower, upper of the spend, of CLV = margin spend P(alive) PV - cost P(alive) APV, and the mean of
+    the discounted expected purchases P(alive) PV."""
+    S = spend.shape[1]
+    for c in prange(spend.shape[0]):
         buf = np.empty(S)
         buf2 = np.empty(S)
         i = trip_of[c]
-        j = xt_of[i]
-        xc = x[c]
-        z = mv[c] if xc > 0.0 else 0.0
+        j = level_of[i]
         ms = 0.0
         mc = 0.0
         md = 0.0
         for s in range(S):
-            den = p[s] * xc + q[s] - 1.0
-            spend = p[s] * (v[s] + xc * z) / den if den > 0.0 else np.inf
+            sp = spend[c, s]
             dp = PA[i, s] * PV[j, s]
-            val = margin[c] * spend * dp
+            val = margin[c] * sp * dp
             if want_alive:
                 val -= cost[c] * PA[i, s] * APV[j, s]
-            buf[s] = spend
+            buf[s] = sp
             buf2[s] = val
-            ms += spend
+            ms += sp
             mc += val
             md += dp
         out[c, 0] = ms / S
@@ -292,158 +87,6 @@ def _customer_kernel(p, q, v, x, mv, margin, cost, trip_of, xt_of, PA, PV, APV, 
         out[c, 3] = mc / S
         out[c, 4], out[c, 5] = _interval(buf2, S, q_lo, q_hi)
         out[c, 6] = md / S
-
-
-@njit(cache=True, error_model="numpy", parallel=True)
-def _alive_pmf_head(R, A0, a, B, t, pmf):
-    """pmf[i, k] = P(k purchases in the next t | alive), k = 0..K, lambda ~ Gamma(R, rate A0),
-    p ~ Beta(a, B) (the formula of ``bgnbd._alive_pmf``) in one forward pass: NB(k) by its ratio
-    recurrence, P(N >= k) as 1 - sum_{j<k} NB(j). Absolute accuracy (about 1e-15), which is what a
-    CDF compared with a quantile level needs; ``bgnbd._alive_pmf`` keeps small tails' relative
-    accuracy at several times the cost."""
-    K1 = pmf.shape[1]
-    for i in prange(R.size):
-        Ri, ai, Bi = R[i], a[i], B[i]
-        z = t[i] / (A0[i] + t[i])            # 1 - q
-        lnb = Ri * -math.log1p(t[i] / A0[i])  # log NB(0) = R log q
-        nb = math.exp(lnb)
-        logspace = nb < 1e-250              # q^R underflows: keep NB in logs
-        cdf_n = 0.0
-        br = 1.0
-        for k in range(K1):
-            if k > 0:
-                if logspace:
-                    lnb += math.log((Ri + k - 1.0) / k * z)
-                    nb = math.exp(lnb)
-                else:
-                    nb *= (Ri + k - 1.0) / k * z
-                sf = max(1.0 - cdf_n, 0.0)  # P(N >= k)
-                drop = ai / (ai + Bi + k - 1.0) * br * sf
-                br *= (Bi + k - 1.0) / (ai + Bi + k - 1.0)
-                pmf[i, k] = br * nb + drop
-            else:
-                pmf[i, 0] = nb
-            cdf_n += nb
-
-
-@njit(cache=True, error_model="numpy", parallel=True)
-def _count_kernel(PA, rows, xt_local, pmf, q_lo, q_hi, out):
-    """Predictive distribution of the count for triplets ``rows`` (PA row indices), the mixture over
-    draws of P(alive) P(k | alive) + (1 - P(alive)) [k = 0], from pmf[j, s, k] = P(k | alive, draw s)
-    of their (x, T) row j = xt_local[i], truncated at a K above the upper quantile. out[i] = lower,
-    upper (smallest k with CDF >= q), mass inside [lower, upper]."""
-    S = PA.shape[1]
-    K1 = pmf.shape[2]
-    for ii in prange(rows.size):
-        i = rows[ii]
-        j = xt_local[ii]
-        mix = np.zeros(K1)
-        dead = 0.0
-        for s in range(S):
-            pa = PA[i, s]
-            dead += 1.0 - pa
-            for k in range(K1):
-                mix[k] += pa * pmf[j, s, k]
-        mix[0] += dead
-        cdf = 0.0
-        lower = -1
-        upper = -1
-        for k in range(K1):
-            mix[k] /= S
-            cdf += mix[k]
-            if lower < 0 and cdf >= q_lo - 1e-12:
-                lower = k
-            if upper < 0 and cdf >= q_hi - 1e-12:
-                upper = k
-        if lower < 0:
-            lower = K1 - 1
-        if upper < 0:
-            upper = K1 - 1
-        inside = 0.0
-        for k in range(lower, upper + 1):
-            inside += mix[k]
-        out[ii, 0] = lower
-        out[ii, 1] = upper
-        out[ii, 2] = inside
-
-
-# -- orchestration ----------------------------------------------------------------------------------
-def _levels(xs: np.ndarray):
-    """Frequency levels of rows sorted by frequency: values and start offsets (one past the end last)."""
-    start = np.flatnonzero(np.r_[True, xs[1:] != xs[:-1]])
-    return xs[start], np.r_[start, len(xs)].astype(np.int64)
-
-
-def xt_paths(bg_draws, xs, Ts, h: float, k0: int = 0, H: int = 0, disc=None, want_pv: bool = False,
-             want_alive: bool = False):
-    """For (x, T) rows sorted by (x, T) and S draws: (EH, PV, APV), each (rows, S), see :func:`_xt_kernel`.
-    Times in the model's unit; ``disc[k]`` the discount factor of period k (k = 0..H)."""
-    r, alpha, a, b = (np.ascontiguousarray(bg_draws[k], dtype=float) for k in ("r", "alpha", "a", "b"))
-    xs = np.asarray(xs, float)
-    Ts = np.asarray(Ts, float)
-    n, S = len(xs), len(r)
-    lev_x, lev_start = _levels(xs)
-    T_lev, T_idx = np.unique(Ts, return_inverse=True)
-    if len(xs) > 1 and np.any((np.diff(xs) < 0) | ((np.diff(xs) == 0) & (np.diff(Ts) < 0))):
-        raise ValueError("xt_paths needs rows sorted by (x, T)")
-    EH = np.empty((n, S))
-    PV = np.empty((n, S)) if want_pv else np.empty((0, 0))
-    APV = np.empty((n, S)) if want_alive else np.empty((0, 0))
-    disc = np.zeros(H + 1) if disc is None else np.ascontiguousarray(disc, dtype=float)
-    status = np.zeros(S, dtype=np.int64)
-    _xt_kernel(r, alpha, a, b, lev_x, lev_start, Ts, T_lev, T_idx.astype(np.int64), float(h), int(k0), int(H), disc, want_pv, want_alive,
-               EH, PV, APV, status)
-    _report(status, "BG/NBD expected purchases")
-    failed = status == _NO_CONVERGENCE
-    if failed.any():  # a draw whose series did not converge gives NaN, never a silently wrong number
-        for arr in (EH, PV, APV):
-            if arr.size:
-                arr[:, failed] = np.nan
-    return EH, PV, APV
-
-
-def _count_block(bg_draws, PA, rows, xs, Ts, xt_rows, h, q_lo, q_hi, budget_bytes, out):
-    """Count intervals for triplets ``rows`` (indices into PA) whose (x, T) rows are ``xt_rows`` (into
-    xs/Ts, sorted). Fills out[rows] (lower, upper, inside, mean)."""
-    r, alpha, a, b = (np.asarray(bg_draws[k], dtype=float) for k in ("r", "alpha", "a", "b"))
-    S = len(r)
-    if h <= 0:
-        out[rows] = (0.0, 0.0, 1.0)
-        return
-    uniq = np.unique(xt_rows)
-    # a count K beyond which every draw's mass is below (1 - q_hi)/2, so the mixture's q_hi quantile is
-    # at most K: the Poisson count N bounds the purchases, and N is stochastically largest at the
-    # largest r and the smallest alpha (Chernoff bound, bgnbd.purchases_count_upper_bound)
-    Rmax = r.max() + xs[uniq]
-    A0min = alpha.min() + Ts[uniq]
-    Kj = np.empty(len(uniq), dtype=np.int64)
-    _count_bound_many(Rmax, A0min, np.full(len(uniq), float(h)), np.full(len(uniq), math.log(0.5 * (1.0 - q_hi))), Kj)
-    pos = 0
-    while pos < len(uniq):
-        # grow the block while draws x rows x (K + 1) fits the budget
-        end = pos + 1
-        K = int(Kj[pos])
-        while end < len(uniq):
-            K2 = max(K, int(Kj[end]))
-            if S * (end + 1 - pos) * (K2 + 1) * 8 > budget_bytes:
-                break
-            K = K2
-            end += 1
-        blk = uniq[pos:end]
-        nb = len(blk)
-        R = (r[None, :] + xs[blk, None]).ravel()
-        A0 = (alpha[None, :] + Ts[blk, None]).ravel()
-        aa = np.broadcast_to(a[None, :], (nb, S)).ravel().copy()
-        B = (b[None, :] + xs[blk, None]).ravel()
-        pmf = np.empty((nb * S, K + 1))
-        _alive_pmf_head(R, A0, aa, B, np.full(nb * S, float(h)), pmf)
-        sel = (xt_rows >= blk[0]) & (xt_rows <= blk[-1])
-        rws = rows[sel]
-        loc = np.searchsorted(blk, xt_rows[sel])
-        res = np.empty((len(rws), 3))
-        _count_kernel(PA, rws, loc, pmf.reshape(nb, S, K + 1), q_lo, q_hi, res)
-        out[rws] = res
-        pos = end
 
 
 def require_finite(columns: dict, what: str = "forecast", *, skip: tuple[str, ...] = ()) -> None:
@@ -474,29 +117,35 @@ def require_finite(columns: dict, what: str = "forecast", *, skip: tuple[str, ..
         "and check the fits' diagnostics")
 
 
-def score_arrays(bg_draws: dict, gg_draws: dict | None, frequency, recency, T, monetary_value=None, *,
+def score_arrays(purchases, spend, frequency, recency, T, monetary_value=None, *,
                  h: float, k0: int = 0, H: int = 0, discount: float = 1.0, margin=1.0, cost=0.0,
                  interval: float = 0.9, counts: bool = True, clv: bool = True,
                  budget_bytes: int = DEFAULT_CHUNK_BYTES, progress: bool = False) -> dict[str, np.ndarray]:
     """Per-customer forecast arrays from S joint draws (see the module docstring).
 
-    ``bg_draws``: r, alpha, a, b as (S,) arrays; ``gg_draws``: p, q, v as (S,) arrays (paired with the
-    BG/NBD draws by index) or None when ``clv`` is False. Customer arrays: frequency, recency, T (model
+    ``purchases``: a transaction model's scorer (``model.scorer(max_draws)``: S draws and
+    ``score_triplets``); ``spend``: a spend model's scorer (its S draws paired with the purchases' by
+    index), or None when ``clv`` is False (see :mod:`clvmodels.models.protocol`). Customer arrays: frequency, recency, T (model
     time unit), monetary_value (currency), margin and cost (scalars or per customer). ``h``: the purchase
     horizon; CLV sums periods k = k0+1..H with discount factor ``discount``**k. Returns arrays named
     like the forecast table's columns (``p_alive``, ``p_alive_lower``, ...), every value finite
     (:func:`require_finite` raises :class:`~clvmodels.errors.FitError` otherwise).
 
-    Customers first seen at the end of the period (x = t_x = T = 0) are new customers: P(alive) = 1
-    and their expected purchases are FHL eq. 9, E[X(h)]. Customers with repeat purchases worth 0
-    (x > 0, monetary_value 0) get the Gamma-Gamma expectation at zbar = 0, p v/(p x + q - 1).
+    Customers first seen at the end of the period (x = t_x = T = 0) are new customers, whom the
+    transaction model scores as such (BG/NBD: P(alive) = 1 and FHL eq. 9, E[X(h)]); customers with
+    repeat purchases worth 0 (x > 0, monetary_value 0) get the spend model's expectation at a mean
+    spend of 0 (Gamma-Gamma: p v/(p x + q - 1)).
     """
+    if isinstance(purchases, dict) or isinstance(spend, dict):
+        raise TypeError("score_arrays takes the models' scorers (model.scorer(max_draws)), not dicts of draws")
     lo_q, hi_q = interval_bounds(interval)
     x = np.asarray(frequency, float)
     tx = np.asarray(recency, float)
     TT = np.asarray(T, float)
     n = len(x)
-    S = len(bg_draws["r"])
+    S = purchases.n_draws
+    if spend is not None and spend.n_draws != S:
+        raise ValueError(f"the scorers hold {S} and {spend.n_draws} draws: pair them (the same number of each)")
     mv = np.zeros(n) if monetary_value is None else np.where(x > 0, np.asarray(monetary_value, float), 0.0)
     marg = np.broadcast_to(np.asarray(margin, float), (n,))
     cst = np.broadcast_to(np.asarray(cost, float), (n,))
@@ -505,9 +154,6 @@ def score_arrays(bg_draws: dict, gg_draws: dict | None, frequency, recency, T, m
 
     trip = distinct(x, TT, tx)                      # sorted by (x, T, t_x)
     xs, Ts, txs = trip.keys
-    new_xt = np.r_[True, (xs[1:] != xs[:-1]) | (Ts[1:] != Ts[:-1])] if len(xs) else np.zeros(0, bool)
-    xt_of = (np.cumsum(new_xt) - 1).astype(np.int64)
-    xt_x, xt_T = xs[new_xt], Ts[new_xt]
     nt = len(xs)
     if clv:
         # customers sharing (triplet, spend, margin, cost) share every number; rows sorted by triplet
@@ -517,27 +163,23 @@ def score_arrays(bg_draws: dict, gg_draws: dict | None, frequency, recency, T, m
     trip_out = np.empty((nt, 6))
     count_out = np.empty((nt, 3))
     cust_out = np.empty((len(cust) if clv else 0, 7))
-    rb = {k: np.ascontiguousarray(v, float) for k, v in bg_draws.items()}
-    rg = {k: np.ascontiguousarray(v, float) for k, v in gg_draws.items()} if clv else None
     step = max(1, int(budget_bytes // (8 * S)))
     starts = range(0, nt, step)
     for t0 in _progress(starts, progress, "scoring", total=len(starts)):
         t1 = min(nt, t0 + step)
-        j0, j1 = int(xt_of[t0]), int(xt_of[t1 - 1]) + 1
-        EH, PV, APV = xt_paths(rb, xt_x[j0:j1], xt_T[j0:j1], h, k0, H, disc, want_pv=clv, want_alive=want_alive)
-        PA = np.empty((t1 - t0, S))
-        loc_xt = xt_of[t0:t1] - j0
-        _triplet_kernel(rb["r"], rb["alpha"], rb["a"], rb["b"], xs[t0:t1], txs[t0:t1], Ts[t0:t1], loc_xt, EH,
-                        lo_q, hi_q, PA, trip_out[t0:t1])
+        sc = purchases.score_triplets(xs[t0:t1], txs[t0:t1], Ts[t0:t1], h=h, k0=k0, H=H, disc=disc, want_pv=clv,
+                                      want_alive=want_alive, counts=counts, q_lo=lo_q, q_hi=hi_q,
+                                      budget_bytes=budget_bytes)
+        _triplet_kernel(sc.alive, sc.level_of, sc.expected, lo_q, hi_q, trip_out[t0:t1])
         if counts:
-            res = np.empty((t1 - t0, 3))
-            _count_block(rb, PA, np.arange(t1 - t0), xt_x[j0:j1], xt_T[j0:j1], loc_xt, h, lo_q, hi_q,
-                         budget_bytes, res)
-            count_out[t0:t1] = res
+            count_out[t0:t1] = sc.counts
         if clv:
             c0, c1 = np.searchsorted(c_trip, [t0, t1])
-            _customer_kernel(rg["p"], rg["q"], rg["v"], c_x[c0:c1], c_mv[c0:c1], c_marg[c0:c1], c_cost[c0:c1],
-                             c_trip[c0:c1] - t0, loc_xt, PA, PV, APV, want_alive, lo_q, hi_q, cust_out[c0:c1])
+            for u0 in range(c0, c1, step):  # customer rows in blocks: rows x draws of spend within the budget
+                u1 = min(c1, u0 + step)
+                _customer_kernel(spend.spend(c_x[u0:u1], c_mv[u0:u1]), c_marg[u0:u1], c_cost[u0:u1],
+                                 c_trip[u0:u1] - t0, sc.level_of, sc.alive, sc.pv, sc.alive_pv, want_alive, lo_q,
+                                 hi_q, cust_out[u0:u1])
     inv = trip.inverse
     out = {
         "p_alive": trip_out[inv, 0], "p_alive_lower": trip_out[inv, 1], "p_alive_upper": trip_out[inv, 2],

@@ -12,7 +12,7 @@ from . import engine
 from .errors import InputError
 from .predict import DEFAULT_SCORING_DRAWS
 from .units import Duration, discount_rate_per_period
-from .value.clv import _per_customer, _periods, add_cac_columns, joint_draws
+from .value.clv import _per_customer, _periods, add_cac_columns, joint_scorers
 from .value.segments import value_segments
 
 #: the fixed columns of the forecast table, in order (plain names are posterior means)
@@ -63,7 +63,7 @@ def score(summary: pd.DataFrame, bgnbd_model, gamma_gamma_model, horizon, *, dis
     d = 1.0 / (1.0 + i)
     marg = _per_customer(margin, summary, "margin")
     cost = _per_customer(cost_to_serve, summary, "cost_to_serve")
-    pb, pg = joint_draws(bg, gg, max_draws)
+    pb, pg = joint_scorers(bg, gg, max_draws)
     x = summary["frequency"].to_numpy(float)
     arr = engine.score_arrays(pb, pg, x, summary["recency"].to_numpy(float), summary["T"].to_numpy(float),
                               summary["monetary_value"].to_numpy(float), h=h, k0=k0, H=H, discount=d,
@@ -86,5 +86,5 @@ def score(summary: pd.DataFrame, bgnbd_model, gamma_gamma_model, horizon, *, dis
     engine.require_finite(out, "forecast table", skip=("customer_id",))
     out.attrs["clvmodels_clv"] = {"horizon": str(Duration.parse(horizon)), "start": None,
                                   "discount_rate_annual": discount_rate, "discount_rate_per_period": i,
-                                  "interval": interval, "n_draws": int(len(pb["r"]))}
+                                  "interval": interval, "n_draws": pb.n_draws}
     return out

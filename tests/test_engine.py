@@ -10,6 +10,8 @@ import pytest
 from clvmodels import engine
 from clvmodels.models import bgnbd, gamma_gamma
 from clvmodels.models.bgnbd_model import predictive_count_summary
+from clvmodels.models.bgnbd.scoring import BetaGeoDraws, xt_paths
+from clvmodels.models.gamma_gamma.scoring import GammaGammaDraws
 from clvmodels.predict import distinct
 
 
@@ -41,7 +43,7 @@ def test_xt_paths_match_the_exact_closed_forms():
     Ts = np.array([1, 50, 0.5, 3, 40, 10, 10, 80, 100, 10000, 10000.0])
     H, k0, h, d = 52, 4, 39.0, 0.998
     disc = d ** np.arange(H + 1)
-    EH, PV, APV = engine.xt_paths(bg, xs, Ts, h, k0, H, disc, want_pv=True, want_alive=True)
+    EH, PV, APV = xt_paths(bg, xs, Ts, h, k0, H, disc, want_pv=True, want_alive=True)
     p = {k: v[:, None] for k, v in bg.items()}
     R, A0, B = p["r"] + xs, p["alpha"] + Ts, p["b"] + xs
     np.testing.assert_allclose(EH.T, bgnbd._alive_expected(R, A0, p["a"], B, h), rtol=1e-11)
@@ -55,7 +57,7 @@ def test_xt_paths_match_the_exact_closed_forms():
 def test_xt_paths_need_sorted_rows():
     bg, _ = _draws(3)
     with pytest.raises(ValueError, match="sorted"):
-        engine.xt_paths(bg, np.array([1.0, 0.0]), np.array([5.0, 5.0]), 10.0)
+        xt_paths(bg, np.array([1.0, 0.0]), np.array([5.0, 5.0]), 10.0)
 
 
 @pytest.mark.parametrize("S", [1, 2, 7, 100])
@@ -78,7 +80,7 @@ def test_score_arrays_match_direct_evaluation():
     margin = rng.uniform(0.2, 0.4, n)
     cost = np.where(rng.uniform(size=n) < 0.5, 1.5, 0.0)
     H, h, d = 26, 26.0, 1 / 1.002
-    out = engine.score_arrays(bg, gg, x, tx, T, mv, h=h, k0=0, H=H, discount=d, margin=margin, cost=cost,
+    out = engine.score_arrays(BetaGeoDraws.from_mapping(bg), GammaGammaDraws.from_mapping(gg), x, tx, T, mv, h=h, k0=0, H=H, discount=d, margin=margin, cost=cost,
                               interval=0.8, budget_bytes=8 * S * 37)  # many small chunks
     p = {k: v[:, None] for k, v in bg.items()}
     q = {k: v[:, None] for k, v in gg.items()}
@@ -110,9 +112,9 @@ def test_identical_customers_get_identical_rows_and_order_does_not_matter():
     bg, gg = _draws(30)
     x, tx, T, mv = _customers(300)
     kw = dict(h=10.0, H=10, discount=0.99, margin=0.3)
-    a = engine.score_arrays(bg, gg, x, tx, T, mv, **kw)
+    a = engine.score_arrays(BetaGeoDraws.from_mapping(bg), GammaGammaDraws.from_mapping(gg), x, tx, T, mv, **kw)
     perm = np.random.default_rng(0).permutation(len(x))
-    b = engine.score_arrays(bg, gg, x[perm], tx[perm], T[perm], mv[perm], **kw)
+    b = engine.score_arrays(BetaGeoDraws.from_mapping(bg), GammaGammaDraws.from_mapping(gg), x[perm], tx[perm], T[perm], mv[perm], **kw)
     for k in a:
         np.testing.assert_array_equal(a[k][perm], b[k], err_msg=k)
     np.testing.assert_array_equal(a["clv"][:20], a["clv"][20:40])

@@ -3,12 +3,15 @@ reader finds a model in one folder; what the models share lives once, beside the
 
 - ``bgnbd/`` (BG/NBD purchases) and ``gamma_gamma/`` (Gamma-Gamma spend): ``math.py`` (the paper's
   formulas as numpy/numba functions), ``likelihood.py`` (the fused log-likelihood + gradient Op, which
-  registers its own numba implementation), ``model.py`` (the estimator: priors, fit, predictions);
+  registers its own numba implementation), ``scoring.py`` (what the forecast engine computes with: the
+  model's scorer of the protocol), ``model.py`` (the estimator: priors, fit, predictions);
 - ``numerics/``: special functions, the fused-Op machinery and quantiles by selection;
-- ``base.py`` (the estimator base: draws, summaries, model files), ``fitting.py`` (the one fitting
+- ``protocol.py``: what a transaction model and a spend model offer the forecast layer (their scorers:
+  factorised per-triplet scores, spend per draw), so that nothing downstream names a model's parameters;
+- ``base.py`` (the estimator base: draws, scorers, summaries, model files), ``fitting.py`` (the one fitting
   path), ``priors.py``, ``triplets.py`` (distinct-row compression).
 
-The BG/NBD scoring kernels are still in :mod:`clvmodels.engine`. The old module paths
+The old module paths
 (``models.special``, ``models.likelihood_ops``, ``models.bgnbd_model``, ``models.gamma_gamma_model``)
 re-export the names from their new homes.
 """

@@ -76,6 +76,8 @@ class BayesianModel:
     param_names: ClassVar[tuple[str, ...]] = ()
     #: columns fit() needs
     required_columns: ClassVar[tuple[str, ...]] = ()
+    #: the scorer class of the protocol (:mod:`clvmodels.models.protocol`), built by :meth:`scorer`
+    scorer_class: ClassVar[Any] = None
     #: per parameter, the open range (low, high) of draws where the model's formulas have been checked
     #: against independent computations; a fit with draws outside it is refused (see :meth:`check_draws`)
     reliable_range: ClassVar[dict[str, tuple[float, float]]] = {}
@@ -232,6 +234,11 @@ class BayesianModel:
         """Posterior draws as flat arrays per parameter (thinned evenly to ``max_draws`` if given)."""
         self._check_fitted()
         return flatten_draws(self.posterior_, list(self.param_names), max_draws)
+
+    def scorer(self, max_draws: int | None = None):
+        """The posterior draws (thinned evenly to ``max_draws`` if given) as this model's scorer, what
+        the forecast engine computes with (:mod:`clvmodels.models.protocol`)."""
+        return self.scorer_class.from_mapping(self.draws_(max_draws))
 
     @property
     def params_(self) -> pd.Series:

@@ -95,6 +95,12 @@ def add_cac_columns(table: pd.DataFrame, cac: np.ndarray) -> None:
     table["clv_cac_ratio"] = clv / cac
 
 
+def joint_scorers(bgnbd_model, gamma_gamma_model, max_draws: int | None = DEFAULT_SCORING_DRAWS):
+    """:func:`joint_draws` as the models' scorers (:mod:`clvmodels.models.protocol`), for the engine."""
+    pb, pg = joint_draws(bgnbd_model, gamma_gamma_model, max_draws)
+    return bgnbd_model.scorer_class.from_mapping(pb), gamma_gamma_model.scorer_class.from_mapping(pg)
+
+
 def joint_draws(bgnbd_model, gamma_gamma_model, max_draws: int | None = DEFAULT_SCORING_DRAWS):
     """The same number of draws from both posteriors (evenly thinned to ``max_draws``; None = as many
     as the smaller posterior has), paired by index: the two posteriors are independent, so each pair
@@ -174,14 +180,14 @@ def customer_lifetime_value(bgnbd_model, gamma_gamma_model, data: pd.DataFrame, 
     interval_bounds(interval)  # a bad level is refused before any work
 
     pb, pg = joint_draws(bg, gg, max_draws)
-    S = len(pb["r"])
+    S = len(next(iter(pb.values())))
     x = data["frequency"].to_numpy(float)
     tx = data["recency"].to_numpy(float)
     T = data["T"].to_numpy(float)
     mv = np.where(x > 0, data["monetary_value"].to_numpy(float), 0.0)
     if draws:
         return _clv_draws(pb, pg, data, x, tx, T, mv, marg, cost, k0, H, d, with_alive, budget_bytes)
-    arr = engine.score_arrays(pb, pg, x, tx, T, mv, h=float(H), k0=k0, H=H, discount=d, margin=marg, cost=cost,
+    arr = engine.score_arrays(bg.scorer_class.from_mapping(pb), gg.scorer_class.from_mapping(pg), x, tx, T, mv, h=float(H), k0=k0, H=H, discount=d, margin=marg, cost=cost,
                               interval=interval, counts=False, budget_bytes=budget_bytes, progress=progress)
     out = {k: arr[k] for k in ("clv", "clv_lower", "clv_upper", "expected_spend", "discounted_purchases")}
     res = pd.DataFrame(out, index=data.index)

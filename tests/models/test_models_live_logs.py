@@ -13,6 +13,9 @@ import mpmath as mp
 import numpy as np
 import pandas as pd
 import pytest
+
+from clvmodels.models.bgnbd.scoring import BetaGeoDraws, xt_paths
+from clvmodels.models.gamma_gamma.scoring import GammaGammaDraws
 from scipy import special as sc
 
 from clvmodels import BetaGeoModel, GammaGammaModel, engine, summarize
@@ -217,7 +220,7 @@ def test_zero_spend_customers_are_left_out_of_the_fit_and_scored_at_zbar_0(cdnow
     assert 0 < s[80002] < s[80001] < m.expected_spend_new()["expected_spend"]
     # the scoring engine gives the same
     bg = {k: np.full(len(d["p"]), v) for k, v in (("r", 0.24), ("alpha", 4.4), ("a", 0.79), ("b", 2.4))}
-    out = engine.score_arrays(bg, d, np.array([1.0, 4.0]), np.array([3.0, 20.0]), np.array([30.0, 30.0]),
+    out = engine.score_arrays(BetaGeoDraws.from_mapping(bg), GammaGammaDraws.from_mapping(d), np.array([1.0, 4.0]), np.array([3.0, 20.0]), np.array([30.0, 30.0]),
                               np.array([0.0, 0.0]), h=10.0, H=10)
     np.testing.assert_allclose(out["expected_spend"], e.mean(axis=0), rtol=1e-12)
     assert (out["clv"] > 0).all()
@@ -463,8 +466,8 @@ def test_unconverged_expectations_are_nan_and_the_engine_refuses_them():
     bg = {"r": np.array([0.3, 0.3]), "alpha": np.array([10.0, 10.0]), "a": np.array([0.8, 2e7]),
           "b": np.array([2.5, 8e7])}
     with pytest.warns(RuntimeWarning, match="no convergence"):
-        EH, _, _ = engine.xt_paths(bg, np.array([0.0]), np.array([0.0]), 1.0)
+        EH, _, _ = xt_paths(bg, np.array([0.0]), np.array([0.0]), 1.0)
     assert np.isfinite(EH[0, 0]) and np.isnan(EH[0, 1])
     with pytest.warns(RuntimeWarning), pytest.raises(FitError, match="NaN or infinite values in expected_purchases"):
-        engine.score_arrays(bg, None, np.array([0.0, 1.0]), np.array([0.0, 2.0]), np.array([0.0, 5.0]), h=1.0,
+        engine.score_arrays(BetaGeoDraws.from_mapping(bg), None, np.array([0.0, 1.0]), np.array([0.0, 2.0]), np.array([0.0, 5.0]), h=1.0,
                             clv=False)

@@ -4,11 +4,12 @@
   distributions and bounds) as functions of (r, alpha, a, b) and the data;
 - :mod:`~clvmodels.models.bgnbd.likelihood`: the fused log-likelihood + gradient Op PyMC samples with
   (it registers its own numba implementation);
+- :mod:`~clvmodels.models.bgnbd.scoring`: its scorer for the forecast engine (P(alive) per triplet, the
+  Chebyshev-in-log-time expectations and discounted sums per (x, T), count intervals);
 - :mod:`~clvmodels.models.bgnbd.model`: :class:`BetaGeoModel`, the estimator (priors, fit, predictions).
 
 The package exports the mathematics as the module ``clvmodels.models.bgnbd`` did before it became a
-package (``from clvmodels.models import bgnbd; bgnbd.p_alive(...)``), and :class:`BetaGeoModel`. Its
-scoring kernels for the forecast are still in :mod:`clvmodels.engine`.
+package (``from clvmodels.models import bgnbd; bgnbd.p_alive(...)``), and :class:`BetaGeoModel`.
 """
 from .math import (_EPS_A, _EPS_SERIES, _NODES, _Z_SERIES, _Z_SERIES_NEAR, _alive_expected, _alive_expected1,
                    _alive_expected_many, _alive_pmf, _alive_pmf_many, _alive_survival, _closed1, _count_bound_many,

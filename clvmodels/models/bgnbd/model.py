@@ -18,6 +18,7 @@ from ..base import BayesianModel, check_data_unit
 from ..numerics.special import _flat
 from ..priors import Prior
 from . import math as bgnbd
+from .scoring import BetaGeoDraws
 
 BGNBD_COLUMNS = ("frequency", "recency", "T")
 
@@ -97,6 +98,7 @@ class BetaGeoModel(BayesianModel):
     """
 
     param_names = ("r", "alpha", "a", "b")
+    scorer_class = BetaGeoDraws
     required_columns = BGNBD_COLUMNS
     #: where the expectation's hypergeometric sums were checked against quadrature: r up to 50 (for
     #: larger r the series cancel and lose every digit at long horizons), a and b up to 1e5 (from about
@@ -332,7 +334,7 @@ class BetaGeoModel(BayesianModel):
         self._check_fitted()
         check_bgnbd_data(data, "data to predict for")
         check_data_unit(data, self.time_unit_)
-        arr = engine.score_arrays(self.draws_(max_draws), None, data["frequency"].to_numpy(float),
+        arr = engine.score_arrays(self.scorer(max_draws), None, data["frequency"].to_numpy(float),
                                   data["recency"].to_numpy(float), data["T"].to_numpy(float), h=h,
                                   interval=interval, clv=False, progress=progress)
         cols = ["p_alive", "p_alive_lower", "p_alive_upper", "expected_purchases", "expected_purchases_lower",

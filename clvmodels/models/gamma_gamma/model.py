@@ -17,6 +17,7 @@ from ...predict import distinct, draws_for_rows, interval_bounds, reduce_over_dr
 from ..base import BayesianModel
 from ..priors import Prior
 from . import math as gamma_gamma
+from .scoring import GammaGammaDraws
 
 #: |corr(frequency, monetary_value)| above which the independence assumption is flagged
 CORRELATION_WARNING = 0.3
@@ -134,6 +135,7 @@ class GammaGammaModel(BayesianModel):
     """
 
     param_names = ("p", "q", "v")
+    scorer_class = GammaGammaDraws
     required_columns = ("frequency", "monetary_value")
     #: p up to 1e6 (beyond, the log-likelihood's terms of size p x log(...) lose their digits);
     #: q in (1, 1e6) (q > 1 for a finite mean spend)

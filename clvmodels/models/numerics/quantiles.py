@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 
-from numba import njit
+import numpy as np
+from numba import njit, prange
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -63,3 +64,45 @@ def _interval(buf, S, q_lo, q_hi):
         w1 = _select(buf, k_hi + 1, S - 1, k_hi + 1) if k_hi + 1 < S else w0
     upper = w0 + (p_hi - k_hi) * (w1 - w0) if p_hi > k_hi else w0
     return lower, upper
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def _mixture_interval(PA, rows, xt_local, pmf, q_lo, q_hi, out):
+    """Predictive interval of a count for rows ``rows`` (PA row indices): the mixture over draws of
+    P(alive) P(k | alive) + (1 - P(alive)) [k = 0], from pmf[j, s, k] = P(k | alive, draw s) of the row's
+    level j = xt_local[i], truncated at a K above the upper quantile. out[i] = lower, upper (smallest k
+    with CDF >= q), mass inside [lower, upper]. Any transaction model whose dead customers buy nothing
+    can take its count intervals here."""
+    S = PA.shape[1]
+    K1 = pmf.shape[2]
+    for ii in prange(rows.size):
+        i = rows[ii]
+        j = xt_local[ii]
+        mix = np.zeros(K1)
+        dead = 0.0
+        for s in range(S):
+            pa = PA[i, s]
+            dead += 1.0 - pa
+            for k in range(K1):
+                mix[k] += pa * pmf[j, s, k]
+        mix[0] += dead
+        cdf = 0.0
+        lower = -1
+        upper = -1
+        for k in range(K1):
+            mix[k] /= S
+            cdf += mix[k]
+            if lower < 0 and cdf >= q_lo - 1e-12:
+                lower = k
+            if upper < 0 and cdf >= q_hi - 1e-12:
+                upper = k
+        if lower < 0:
+            lower = K1 - 1
+        if upper < 0:
+            upper = K1 - 1
+        inside = 0.0
+        for k in range(lower, upper + 1):
+            inside += mix[k]
+        out[ii, 0] = lower
+        out[ii, 1] = upper
+        out[ii, 2] = inside
