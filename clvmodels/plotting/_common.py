@@ -104,11 +104,6 @@ def purchase_days(transactions: pd.DataFrame, customer_id: str, date: str) -> pd
     return d
 
 
-def thinned(model, max_draws: int | None) -> dict[str, np.ndarray]:
-    """Flat posterior draws, evenly thinned to ``max_draws``, as (S, 1) columns for broadcasting."""
-    return {k: np.asarray(v, float)[:, None] for k, v in model.draws_(max_draws).items()}
-
-
 def quantiles(block: np.ndarray, interval: float, axis: int = 0):
     from ..predict import interval_bounds
 

@@ -17,7 +17,6 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import InputError
-from ..models import bgnbd
 from ..models.bgnbd.model import check_bgnbd_data
 from ..predict import DEFAULT_CHUNK_BYTES, chunk_rows, distinct, interval_bounds
 from ._common import PLOT_DRAWS, attach_data, model_unit, new_axes
@@ -29,19 +28,18 @@ __all__ = ["plot_pit", "interval_coverage_data", "plot_interval_coverage"]
 _BLOCK = 2000
 
 
-def predictive_pmf_rows(p2, x, tx, T, t, budget_bytes: int = DEFAULT_CHUNK_BYTES) -> np.ndarray:
-    """Posterior predictive P(Y(t) = k | x, t_x, T), k = 0..K, per row: the mixture over the draws
-    ``p2`` ((S, 1) arrays) of the exact conditional distribution. K is the largest per-row count with
-    predictive tail mass above 1e-10; rows are processed in chunks so draws x rows x counts stays
-    under ``budget_bytes``."""
-    S = len(p2["r"])
-    K = int(np.max(bgnbd.purchases_count_upper_bound(p2["r"], p2["alpha"], p2["a"], p2["b"], x, tx, T, t)))
+def predictive_pmf_rows(scorer, x, tx, T, t, budget_bytes: int = DEFAULT_CHUNK_BYTES) -> np.ndarray:
+    """Posterior predictive P(Y(t) = k | x, t_x, T), k = 0..K, per row: the mixture over the draws of a
+    purchase model's ``scorer`` (``model.scorer(max_draws)``) of the exact conditional distribution. K
+    is the largest per-row count with predictive tail mass above 1e-10; rows are processed in chunks so
+    draws x rows x counts stays under ``budget_bytes``."""
+    S = scorer.n_draws
+    K = int(np.max(scorer.count_upper_bound(x, tx, T, t)))
     out = np.empty((len(x), K + 1))
     step = chunk_rows(S, K + 1, budget_bytes)
     for j in range(0, len(x), step):
         sl = slice(j, j + step)
-        out[sl] = bgnbd.conditional_purchases_pmf(p2["r"], p2["alpha"], p2["a"], p2["b"], x[sl], tx[sl], T[sl],
-                                                  t, K).mean(axis=0)
+        out[sl] = scorer.purchases_pmf(x[sl], tx[sl], T[sl], t, K).mean(axis=0)
     return out
 
 
@@ -106,7 +104,7 @@ def interval_coverage_data(bgnbd_model, summary: pd.DataFrame, *, levels: Sequen
     y = summary["frequency_holdout"].to_numpy(float).astype(np.int64)
     d = distinct(summary["frequency"].to_numpy(float), summary["recency"].to_numpy(float),
                  summary["T"].to_numpy(float))
-    params = {k: np.asarray(v, float)[:, None] for k, v in bgnbd_model.draws_(max_draws).items()}
+    scorer = bgnbd_model.scorer(max_draws)
     # rows in order of frequency, so each block's largest count (its pmf width) stays small
     order = np.argsort(d.keys[0], kind="stable")
     L = len(levels)
@@ -115,7 +113,7 @@ def interval_coverage_data(bgnbd_model, summary: pd.DataFrame, *, levels: Sequen
     mass = np.empty((len(d), L))
     for j in range(0, len(d), _BLOCK):
         sl = order[j:j + _BLOCK]
-        pmf = predictive_pmf_rows(params, d.keys[0][sl], d.keys[1][sl], d.keys[2][sl], h)
+        pmf = predictive_pmf_rows(scorer, d.keys[0][sl], d.keys[1][sl], d.keys[2][sl], h)
         cdf = np.cumsum(pmf, axis=1)
         ks = np.arange(pmf.shape[1])
         for i, (lo_q, hi_q) in enumerate(bounds):
@@ -128,7 +126,7 @@ def interval_coverage_data(bgnbd_model, summary: pd.DataFrame, *, levels: Sequen
     covered = (y[:, None] >= lo_c) & (y[:, None] <= hi_c)
     out = pd.DataFrame({"coverage": covered.mean(axis=0), "expected_coverage": mass[d.inverse].mean(axis=0),
                         "n_customers": len(y)}, index=pd.Index(levels, name="level"))
-    out.attrs["clvmodels"] = {"holdout_length": h, "n_draws": int(len(params["r"]))}
+    out.attrs["clvmodels"] = {"holdout_length": h, "n_draws": scorer.n_draws}
     return out
 
 

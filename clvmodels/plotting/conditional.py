@@ -15,10 +15,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..models import bgnbd
 from ..models.bgnbd.model import check_bgnbd_data
 from ..predict import DEFAULT_CHUNK_BYTES, chunk_rows, distinct
-from ._common import PLOT_DRAWS, attach_data, duration_text, model_unit, new_axes, pct, quantiles, thinned
+from ._common import PLOT_DRAWS, attach_data, duration_text, model_unit, new_axes, pct, quantiles
 
 __all__ = ["conditional_expectations_data", "plot_conditional_expectations", "holdout_length"]
 
@@ -70,14 +69,13 @@ def conditional_expectations_data(bgnbd_model, summary: pd.DataFrame, *, max_fre
     d = distinct(x, tx, T)
     # one-hot weights: customers of each distinct triplet per bin (a triplet has one frequency, one bin)
     trip_bin = np.minimum(d.keys[0], int(max_frequency)).astype(np.int64)
-    p = thinned(bgnbd_model, max_draws)
-    S = len(p["r"])
+    sc = bgnbd_model.scorer(max_draws)
+    S = sc.n_draws
     sums = np.zeros((S, nb))
     step = chunk_rows(S, 2, budget_bytes)
     for j in range(0, len(d), step):
         sl = slice(j, j + step)
-        e = bgnbd.conditional_expected_purchases(p["r"], p["alpha"], p["a"], p["b"], d.keys[0][sl],
-                                                 d.keys[1][sl], d.keys[2][sl], h)
+        e = sc.expected_purchases(d.keys[0][sl], d.keys[1][sl], d.keys[2][sl], h)
         w = np.zeros((e.shape[1], nb))
         w[np.arange(e.shape[1]), trip_bin[sl]] = d.counts[sl]
         sums += e @ w

@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..models import bgnbd
 from ..predict import DEFAULT_CHUNK_BYTES, reduce_over_draws
 from ._common import (PLOT_DRAWS, as_day, attach_data, day_dates, model_unit, new_axes, pct, purchase_days,
                       unit_days, unit_label)
@@ -71,7 +70,7 @@ def customer_history_data(bgnbd_model, transactions: pd.DataFrame, customer, *, 
     H = np.concatenate([np.zeros(len(obs)), (fut - obs_end) / ud])
 
     def fn(p, x, tx, T, h):
-        return bgnbd.future_p_alive(p["r"], p["alpha"], p["a"], p["b"], x, tx, T, h)
+        return bgnbd_model.scorer_class.from_mapping(p).future_p_alive(x, tx, T, h)
 
     # T = 0 (the first day itself): alive by definition; avoid the degenerate T = 0 evaluation
     mean, lo, hi = reduce_over_draws(fn, bgnbd_model.draws_(max_draws), (X, TX, np.maximum(TT, 1e-9), H),

@@ -12,10 +12,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..models import bgnbd
 from ..predict import DEFAULT_CHUNK_BYTES, chunk_rows
 from ..units import Duration
-from ._common import PLOT_DRAWS, attach_data, duration_text, model_unit, new_axes, thinned, unit_label
+from ._common import PLOT_DRAWS, attach_data, duration_text, model_unit, new_axes, unit_label
 
 __all__ = ["frequency_recency_matrix", "plot_frequency_recency_matrix", "plot_expected_purchases_matrix",
            "plot_p_alive_matrix"]
@@ -65,16 +64,16 @@ def frequency_recency_matrix(bgnbd_model, quantity: str = "expected_purchases", 
     F, R = np.meshgrid(freq, rec, indexing="ij")
     f, r = F.ravel(), R.ravel()
     Tv = np.full_like(f, T)
-    p = thinned(bgnbd_model, max_draws)
-    S = len(p["r"])
+    sc = bgnbd_model.scorer(max_draws)
+    S = sc.n_draws
     out = np.empty(f.size)
     step = chunk_rows(S, 2, budget_bytes)
     for j in range(0, f.size, step):
         sl = slice(j, j + step)
         if quantity == "p_alive":
-            v = bgnbd.p_alive(p["r"], p["alpha"], p["a"], p["b"], f[sl], r[sl], Tv[sl])
+            v = sc.p_alive(f[sl], r[sl], Tv[sl])
         else:
-            v = bgnbd.conditional_expected_purchases(p["r"], p["alpha"], p["a"], p["b"], f[sl], r[sl], Tv[sl], h)
+            v = sc.expected_purchases(f[sl], r[sl], Tv[sl], h)
         out[sl] = v.mean(axis=0)
     out[(f == 0) & (r > 0)] = np.nan
     m = pd.DataFrame(out.reshape(F.shape), index=pd.Index(freq.astype(int), name="frequency"),

@@ -11,10 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..models import bgnbd
 from ..models.bgnbd.model import check_bgnbd_data
 from ..predict import DEFAULT_CHUNK_BYTES, chunk_rows
-from ._common import PLOT_DRAWS, attach_data, model_unit, new_axes, pct, quantiles, thinned
+from ._common import PLOT_DRAWS, attach_data, model_unit, new_axes, pct, quantiles
 from .conditional import frequency_bins
 
 __all__ = ["period_transactions_data", "plot_period_transactions"]
@@ -37,15 +36,15 @@ def period_transactions_data(bgnbd_model, summary: pd.DataFrame, *, max_frequenc
     nb = len(labels)
     actual = np.bincount(bins, minlength=nb)
     Ts, n_T = np.unique(summary["T"].to_numpy(float), return_counts=True)
-    p = thinned(bgnbd_model, max_draws)
-    S = len(p["r"])
+    sc = bgnbd_model.scorer(max_draws)
+    S = sc.n_draws
     rng = np.random.default_rng(seed)
     sim = np.zeros((S, nb), dtype=np.int64)
     expected = np.zeros(nb)
     step = chunk_rows(S, 2 * nb, budget_bytes)
     for j in range(0, len(Ts), step):
         sl = slice(j, j + step)
-        pmf, tail = bgnbd.purchases_pmf_new(p["r"], p["alpha"], p["a"], p["b"], Ts[sl], nb - 2, return_tail=True)
+        pmf, tail = sc.purchases_pmf_new(Ts[sl], nb - 2, return_tail=True)
         probs = np.concatenate([pmf, tail[..., None]], axis=-1)          # (S, T values, bins)
         probs = np.clip(probs, 0.0, None)
         probs /= probs.sum(axis=-1, keepdims=True)

@@ -19,10 +19,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..models import bgnbd
 from ..predict import DEFAULT_CHUNK_BYTES, chunk_rows
 from ._common import (PLOT_DRAWS, as_day, attach_data, day_dates, model_unit, new_axes, pct, purchase_days, quantiles,
-                      thinned, unit_days, unit_label)
+                      unit_days, unit_label)
 
 __all__ = ["tracking_data", "plot_tracking"]
 
@@ -97,14 +96,14 @@ def tracking_data(bgnbd_model, transactions: pd.DataFrame, *, calibration_end, o
     # cohort sizes by first day: customers who joined on the same day share the curve E[X(date - day)]
     days, n_by_day = np.unique(f_days, return_counts=True)
     n_by_day = n_by_day.astype(float)
-    p = thinned(bgnbd_model, max_draws)
-    S = len(p["r"])
+    sc = bgnbd_model.scorer(max_draws)
+    S = sc.n_draws
     # E[X(lag)] per draw at every whole-day lag 0..E (lag 0: no repeat purchase yet), chunked over lags
     e = np.zeros((S, E + 1))
     step = chunk_rows(S, 2, budget_bytes)
     for j in range(1, E + 1, step):
         lag = np.arange(j, min(E + 1, j + step))
-        e[:, lag] = bgnbd.expected_purchases_new(p["r"], p["alpha"], p["a"], p["b"], lag / ud)
+        e[:, lag] = sc.expected_purchases_new(lag / ud)
     # per-draw sums over customers, chunk by chunk over first-purchase days:
     # cum[s, k] = sum_day n(day) E_s[X(end_k - day)] for the days on or before end_k
     cum = np.zeros((S, K))

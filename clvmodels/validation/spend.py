@@ -3,11 +3,9 @@ total, with the coverage of a predictive interval of each customer's holdout spe
 
 The predicted spend is undiscounted: E[purchases in the holdout] x E[spend per transaction] per joint
 posterior draw. Its interval must contain the *amount* a customer spends, not only its expectation, so it
-is taken from the posterior predictive distribution, simulated per draw from the generative stories:
-alive at T with P(alive); lambda ~ Gamma(r + x, alpha + T) and p ~ Beta(a, b + x) given alive; the
-holdout count is min(Poisson(lambda h), Geometric(p)) (the purchase after which the customer drops out
-still happens); the customer's spend rate nu ~ Gamma(q + p x, v + x zbar) (the Gamma-Gamma posterior);
-the holdout total given Y purchases is Gamma(p Y, nu).
+is taken from the posterior predictive distribution, simulated per draw from the models' generative
+stories: the purchase model's holdout count (``simulate_holdout`` of its scorer) and the spend model's
+total given that count (``simulate_total``); see :mod:`clvmodels.models.protocol`.
 """
 from __future__ import annotations
 
@@ -17,29 +15,16 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..models import bgnbd, gamma_gamma
 from ..predict import DEFAULT_SCORING_DRAWS, chunk_rows, interval_bounds
-from ..value.clv import joint_draws
+from ..value.clv import joint_scorers
 from .holdout import _holdout_length
 
 
-def simulate_holdout_spend(pb: dict, pg: dict, x, tx, T, mv, h: float, rng) -> np.ndarray:
-    """One posterior-predictive draw of holdout spend per (draw, customer): arrays (S, n)."""
-    r, alpha, a, b = pb["r"], pb["alpha"], pb["a"], pb["b"]
-    p, q, v = pg["p"], pg["q"], pg["v"]
-    shape = np.broadcast_shapes(r.shape, x.shape)
-    alive = rng.uniform(size=shape) < bgnbd.p_alive(r, alpha, a, b, x, tx, T)
-    lam = rng.gamma(r + x, 1.0 / (alpha + T), size=shape)
-    drop = rng.beta(a * np.ones(shape), b + x)
-    n_potential = rng.poisson(lam * h)
-    n_until_drop = rng.geometric(np.clip(drop, 1e-12, 1.0))
-    y = np.where(alive, np.minimum(n_potential, n_until_drop), 0)
-    nu = rng.gamma(q + p * x, 1.0 / (v + x * mv), size=shape)
-    total = np.zeros(shape)
-    pos = y > 0
-    sh = np.broadcast_to(p * y, shape)[pos]
-    total[pos] = rng.gamma(sh, 1.0) / np.broadcast_to(nu, shape)[pos]
-    return total
+def simulate_holdout_spend(purchases, spend, x, tx, T, mv, h: float, rng) -> np.ndarray:
+    """One posterior-predictive draw of holdout spend per (draw, customer): arrays (S, n). ``purchases``
+    and ``spend`` are the models' scorers (:mod:`clvmodels.models.protocol`), paired draw by draw."""
+    y = purchases.simulate_holdout(x, tx, T, h, rng)
+    return spend.simulate_total(y, x, mv, rng)
 
 
 def validate_spend(bgnbd_model, gamma_gamma_model, summary: pd.DataFrame, *, interval: float = 0.9,
@@ -55,10 +40,8 @@ def validate_spend(bgnbd_model, gamma_gamma_model, summary: pd.DataFrame, *, int
     check_data_unit(summary, bg.time_unit_, who="the models were")
     h = _holdout_length(summary)
     lo_q, hi_q = interval_bounds(interval)
-    draws_bg, draws_gg = joint_draws(bg, gg, max_draws)
-    S = len(draws_bg["r"])
-    pb = {k: v[:, None] for k, v in draws_bg.items()}
-    pg = {k: v[:, None] for k, v in draws_gg.items()}
+    pb, pg = joint_scorers(bg, gg, max_draws)
+    S = pb.n_draws
     x = summary["frequency"].to_numpy(float)
     tx = summary["recency"].to_numpy(float)
     T = summary["T"].to_numpy(float)
@@ -71,8 +54,8 @@ def validate_spend(bgnbd_model, gamma_gamma_model, summary: pd.DataFrame, *, int
     step = chunk_rows(S, 12)
     for s0 in range(0, n, step):
         sl = slice(s0, s0 + step)
-        e_y = bgnbd.conditional_expected_purchases(pb["r"], pb["alpha"], pb["a"], pb["b"], x[sl], tx[sl], T[sl], h)
-        e_z = gamma_gamma.conditional_expected_spend(pg["p"], pg["q"], pg["v"], x[sl], mv[sl])
+        e_y = pb.expected_purchases(x[sl], tx[sl], T[sl], h)
+        e_z = pg.expected_spend(x[sl], mv[sl])
         pred[sl] = (e_y * e_z).mean(axis=0)
         sim = simulate_holdout_spend(pb, pg, x[sl], tx[sl], T[sl], mv[sl], h, rng)
         q = np.quantile(sim, [lo_q, hi_q], axis=0)

@@ -26,8 +26,6 @@ import pandas as pd
 
 from ..errors import InputError, Problem, UnitError
 from .. import engine
-from ..models import bgnbd
-from ..models import gamma_gamma
 from ..predict import DEFAULT_CHUNK_BYTES, DEFAULT_SCORING_DRAWS, chunk_rows, distinct, interval_bounds
 from ..units import Duration, discount_rate_per_period
 
@@ -58,24 +56,6 @@ def _periods(bg, horizon, start) -> tuple[int, int]:
     if k0 >= h:
         raise ValueError(f"the window start ({start}) must be before its end ({horizon})")
     return int(k0), int(h)
-
-
-def present_value_factors(bg_params, x, tx, T, k0: int, H: int, d: float, with_alive: bool = True):
-    """Per draw and row: discounted expected purchases sum_k (E[Y(k)] - E[Y(k-1)]) d^k and discounted
-    alive-periods sum_k P(alive at T+k-1) d^k, for k = k0+1..H. Shapes (S, rows).
-    ``with_alive=False`` skips the second (it costs as much as the first and only costs to serve use it)."""
-    r, alpha, a, b = (bg_params[n][:, :, None] for n in ("r", "alpha", "a", "b"))
-    ks = np.arange(k0, H + 1, dtype=float)[None, None, :]
-    xx, txx, TT = x[None, :, None], tx[None, :, None], T[None, :, None]
-    cum = bgnbd.conditional_expected_purchases(r, alpha, a, b, xx, txx, TT, ks)
-    per_period = np.diff(cum, axis=2)                        # purchases in period k
-    disc = d ** np.arange(k0 + 1, H + 1, dtype=float)        # end-of-period discount factors
-    purchases_pv = per_period @ disc
-    if not with_alive:
-        return purchases_pv, np.zeros_like(purchases_pv)
-    alive = bgnbd.future_p_alive(r, alpha, a, b, xx, txx, TT, ks[..., :-1])
-    alive_pv = alive @ disc
-    return purchases_pv, alive_pv
 
 
 def add_cac_columns(table: pd.DataFrame, cac: np.ndarray) -> None:
@@ -116,20 +96,17 @@ def _clv_draws(pb, pg, data, x, tx, T, mv, marg, cost, k0, H, d, with_alive, bud
     formulas (:func:`present_value_factors`): for notebook-sized data."""
     import xarray as xr
 
-    pb = {k: v[:, None] for k, v in pb.items()}
-    pg = {k: v[:, None] for k, v in pg.items()}
-    S = len(pb["r"])
+    S = pb.n_draws
     trip = distinct(x, tx, T)
     n = len(data)
     full = np.empty((S, n))
     step = chunk_rows(S, 2 * (H - k0 + 1), budget_bytes)
     for j in range(0, len(trip), step):
         sl = slice(j, j + step)
-        pv, alive_pv = present_value_factors(pb, trip.keys[0][sl], trip.keys[1][sl], trip.keys[2][sl], k0, H, d,
-                                             with_alive)
+        pv, alive_pv = pb.present_values(trip.keys[0][sl], trip.keys[1][sl], trip.keys[2][sl], k0, H, d, with_alive)
         rows = np.flatnonzero((trip.inverse >= j) & (trip.inverse < j + step))
         loc = trip.inverse[rows] - j
-        spend = gamma_gamma.conditional_expected_spend(pg["p"], pg["q"], pg["v"], x[rows], mv[rows])
+        spend = pg.expected_spend(x[rows], mv[rows])
         full[:, rows] = marg[rows] * spend * pv[:, loc] - cost[rows] * alive_pv[:, loc]
     return xr.DataArray(full[None], dims=("chain", "draw", "customer_id"),
                         coords={"customer_id": data.index.to_numpy()}, name="clv")
@@ -179,15 +156,15 @@ def customer_lifetime_value(bgnbd_model, gamma_gamma_model, data: pd.DataFrame, 
     with_alive = bool(np.any(cost != 0))
     interval_bounds(interval)  # a bad level is refused before any work
 
-    pb, pg = joint_draws(bg, gg, max_draws)
-    S = len(next(iter(pb.values())))
+    pb, pg = joint_scorers(bg, gg, max_draws)
+    S = pb.n_draws
     x = data["frequency"].to_numpy(float)
     tx = data["recency"].to_numpy(float)
     T = data["T"].to_numpy(float)
     mv = np.where(x > 0, data["monetary_value"].to_numpy(float), 0.0)
     if draws:
         return _clv_draws(pb, pg, data, x, tx, T, mv, marg, cost, k0, H, d, with_alive, budget_bytes)
-    arr = engine.score_arrays(bg.scorer_class.from_mapping(pb), gg.scorer_class.from_mapping(pg), x, tx, T, mv, h=float(H), k0=k0, H=H, discount=d, margin=marg, cost=cost,
+    arr = engine.score_arrays(pb, pg, x, tx, T, mv, h=float(H), k0=k0, H=H, discount=d, margin=marg, cost=cost,
                               interval=interval, counts=False, budget_bytes=budget_bytes, progress=progress)
     out = {k: arr[k] for k in ("clv", "clv_lower", "clv_upper", "expected_spend", "discounted_purchases")}
     res = pd.DataFrame(out, index=data.index)

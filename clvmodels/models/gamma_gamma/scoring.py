@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
+from . import math as _math
+
 
 @njit(cache=True, error_model="numpy", parallel=True)
 def _spend_kernel(p, q, v, x, mv, out):
@@ -49,3 +51,27 @@ class GammaGammaDraws:
         out = np.empty((len(x), self.n_draws))
         _spend_kernel(self.p, self.q, self.v, x, mv, out)
         return out
+
+    # -- the mathematics at these draws, for model-agnostic callers (validation, CLV reference) --------
+    def _cols(self):
+        def col(v):
+            v = np.asarray(v, dtype=float)
+            return v[:, None] if v.ndim == 1 else v
+        return col(self.p), col(self.q), col(self.v)
+
+    def expected_spend(self, x, mv):
+        """(S, rows): the conditional expected spend per transaction (as :meth:`spend`, draws first)."""
+        return _math.conditional_expected_spend(*self._cols(), x, mv)
+
+    def simulate_total(self, y, x, mv, rng) -> np.ndarray:
+        """One posterior-predictive draw of the total spend of y purchases per (draw, row): the
+        customer's spend rate nu ~ Gamma(q + p x, v + x zbar) (her posterior), the total given y
+        purchases Gamma(p y, nu). Arrays (S, rows)."""
+        p, q, v = self._cols()
+        shape = np.broadcast_shapes(p.shape, np.shape(x), np.shape(y))
+        nu = rng.gamma(q + p * x, 1.0 / (v + x * mv), size=shape)
+        total = np.zeros(shape)
+        pos = y > 0
+        sh = np.broadcast_to(p * y, shape)[pos]
+        total[pos] = rng.gamma(sh, 1.0) / np.broadcast_to(nu, shape)[pos]
+        return total
