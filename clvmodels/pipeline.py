@@ -55,12 +55,16 @@ def _stderr_progress(msg: str, enabled: bool):
         print(f"[clv] {msg}", file=sys.stderr, flush=True)
 
 
-def load_models(model_dir) -> tuple[BetaGeoModel, GammaGammaModel]:
+def load_models(model_dir):
+    """The purchase and spend models a forecast saved in ``model_dir`` (whatever their classes: a model
+    file names its class)."""
+    from .models.base import BayesianModel
+
     d = Path(model_dir)
     for name in (BGNBD_FILE, GAMMA_GAMMA_FILE):
         if not (d / name).exists():
             raise ModelFileError(f"no fitted model {name} in {str(d)!r}: run a forecast with --model-dir first")
-    return BetaGeoModel.load(d / BGNBD_FILE), GammaGammaModel.load(d / GAMMA_GAMMA_FILE)
+    return BayesianModel.load(d / BGNBD_FILE), BayesianModel.load(d / GAMMA_GAMMA_FILE)
 
 
 def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer_id: str = "customer_id",
@@ -69,7 +73,7 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
              acquisition_cost=None, interval: float = 0.9, method: str = "nuts", sampler: str = "auto", chains: int = 4,
              draws: int = 1000, tune: int = 1000, seed: int | None = None, target_accept: float = 0.8,
              model_dir=None, fit: bool = True,
-             bgnbd_priors=None, gamma_gamma_priors=None, max_draws: int | None = DEFAULT_SCORING_DRAWS, engine: str = "auto",
+             bgnbd_priors=None, gamma_gamma_priors=None, purchase_model=None, spend_model=None, max_draws: int | None = DEFAULT_SCORING_DRAWS, engine: str = "auto",
              negative_amounts: str = "error", zero_amounts: str = "keep", progress: bool = True) -> ForecastResult:
     """Forecast every customer's purchases, spend and CLV with intervals from a transaction log.
 
@@ -77,9 +81,14 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
     and ``time_unit``) or a ready ``summary``. With ``fit=False`` the models are loaded from
     ``model_dir`` (a previous run's) and only scoring runs. With ``model_dir`` and ``fit=True`` the
     fitted models are saved there, only once scoring has succeeded (inside
-    :func:`clvmodels.io.staged_outputs` they are put in place with the run's other outputs). Returns a :class:`ForecastResult`; ``result.table`` has one row
-    per customer with the columns of :data:`clvmodels.scoring.FORECAST_COLUMNS`, all from ``max_draws``
-    joint posterior draws (default 1,000, evenly thinned; None = all).
+    :func:`clvmodels.io.staged_outputs` they are put in place with the run's other outputs). Returns a
+    :class:`ForecastResult`; ``result.table`` has one row per customer with the columns of
+    :data:`clvmodels.scoring.FORECAST_COLUMNS`, all from ``max_draws`` joint posterior draws (default
+    1,000, evenly thinned; None = all).
+
+    ``purchase_model`` / ``spend_model``: a configured, unfitted estimator to fit instead of the default
+    :class:`BetaGeoModel` (with ``bgnbd_priors``) / :class:`GammaGammaModel` (with
+    ``gamma_gamma_priors``): any model of the protocol (:mod:`clvmodels.models.protocol`).
     """
     from .data import summarize
 
@@ -97,10 +106,11 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
     if fit:
         common = dict(method=method, sampler=sampler, chains=chains, draws=draws, tune=tune, seed=seed,
                       target_accept=target_accept, progressbar=progress)
-        _stderr_progress(f"fitting BG/NBD on {len(summary):,} customers ({method})", progress)
-        bg = BetaGeoModel(priors=bgnbd_priors, **common).fit(summary)
-        _stderr_progress("fitting Gamma-Gamma", progress)
-        gg = GammaGammaModel(priors=gamma_gamma_priors, **common).fit(summary)
+        _stderr_progress(f"fitting the purchase model on {len(summary):,} customers ({method})", progress)
+        # a purchase/spend model given (configured, not fitted) takes the place of the default one
+        bg = (purchase_model if purchase_model is not None else BetaGeoModel(priors=bgnbd_priors, **common)).fit(summary)
+        _stderr_progress("fitting the spend model", progress)
+        gg = (spend_model if spend_model is not None else GammaGammaModel(priors=gamma_gamma_priors, **common)).fit(summary)
     else:
         if model_dir is None:
             raise ValueError("fit=False needs model_dir with previously fitted models")

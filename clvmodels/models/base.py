@@ -15,7 +15,7 @@ from .. import __version__
 from ..errors import FitError, InputError, ProblemCollector, UnitError
 from ..io.model_files import load_model_file, save_model_file
 from ..predict import flatten_draws, interval_bounds
-from ..units import UNIT_NAMES, check_unit
+from ..units import UNIT_NAMES, Duration, check_unit
 from .fitting import Diagnostics, FitConfig, run_fit
 from .priors import Prior, resolve_priors
 
@@ -218,6 +218,11 @@ class BayesianModel:
         raise FitError(msg)
 
     # -- fitted state ---------------------------------------------------------------------------
+    def _horizon(self, t) -> float:
+        """A duration that says its unit ('52W'), in the fitted model's unit (never silently rescaled)."""
+        self._check_fitted()
+        return Duration.parse(t).in_unit(self.time_unit_)
+
     def _check_fitted(self):
         if not hasattr(self, "posterior_"):
             raise FitError(f"this {type(self).__name__} is not fitted yet: call fit(summary) first")

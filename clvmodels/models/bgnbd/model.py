@@ -13,7 +13,7 @@ import xarray as xr
 from ...errors import DataError, InputError, ProblemCollector
 from ...predict import (DEFAULT_CHUNK_BYTES, DEFAULT_SCORING_DRAWS, chunk_rows, distinct, draws_for_rows, interval_bounds,
                         reduce_over_draws, _progress)
-from ...units import PERIODS_PER_YEAR, Duration
+from ...units import PERIODS_PER_YEAR
 from ..base import BayesianModel, check_data_unit
 from ..numerics.special import _flat
 from ..priors import Prior
@@ -208,10 +208,6 @@ class BetaGeoModel(BayesianModel):
         return float(np.sum(w * ll))
 
     # -- predictions ----------------------------------------------------------------------------
-    def _horizon(self, t) -> float:
-        self._check_fitted()
-        return Duration.parse(t).in_unit(self.time_unit_)
-
     def _prepare(self, data: pd.DataFrame):
         self._check_fitted()
         check_bgnbd_data(data, "data to predict for")
