@@ -30,31 +30,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .errors import FitError
 from .models.numerics.quantiles import _interval, _select  # noqa: F401 (engine._select: the old path)
-from .predict import DEFAULT_CHUNK_BYTES, _progress, distinct, interval_bounds
-
-
-@njit(cache=True, error_model="numpy", parallel=True)
-def _triplet_kernel(PA, level_of, EH, q_lo, q_hi, out):
-    """out[i] = mean, lower, upper of P(alive) PA[i, s] and of the expected purchases PA[i, s] EH[level, s]."""
-    S = PA.shape[1]
-    for i in prange(PA.shape[0]):
-        buf = np.empty(S)
-        buf2 = np.empty(S)
-        j = level_of[i]
-        m1 = 0.0
-        m2 = 0.0
-        for s in range(S):
-            pa = PA[i, s]
-            buf[s] = pa
-            buf2[s] = pa * EH[j, s]
-            m1 += pa
-            m2 += buf2[s]
-        out[i, 0] = m1 / S
-        out[i, 1], out[i, 2] = _interval(buf, S, q_lo, q_hi)
-        out[i, 3] = m2 / S
-        out[i, 4], out[i, 5] = _interval(buf2, S, q_lo, q_hi)
+from .models.triplet_scores import PREDICT_COLUMNS, predict_triplets, triplet_blocks
+from .predict import DEFAULT_CHUNK_BYTES, distinct, interval_bounds, require_finite
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
@@ -87,34 +65,6 @@ def _customer_kernel(spend, margin, cost, trip_of, level_of, PA, PV, APV, want_a
         out[c, 3] = mc / S
         out[c, 4], out[c, 5] = _interval(buf2, S, q_lo, q_hi)
         out[c, 6] = md / S
-
-
-def require_finite(columns: dict, what: str = "forecast", *, skip: tuple[str, ...] = ()) -> None:
-    """The last guard before numbers leave the library: every value of every column is finite.
-
-    ``columns``: name -> array (or a DataFrame); numeric columns not in ``skip`` are checked. Raises
-    :class:`FitError` naming the columns, how many customers, the likely cause and what to do; a
-    table with NaN or inf is never handed on (written, segmented, summed)."""
-    names, bad_rows = [], None
-    for name in columns:
-        if name in skip:
-            continue
-        v = np.asarray(columns[name])
-        if v.dtype.kind not in "fiu":
-            continue
-        bad = ~np.isfinite(v.astype(float, copy=False))
-        if bad.any():
-            names.append(name)
-            bad_rows = bad if bad_rows is None else (bad_rows | bad)
-    if not names:
-        return
-    n_bad, n = int(bad_rows.sum()), len(bad_rows)
-    raise FitError(
-        f"the {what} would hold NaN or infinite values in {', '.join(names)} for {n_bad} of {n} customers; "
-        "refusing to return it. The models' parameter draws are where their formulas fail: typically a fit "
-        "on a small base with flat or very wide priors (parameters drifting to huge values), or a model file "
-        "from another source. Refit with the default priors (or proper priors via priors=), on more data, "
-        "and check the fits' diagnostics")
 
 
 def score_arrays(purchases, spend, frequency, recency, T, monetary_value=None, *,
@@ -152,47 +102,41 @@ def score_arrays(purchases, spend, frequency, recency, T, monetary_value=None, *
     want_alive = bool(clv and np.any(cst != 0))
     disc = float(discount) ** np.arange(H + 1, dtype=float)
 
+    if not clv:  # the transaction model's half alone
+        out = predict_triplets(purchases, x, tx, TT, h=h, interval=interval, counts=counts, budget_bytes=budget_bytes,
+                               progress=progress)
+        require_finite(out)
+        return out
     trip = distinct(x, TT, tx)                      # sorted by (x, T, t_x)
     xs, Ts, txs = trip.keys
     nt = len(xs)
-    if clv:
-        # customers sharing (triplet, spend, margin, cost) share every number; rows sorted by triplet
-        cust = distinct(trip.inverse, mv, np.ascontiguousarray(marg), np.ascontiguousarray(cst))
-        c_trip, c_mv, c_marg, c_cost = cust.keys
-        c_x = xs[c_trip]
+    # customers sharing (triplet, spend, margin, cost) share every number; rows sorted by triplet
+    cust = distinct(trip.inverse, mv, np.ascontiguousarray(marg), np.ascontiguousarray(cst))
+    c_trip, c_mv, c_marg, c_cost = cust.keys
+    c_x = xs[c_trip]
     trip_out = np.empty((nt, 6))
     count_out = np.empty((nt, 3))
-    cust_out = np.empty((len(cust) if clv else 0, 7))
+    cust_out = np.empty((len(cust), 7))
     step = max(1, int(budget_bytes // (8 * S)))
-    starts = range(0, nt, step)
-    for t0 in _progress(starts, progress, "scoring", total=len(starts)):
-        t1 = min(nt, t0 + step)
-        sc = purchases.score_triplets(xs[t0:t1], txs[t0:t1], Ts[t0:t1], h=h, k0=k0, H=H, disc=disc, want_pv=clv,
-                                      want_alive=want_alive, counts=counts, q_lo=lo_q, q_hi=hi_q,
-                                      budget_bytes=budget_bytes)
-        _triplet_kernel(sc.alive, sc.level_of, sc.expected, lo_q, hi_q, trip_out[t0:t1])
+    for t0, t1, sc, summary in triplet_blocks(purchases, xs, txs, Ts, h=h, k0=k0, H=H, disc=disc, want_pv=True,
+                                              want_alive=want_alive, counts=counts, q_lo=lo_q, q_hi=hi_q,
+                                              budget_bytes=budget_bytes, progress=progress):
+        trip_out[t0:t1] = summary
         if counts:
             count_out[t0:t1] = sc.counts
-        if clv:
-            c0, c1 = np.searchsorted(c_trip, [t0, t1])
-            for u0 in range(c0, c1, step):  # customer rows in blocks: rows x draws of spend within the budget
-                u1 = min(c1, u0 + step)
-                _customer_kernel(spend.spend(c_x[u0:u1], c_mv[u0:u1]), c_marg[u0:u1], c_cost[u0:u1],
-                                 c_trip[u0:u1] - t0, sc.level_of, sc.alive, sc.pv, sc.alive_pv, want_alive, lo_q,
-                                 hi_q, cust_out[u0:u1])
+        c0, c1 = np.searchsorted(c_trip, [t0, t1])
+        for u0 in range(c0, c1, step):  # customer rows in blocks: rows x draws of spend within the budget
+            u1 = min(c1, u0 + step)
+            _customer_kernel(spend.spend(c_x[u0:u1], c_mv[u0:u1]), c_marg[u0:u1], c_cost[u0:u1],
+                             c_trip[u0:u1] - t0, sc.level_of, sc.alive, sc.pv, sc.alive_pv, want_alive, lo_q,
+                             hi_q, cust_out[u0:u1])
     inv = trip.inverse
-    out = {
-        "p_alive": trip_out[inv, 0], "p_alive_lower": trip_out[inv, 1], "p_alive_upper": trip_out[inv, 2],
-        "expected_purchases": trip_out[inv, 3], "expected_purchases_lower": trip_out[inv, 4],
-        "expected_purchases_upper": trip_out[inv, 5],
-    }
+    out = {name: trip_out[inv, k] for k, name in enumerate(PREDICT_COLUMNS[:6])}
     if counts:
-        out.update({"purchases_lower": count_out[inv, 0], "purchases_upper": count_out[inv, 1],
-                    "expected_coverage": count_out[inv, 2]})
-    if clv:
-        ci = cust.inverse
-        out.update({"expected_spend": cust_out[ci, 0], "expected_spend_lower": cust_out[ci, 1],
-                    "expected_spend_upper": cust_out[ci, 2], "clv": cust_out[ci, 3], "clv_lower": cust_out[ci, 4],
-                    "clv_upper": cust_out[ci, 5], "discounted_purchases": cust_out[ci, 6]})
+        out.update({name: count_out[inv, k] for k, name in enumerate(PREDICT_COLUMNS[6:])})
+    ci = cust.inverse
+    out.update({"expected_spend": cust_out[ci, 0], "expected_spend_lower": cust_out[ci, 1],
+                "expected_spend_upper": cust_out[ci, 2], "clv": cust_out[ci, 3], "clv_lower": cust_out[ci, 4],
+                "clv_upper": cust_out[ci, 5], "discounted_purchases": cust_out[ci, 6]})
     require_finite(out)
     return out

@@ -131,3 +131,49 @@ def _progress(iterable, enabled: bool, desc: str, total: int | None = None):
     from tqdm.auto import tqdm
 
     return tqdm(iterable, desc=desc, total=total, leave=False)
+
+
+def require_finite(columns: dict, what: str = "forecast", *, skip: tuple[str, ...] = ()) -> None:
+    """The last guard before numbers leave the library: every value of every column is finite.
+
+    ``columns``: name -> array (or a DataFrame); numeric columns not in ``skip`` are checked. Raises
+    :class:`FitError` naming the columns, how many customers, the likely cause and what to do; a
+    table with NaN or inf is never handed on (written, segmented, summed)."""
+    names, bad_rows = [], None
+    for name in columns:
+        if name in skip:
+            continue
+        v = np.asarray(columns[name])
+        if v.dtype.kind not in "fiu":
+            continue
+        bad = ~np.isfinite(v.astype(float, copy=False))
+        if bad.any():
+            names.append(name)
+            bad_rows = bad if bad_rows is None else (bad_rows | bad)
+    if not names:
+        return
+    n_bad, n = int(bad_rows.sum()), len(bad_rows)
+    from .errors import FitError
+
+    raise FitError(
+        f"the {what} would hold NaN or infinite values in {', '.join(names)} for {n_bad} of {n} customers; "
+        "refusing to return it. The models' parameter draws are where their formulas fail: typically a fit "
+        "on a small base with flat or very wide priors (parameters drifting to huge values), or a model file "
+        "from another source. Refit with the default priors (or proper priors via priors=), on more data, "
+        "and check the fits' diagnostics")
+
+
+def joint_scorers(bgnbd_model, gamma_gamma_model, max_draws: int | None = DEFAULT_SCORING_DRAWS):
+    """:func:`joint_draws` as the models' scorers (:mod:`clvmodels.models.protocol`), for the engine."""
+    pb, pg = joint_draws(bgnbd_model, gamma_gamma_model, max_draws)
+    return bgnbd_model.scorer_class.from_mapping(pb), gamma_gamma_model.scorer_class.from_mapping(pg)
+
+
+def joint_draws(bgnbd_model, gamma_gamma_model, max_draws: int | None = DEFAULT_SCORING_DRAWS):
+    """The same number of draws from both posteriors (evenly thinned to ``max_draws``; None = as many
+    as the smaller posterior has), paired by index: the two posteriors are independent, so each pair
+    is a draw from the joint posterior. Returns two dicts of (S,) arrays."""
+    s_bg = bgnbd_model.posterior_.sizes["chain"] * bgnbd_model.posterior_.sizes["draw"]
+    s_gg = gamma_gamma_model.posterior_.sizes["chain"] * gamma_gamma_model.posterior_.sizes["draw"]
+    S = min(s_bg, s_gg, max_draws or max(s_bg, s_gg))
+    return bgnbd_model.draws_(S), gamma_gamma_model.draws_(S)

@@ -10,9 +10,9 @@ import pandas as pd
 
 from . import engine
 from .errors import InputError
-from .predict import DEFAULT_SCORING_DRAWS
+from .predict import DEFAULT_SCORING_DRAWS, joint_scorers
 from .units import Duration, discount_rate_per_period
-from .value.clv import _per_customer, _periods, add_cac_columns, joint_scorers
+from .value.clv import _per_customer, _periods, add_cac_columns
 from .value.segments import value_segments
 
 #: the fixed columns of the forecast table, in order (plain names are posterior means)

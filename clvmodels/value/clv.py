@@ -26,7 +26,8 @@ import pandas as pd
 
 from ..errors import InputError, Problem, UnitError
 from .. import engine
-from ..predict import DEFAULT_CHUNK_BYTES, DEFAULT_SCORING_DRAWS, chunk_rows, distinct, interval_bounds
+from ..predict import (DEFAULT_CHUNK_BYTES, DEFAULT_SCORING_DRAWS, chunk_rows, distinct, interval_bounds,
+                       joint_draws, joint_scorers)  # noqa: F401 (joint_draws: the old path)
 from ..units import Duration, discount_rate_per_period
 
 
@@ -73,22 +74,6 @@ def add_cac_columns(table: pd.DataFrame, cac: np.ndarray) -> None:
     table["clv_minus_cac_lower"] = table["clv_lower"].to_numpy() - cac
     table["clv_minus_cac_upper"] = table["clv_upper"].to_numpy() - cac
     table["clv_cac_ratio"] = clv / cac
-
-
-def joint_scorers(bgnbd_model, gamma_gamma_model, max_draws: int | None = DEFAULT_SCORING_DRAWS):
-    """:func:`joint_draws` as the models' scorers (:mod:`clvmodels.models.protocol`), for the engine."""
-    pb, pg = joint_draws(bgnbd_model, gamma_gamma_model, max_draws)
-    return bgnbd_model.scorer_class.from_mapping(pb), gamma_gamma_model.scorer_class.from_mapping(pg)
-
-
-def joint_draws(bgnbd_model, gamma_gamma_model, max_draws: int | None = DEFAULT_SCORING_DRAWS):
-    """The same number of draws from both posteriors (evenly thinned to ``max_draws``; None = as many
-    as the smaller posterior has), paired by index: the two posteriors are independent, so each pair
-    is a draw from the joint posterior. Returns two dicts of (S,) arrays."""
-    s_bg = bgnbd_model.posterior_.sizes["chain"] * bgnbd_model.posterior_.sizes["draw"]
-    s_gg = gamma_gamma_model.posterior_.sizes["chain"] * gamma_gamma_model.posterior_.sizes["draw"]
-    S = min(s_bg, s_gg, max_draws or max(s_bg, s_gg))
-    return bgnbd_model.draws_(S), gamma_gamma_model.draws_(S)
 
 
 def _clv_draws(pb, pg, data, x, tx, T, mv, marg, cost, k0, H, d, with_alive, budget_bytes):

@@ -11,13 +11,14 @@ import pandas as pd
 import xarray as xr
 
 from ...errors import DataError, InputError, ProblemCollector
-from ...predict import (DEFAULT_CHUNK_BYTES, DEFAULT_SCORING_DRAWS, chunk_rows, distinct, draws_for_rows, interval_bounds,
-                        reduce_over_draws, _progress)
+from ...predict import (DEFAULT_CHUNK_BYTES, DEFAULT_SCORING_DRAWS, chunk_rows, distinct, draws_for_rows,
+                        interval_bounds, reduce_over_draws, require_finite, _progress)
 from ...units import PERIODS_PER_YEAR
 from ..base import BayesianModel, check_data_unit
 from ..numerics.special import _flat
 from ..priors import Prior
 from . import math as bgnbd
+from ..triplet_scores import predict_triplets
 from .scoring import BetaGeoDraws
 
 BGNBD_COLUMNS = ("frequency", "recency", "T")
@@ -321,18 +322,16 @@ class BetaGeoModel(BayesianModel):
         """One row per customer with fixed columns: ``p_alive``, ``expected_purchases`` (next ``t``),
         each with ``_lower``/``_upper``, and ``purchases_lower``/``purchases_upper`` (the predictive
         interval of the count), all from the same ``max_draws`` evenly thinned posterior draws
-        (default 1,000; None = all), in one pass of the scoring engine (:mod:`clvmodels.engine`): the
+        (default 1,000; None = all), in one pass over the distinct triplets (:func:`clvmodels.models.triplet_scores.predict_triplets`): the
         same numbers as :meth:`p_alive`, :meth:`expected_purchases` and :meth:`purchases_interval`
         with those draws, at a fraction of the cost on large bases."""
-        from ... import engine
-
         h = self._horizon(t)
-        self._check_fitted()
         check_bgnbd_data(data, "data to predict for")
         check_data_unit(data, self.time_unit_)
-        arr = engine.score_arrays(self.scorer(max_draws), None, data["frequency"].to_numpy(float),
-                                  data["recency"].to_numpy(float), data["T"].to_numpy(float), h=h,
-                                  interval=interval, clv=False, progress=progress)
+        arr = predict_triplets(self.scorer(max_draws), data["frequency"].to_numpy(float),
+                               data["recency"].to_numpy(float), data["T"].to_numpy(float), h=h, interval=interval,
+                               progress=progress)
+        require_finite(arr, "prediction")
         cols = ["p_alive", "p_alive_lower", "p_alive_upper", "expected_purchases", "expected_purchases_lower",
                 "expected_purchases_upper", "purchases_lower", "purchases_upper"]
         return pd.DataFrame({c: arr[c] for c in cols}, index=data.index)

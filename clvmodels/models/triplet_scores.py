@@ -1,0 +1,90 @@
+"""The per-triplet half of every forecast, for any transaction model of the protocol
+(:mod:`clvmodels.models.protocol`): distinct (frequency, recency, T) triplets, in chunks whose
+draws x rows blocks stay under a memory budget, scored by the model's scorer and reduced over the draws
+to the posterior mean and central interval of P(alive) and of the expected purchases, with the
+predictive interval of the purchase count.
+
+A model's ``predict`` runs :func:`predict_triplets`; the forecast engine (:mod:`clvmodels.engine`)
+runs :func:`triplet_blocks` and adds, per block, the customer half (spend and CLV).
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+from numba import njit, prange
+
+from ..predict import DEFAULT_CHUNK_BYTES, _progress, distinct, interval_bounds
+from .numerics.quantiles import _interval
+from .protocol import TripletScores
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def _summary_kernel(PA, level_of, EH, q_lo, q_hi, out):
+    """out[i] = mean, lower, upper of P(alive) PA[i, s] and of the expected purchases PA[i, s] EH[level, s]."""
+    S = PA.shape[1]
+    for i in prange(PA.shape[0]):
+        buf = np.empty(S)
+        buf2 = np.empty(S)
+        j = level_of[i]
+        m1 = 0.0
+        m2 = 0.0
+        for s in range(S):
+            pa = PA[i, s]
+            buf[s] = pa
+            buf2[s] = pa * EH[j, s]
+            m1 += pa
+            m2 += buf2[s]
+        out[i, 0] = m1 / S
+        out[i, 1], out[i, 2] = _interval(buf, S, q_lo, q_hi)
+        out[i, 3] = m2 / S
+        out[i, 4], out[i, 5] = _interval(buf2, S, q_lo, q_hi)
+
+
+def triplet_blocks(purchases, xs, txs, Ts, *, h: float, k0: int = 0, H: int = 0, disc=None, want_pv: bool = False,
+                   want_alive: bool = False, counts: bool = True, q_lo: float = 0.05, q_hi: float = 0.95,
+                   budget_bytes: int = DEFAULT_CHUNK_BYTES, progress: bool = False
+                   ) -> Iterator[tuple[int, int, TripletScores, np.ndarray]]:
+    """For distinct triplets sorted by (x, T, t_x), chunk by chunk: ``(t0, t1, scores, summary)`` with the
+    scorer's :class:`TripletScores` of triplets t0..t1-1 and their summary rows (mean, lower, upper of
+    P(alive), then of the expected purchases in the next h)."""
+    S = purchases.n_draws
+    nt = len(xs)
+    step = max(1, int(budget_bytes // (8 * S)))
+    starts = range(0, nt, step)
+    for t0 in _progress(starts, progress, "scoring", total=len(starts)):
+        t1 = min(nt, t0 + step)
+        sc = purchases.score_triplets(xs[t0:t1], txs[t0:t1], Ts[t0:t1], h=h, k0=k0, H=H, disc=disc, want_pv=want_pv,
+                                      want_alive=want_alive, counts=counts, q_lo=q_lo, q_hi=q_hi,
+                                      budget_bytes=budget_bytes)
+        summary = np.empty((t1 - t0, 6))
+        _summary_kernel(sc.alive, sc.level_of, sc.expected, q_lo, q_hi, summary)
+        yield t0, t1, sc, summary
+
+
+#: the per-customer columns of :func:`predict_triplets`, in order
+PREDICT_COLUMNS = ["p_alive", "p_alive_lower", "p_alive_upper", "expected_purchases", "expected_purchases_lower",
+                   "expected_purchases_upper", "purchases_lower", "purchases_upper", "expected_coverage"]
+
+
+def predict_triplets(purchases, frequency, recency, T, *, h: float, interval: float = 0.9, counts: bool = True,
+                     budget_bytes: int = DEFAULT_CHUNK_BYTES, progress: bool = False) -> dict[str, np.ndarray]:
+    """Per customer: P(alive), the expected purchases in the next ``h`` (each with its central interval)
+    and, with ``counts``, the predictive interval of the count and the mass inside it, from the draws of
+    a transaction model's scorer (the columns of :data:`PREDICT_COLUMNS`)."""
+    lo_q, hi_q = interval_bounds(interval)
+    x, tx, TT = (np.asarray(v, float) for v in (frequency, recency, T))
+    trip = distinct(x, TT, tx)                      # sorted by (x, T, t_x)
+    xs, Ts, txs = trip.keys
+    trip_out = np.empty((len(xs), 6))
+    count_out = np.empty((len(xs), 3))
+    for t0, t1, sc, summary in triplet_blocks(purchases, xs, txs, Ts, h=h, counts=counts, q_lo=lo_q, q_hi=hi_q,
+                                              budget_bytes=budget_bytes, progress=progress):
+        trip_out[t0:t1] = summary
+        if counts:
+            count_out[t0:t1] = sc.counts
+    inv = trip.inverse
+    out = {name: trip_out[inv, k] for k, name in enumerate(PREDICT_COLUMNS[:6])}
+    if counts:
+        out.update({name: count_out[inv, k] for k, name in enumerate(PREDICT_COLUMNS[6:])})
+    return out
