@@ -117,7 +117,10 @@ def score_arrays(purchases, spend, frequency, recency, T, monetary_value=None, *
     trip_out = np.empty((nt, 6))
     count_out = np.empty((nt, 3))
     cust_out = np.empty((len(cust), 7))
-    step = max(1, int(budget_bytes // (8 * S)))
+    # customer rows per spend block: a quarter of the budget, in one buffer reused by every block (fresh
+    # blocks of this size, freed and allocated again, fragment the heap and raise the peak RSS)
+    step = max(1, int(budget_bytes // (32 * S)))
+    buf = np.empty((min(step, len(cust)), S))
     for t0, t1, sc, summary in triplet_blocks(purchases, xs, txs, Ts, h=h, k0=k0, H=H, disc=disc, want_pv=True,
                                               want_alive=want_alive, counts=counts, q_lo=lo_q, q_hi=hi_q,
                                               budget_bytes=budget_bytes, progress=progress):
@@ -127,9 +130,10 @@ def score_arrays(purchases, spend, frequency, recency, T, monetary_value=None, *
         c0, c1 = np.searchsorted(c_trip, [t0, t1])
         for u0 in range(c0, c1, step):  # customer rows in blocks: rows x draws of spend within the budget
             u1 = min(c1, u0 + step)
-            _customer_kernel(spend.spend(c_x[u0:u1], c_mv[u0:u1]), c_marg[u0:u1], c_cost[u0:u1],
+            _customer_kernel(spend.spend(c_x[u0:u1], c_mv[u0:u1], out=buf[:u1 - u0]), c_marg[u0:u1], c_cost[u0:u1],
                              c_trip[u0:u1] - t0, sc.level_of, sc.alive, sc.pv, sc.alive_pv, want_alive, lo_q,
                              hi_q, cust_out[u0:u1])
+        del sc  # the next block's scores are made while this one would still be held
     inv = trip.inverse
     out = {name: trip_out[inv, k] for k, name in enumerate(PREDICT_COLUMNS[:6])}
     if counts:

@@ -13,8 +13,9 @@ Transaction model scorer (e.g. :class:`clvmodels.models.bgnbd.scoring.BetaGeoDra
     scorer returns both factors, and the engine multiplies them where it needs to, so that the
     expensive per-level work is done once per level.
 Spend model scorer (e.g. :class:`clvmodels.models.gamma_gamma.scoring.GammaGammaDraws`)
-    ``n_draws``; ``spend(x, mv) -> (rows, S)``: the expected spend per transaction of each customer row
-    (frequency x, mean repeat spend mv) at each draw, currency units.
+    ``n_draws``; ``spend(x, mv, out=None) -> (rows, S)``: the expected spend per transaction of each
+    customer row (frequency x, mean repeat spend mv) at each draw, currency units, written into ``out``
+    (a C-contiguous (rows, S) buffer) when given.
 
 The transaction scorer's draws and the spend scorer's draws are paired by index (the joint posterior of
 two independent fits).
@@ -61,4 +62,4 @@ class TransactionScorer(Protocol):
 class SpendScorer(Protocol):
     n_draws: int
 
-    def spend(self, x: np.ndarray, mv: np.ndarray) -> np.ndarray: ...
+    def spend(self, x: np.ndarray, mv: np.ndarray, out: np.ndarray | None = None) -> np.ndarray: ...

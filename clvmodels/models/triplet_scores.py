@@ -60,6 +60,7 @@ def triplet_blocks(purchases, xs, txs, Ts, *, h: float, k0: int = 0, H: int = 0,
         summary = np.empty((t1 - t0, 6))
         _summary_kernel(sc.alive, sc.level_of, sc.expected, q_lo, q_hi, summary)
         yield t0, t1, sc, summary
+        del sc, summary  # before the next block is scored: one block's draws x rows arrays alive at a time
 
 
 #: the per-customer columns of :func:`predict_triplets`, in order
@@ -83,6 +84,7 @@ def predict_triplets(purchases, frequency, recency, T, *, h: float, interval: fl
         trip_out[t0:t1] = summary
         if counts:
             count_out[t0:t1] = sc.counts
+        del sc
     inv = trip.inverse
     out = {name: trip_out[inv, k] for k, name in enumerate(PREDICT_COLUMNS[:6])}
     if counts:

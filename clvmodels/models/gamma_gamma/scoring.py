@@ -44,11 +44,13 @@ class GammaGammaDraws:
     def n_draws(self) -> int:
         return int(self.p.size)
 
-    def spend(self, x, mv) -> np.ndarray:
-        """(rows, S): expected spend per transaction of each row (frequency x, mean repeat spend mv)."""
+    def spend(self, x, mv, out=None) -> np.ndarray:
+        """(rows, S): expected spend per transaction of each row (frequency x, mean repeat spend mv),
+        written into ``out`` when given (the engine reuses one buffer)."""
         x = np.ascontiguousarray(x, dtype=float)
         mv = np.ascontiguousarray(mv, dtype=float)
-        out = np.empty((len(x), self.n_draws))
+        if out is None:
+            out = np.empty((len(x), self.n_draws))
         _spend_kernel(self.p, self.q, self.v, x, mv, out)
         return out
 
