@@ -27,6 +27,8 @@ numba-compiled and run in parallel over rows.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from numba import njit, prange
 
@@ -68,16 +70,30 @@ def _customer_kernel(spend, margin, cost, trip_of, level_of, PA, PV, APV, want_a
 
 
 def score_arrays(purchases, spend, frequency, recency, T, monetary_value=None, *,
-                 h: float, k0: int = 0, H: int = 0, discount: float = 1.0, margin=1.0, cost=0.0,
+                 h: float, k0: int = 0, H: int = 0, discount_factor: float = 1.0, margin=1.0, cost=0.0,
                  interval: float = 0.9, counts: bool = True, clv: bool = True,
-                 budget_bytes: int = DEFAULT_CHUNK_BYTES, progress: bool = False) -> dict[str, np.ndarray]:
+                 budget_bytes: int = DEFAULT_CHUNK_BYTES, progress: bool = False,
+                 discount: float | None = None) -> dict[str, np.ndarray]:
     """Per-customer forecast arrays from S joint draws (see the module docstring).
 
     ``purchases``: a transaction model's scorer (``model.scorer(max_draws)``: S draws and
     ``score_triplets``); ``spend``: a spend model's scorer (its S draws paired with the purchases' by
     index), or None when ``clv`` is False (see :mod:`clvmodels.models.protocol`). Customer arrays: frequency, recency, T (model
-    time unit), monetary_value (currency), margin and cost (scalars or per customer). ``h``: the purchase
-    horizon; CLV sums periods k = k0+1..H with discount factor ``discount``**k. Returns arrays named
+    time unit), monetary_value (currency), margin and cost (scalars or per customer).
+
+    Two horizons, both in the model's time unit:
+
+    - ``h`` (float): the *purchase horizon*, the window (T, T + h] of ``expected_purchases`` and of the
+      purchase-count interval (``purchases_lower``/``purchases_upper``);
+    - ``k0`` and ``H`` (whole periods): the *CLV horizon*, CLV and ``discounted_purchases`` sum the
+      periods k = k0+1 .. H (k0 = 0 unless a later window is asked for), each discounted at the end of
+      its period by ``discount_factor``**k.
+
+    ``discount_factor``: the per-period discount *factor* d = 1/(1 + i), i the per-period discount rate
+    (1.0: no discounting); not a rate (the public functions take ``discount_rate``, annual, and convert).
+    ``discount``: the old name of ``discount_factor``, deprecated (DeprecationWarning).
+
+    Returns arrays named
     like the forecast table's columns (``p_alive``, ``p_alive_lower``, ...), every value finite
     (:func:`require_finite` raises :class:`~clvmodels.errors.FitError` otherwise).
 
@@ -86,6 +102,10 @@ def score_arrays(purchases, spend, frequency, recency, T, monetary_value=None, *
     repeat purchases worth 0 (x > 0, monetary_value 0) get the spend model's expectation at a mean
     spend of 0 (Gamma-Gamma: p v/(p x + q - 1)).
     """
+    if discount is not None:
+        warnings.warn("score_arrays(discount=...) is deprecated: the keyword is now discount_factor (the "
+                      "per-period factor 1/(1 + i), not a rate)", DeprecationWarning, stacklevel=2)
+        discount_factor = discount
     if isinstance(purchases, dict) or isinstance(spend, dict):
         raise TypeError("score_arrays takes the models' scorers (model.scorer(max_draws)), not dicts of draws")
     lo_q, hi_q = interval_bounds(interval)
@@ -97,10 +117,10 @@ def score_arrays(purchases, spend, frequency, recency, T, monetary_value=None, *
     if spend is not None and spend.n_draws != S:
         raise ValueError(f"the scorers hold {S} and {spend.n_draws} draws: pair them (the same number of each)")
     mv = np.zeros(n) if monetary_value is None else np.where(x > 0, np.asarray(monetary_value, float), 0.0)
-    marg = np.broadcast_to(np.asarray(margin, float), (n,))
-    cst = np.broadcast_to(np.asarray(cost, float), (n,))
-    want_alive = bool(clv and np.any(cst != 0))
-    disc = float(discount) ** np.arange(H + 1, dtype=float)
+    margins = np.broadcast_to(np.asarray(margin, float), (n,))
+    costs = np.broadcast_to(np.asarray(cost, float), (n,))
+    want_alive = bool(clv and np.any(costs != 0))
+    disc = float(discount_factor) ** np.arange(H + 1, dtype=float)
 
     if not clv:  # the transaction model's half alone
         out = predict_triplets(purchases, x, tx, TT, h=h, interval=interval, counts=counts, budget_bytes=budget_bytes,
@@ -111,12 +131,12 @@ def score_arrays(purchases, spend, frequency, recency, T, monetary_value=None, *
     xs, Ts, txs = trip.keys
     nt = len(xs)
     # customers sharing (triplet, spend, margin, cost) share every number; rows sorted by triplet
-    cust = distinct(trip.inverse, mv, np.ascontiguousarray(marg), np.ascontiguousarray(cst))
-    c_trip, c_mv, c_marg, c_cost = cust.keys
+    cust = distinct(trip.inverse, mv, np.ascontiguousarray(margins), np.ascontiguousarray(costs))
+    c_trip, c_mv, c_margin, c_cost = cust.keys
     c_x = xs[c_trip]
-    trip_out = np.empty((nt, 6))
-    count_out = np.empty((nt, 3))
-    cust_out = np.empty((len(cust), 7))
+    triplet_rows = np.empty((nt, 6))
+    count_rows = np.empty((nt, 3))
+    customer_rows = np.empty((len(cust), 7))
     # customer rows per spend block: a quarter of the budget, in one buffer reused by every block (fresh
     # blocks of this size, freed and allocated again, fragment the heap and raise the peak RSS)
     step = max(1, int(budget_bytes // (32 * S)))
@@ -124,23 +144,23 @@ def score_arrays(purchases, spend, frequency, recency, T, monetary_value=None, *
     for t0, t1, sc, summary in triplet_blocks(purchases, xs, txs, Ts, h=h, k0=k0, H=H, disc=disc, want_pv=True,
                                               want_alive=want_alive, counts=counts, q_lo=lo_q, q_hi=hi_q,
                                               budget_bytes=budget_bytes, progress=progress):
-        trip_out[t0:t1] = summary
+        triplet_rows[t0:t1] = summary
         if counts:
-            count_out[t0:t1] = sc.counts
+            count_rows[t0:t1] = sc.counts
         c0, c1 = np.searchsorted(c_trip, [t0, t1])
         for u0 in range(c0, c1, step):  # customer rows in blocks: rows x draws of spend within the budget
             u1 = min(c1, u0 + step)
-            _customer_kernel(spend.spend(c_x[u0:u1], c_mv[u0:u1], out=buf[:u1 - u0]), c_marg[u0:u1], c_cost[u0:u1],
+            _customer_kernel(spend.spend(c_x[u0:u1], c_mv[u0:u1], out=buf[:u1 - u0]), c_margin[u0:u1], c_cost[u0:u1],
                              c_trip[u0:u1] - t0, sc.level_of, sc.alive, sc.pv, sc.alive_pv, want_alive, lo_q,
-                             hi_q, cust_out[u0:u1])
+                             hi_q, customer_rows[u0:u1])
         del sc  # the next block's scores are made while this one would still be held
     inv = trip.inverse
-    out = {name: trip_out[inv, k] for k, name in enumerate(PREDICT_COLUMNS[:6])}
+    out = {name: triplet_rows[inv, k] for k, name in enumerate(PREDICT_COLUMNS[:6])}
     if counts:
-        out.update({name: count_out[inv, k] for k, name in enumerate(PREDICT_COLUMNS[6:])})
+        out.update({name: count_rows[inv, k] for k, name in enumerate(PREDICT_COLUMNS[6:])})
     ci = cust.inverse
-    out.update({"expected_spend": cust_out[ci, 0], "expected_spend_lower": cust_out[ci, 1],
-                "expected_spend_upper": cust_out[ci, 2], "clv": cust_out[ci, 3], "clv_lower": cust_out[ci, 4],
-                "clv_upper": cust_out[ci, 5], "discounted_purchases": cust_out[ci, 6]})
+    out.update({"expected_spend": customer_rows[ci, 0], "expected_spend_lower": customer_rows[ci, 1],
+                "expected_spend_upper": customer_rows[ci, 2], "clv": customer_rows[ci, 3], "clv_lower": customer_rows[ci, 4],
+                "clv_upper": customer_rows[ci, 5], "discounted_purchases": customer_rows[ci, 6]})
     require_finite(out)
     return out

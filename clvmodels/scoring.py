@@ -61,13 +61,13 @@ def score(summary: pd.DataFrame, bgnbd_model, gamma_gamma_model, horizon, *, dis
     k0, H = _periods(bg, horizon, None)
     i = discount_rate_per_period(discount_rate, bg.time_unit_)
     d = 1.0 / (1.0 + i)
-    marg = _per_customer(margin, summary, "margin")
-    cost = _per_customer(cost_to_serve, summary, "cost_to_serve")
-    pb, pg = joint_scorers(bg, gg, max_draws)
+    margins = _per_customer(margin, summary, "margin")
+    costs = _per_customer(cost_to_serve, summary, "cost_to_serve")
+    purchases, spend = joint_scorers(bg, gg, max_draws)
     x = summary["frequency"].to_numpy(float)
-    arr = engine.score_arrays(pb, pg, x, summary["recency"].to_numpy(float), summary["T"].to_numpy(float),
-                              summary["monetary_value"].to_numpy(float), h=h, k0=k0, H=H, discount=d,
-                              margin=marg, cost=cost, interval=interval, progress=progress)
+    arr = engine.score_arrays(purchases, spend, x, summary["recency"].to_numpy(float), summary["T"].to_numpy(float),
+                              summary["monetary_value"].to_numpy(float), h=h, k0=k0, H=H, discount_factor=d,
+                              margin=margins, cost=costs, interval=interval, progress=progress)
     base_cols = ["frequency", "recency", "T", "monetary_value"]
     if "historical_clv" in summary.columns:
         base_cols.append("historical_clv")
@@ -86,5 +86,5 @@ def score(summary: pd.DataFrame, bgnbd_model, gamma_gamma_model, horizon, *, dis
     engine.require_finite(out, "forecast table", skip=("customer_id",))
     out.attrs["clvmodels_clv"] = {"horizon": str(Duration.parse(horizon)), "start": None,
                                   "discount_rate_annual": discount_rate, "discount_rate_per_period": i,
-                                  "interval": interval, "n_draws": pb.n_draws}
+                                  "interval": interval, "n_draws": purchases.n_draws}
     return out

@@ -80,7 +80,7 @@ def test_score_arrays_match_direct_evaluation():
     margin = rng.uniform(0.2, 0.4, n)
     cost = np.where(rng.uniform(size=n) < 0.5, 1.5, 0.0)
     H, h, d = 26, 26.0, 1 / 1.002
-    out = engine.score_arrays(BetaGeoDraws.from_mapping(bg), GammaGammaDraws.from_mapping(gg), x, tx, T, mv, h=h, k0=0, H=H, discount=d, margin=margin, cost=cost,
+    out = engine.score_arrays(BetaGeoDraws.from_mapping(bg), GammaGammaDraws.from_mapping(gg), x, tx, T, mv, h=h, k0=0, H=H, discount_factor=d, margin=margin, cost=cost,
                               interval=0.8, budget_bytes=8 * S * 37)  # many small chunks
     p = {k: v[:, None] for k, v in bg.items()}
     q = {k: v[:, None] for k, v in gg.items()}
@@ -111,10 +111,21 @@ def test_score_arrays_match_direct_evaluation():
 def test_identical_customers_get_identical_rows_and_order_does_not_matter():
     bg, gg = _draws(30)
     x, tx, T, mv = _customers(300)
-    kw = dict(h=10.0, H=10, discount=0.99, margin=0.3)
+    kw = dict(h=10.0, H=10, discount_factor=0.99, margin=0.3)
     a = engine.score_arrays(BetaGeoDraws.from_mapping(bg), GammaGammaDraws.from_mapping(gg), x, tx, T, mv, **kw)
     perm = np.random.default_rng(0).permutation(len(x))
     b = engine.score_arrays(BetaGeoDraws.from_mapping(bg), GammaGammaDraws.from_mapping(gg), x[perm], tx[perm], T[perm], mv[perm], **kw)
     for k in a:
         np.testing.assert_array_equal(a[k][perm], b[k], err_msg=k)
     np.testing.assert_array_equal(a["clv"][:20], a["clv"][20:40])
+
+
+def test_old_discount_keyword_still_works_with_a_deprecation_warning():
+    bg, gg = _draws(20)
+    x, tx, T, mv = _customers(50)
+    args = (BetaGeoDraws.from_mapping(bg), GammaGammaDraws.from_mapping(gg), x, tx, T, mv)
+    new = engine.score_arrays(*args, h=10.0, H=10, discount_factor=0.99, margin=0.3)
+    with pytest.warns(DeprecationWarning, match="discount_factor"):
+        old = engine.score_arrays(*args, h=10.0, H=10, discount=0.99, margin=0.3)
+    for k in new:
+        np.testing.assert_array_equal(old[k], new[k], err_msg=k)

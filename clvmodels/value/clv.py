@@ -149,7 +149,7 @@ def customer_lifetime_value(bgnbd_model, gamma_gamma_model, data: pd.DataFrame, 
     mv = np.where(x > 0, data["monetary_value"].to_numpy(float), 0.0)
     if draws:
         return _clv_draws(pb, pg, data, x, tx, T, mv, marg, cost, k0, H, d, with_alive, budget_bytes)
-    arr = engine.score_arrays(pb, pg, x, tx, T, mv, h=float(H), k0=k0, H=H, discount=d, margin=marg, cost=cost,
+    arr = engine.score_arrays(pb, pg, x, tx, T, mv, h=float(H), k0=k0, H=H, discount_factor=d, margin=marg, cost=cost,
                               interval=interval, counts=False, budget_bytes=budget_bytes, progress=progress)
     out = {k: arr[k] for k in ("clv", "clv_lower", "clv_upper", "expected_spend", "discounted_purchases")}
     res = pd.DataFrame(out, index=data.index)
