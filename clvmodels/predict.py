@@ -1,14 +1,18 @@
-"""The one prediction path: per-customer summaries of posterior quantities in bounded memory.
+"""Posterior-draw utilities shared by the per-customer predictions (not the predictions themselves).
 
-Every per-customer prediction in clvmodels (the notebook API, ``clv forecast`` and the Spark scorer)
-goes through :func:`reduce_over_draws`:
+The per-customer forecast paths are elsewhere: :func:`clvmodels.engine.score_arrays` (behind
+:func:`clvmodels.scoring.score`, and so the notebook API, ``clv forecast`` and the Spark scorer, and
+:func:`clvmodels.value.customer_lifetime_value`) and :mod:`clvmodels.models.triplet_scores` (behind
+``BetaGeoModel.predict``). This module holds what they and the models' per-quantity methods share:
 
-1. customers are compressed to the distinct rows of the columns the quantity depends on (for BG/NBD
-   the (frequency, recency, T) triplets), so identical customers share one computation;
-2. distinct rows are processed in chunks sized so that a chunk's draws x rows block stays under a memory
-   budget (never the whole chain x draw x customer array);
-3. each chunk is reduced over the posterior draws to a mean and a central interval, and the result is
-   mapped back to customers.
+- :func:`flatten_draws` (flat, evenly thinned posterior draws), :data:`DEFAULT_SCORING_DRAWS` (the one
+  default number of scoring draws), :func:`joint_scorers` / :func:`joint_draws` (paired draws of a
+  transaction and a spend model);
+- :func:`distinct` (customers compressed to the distinct rows of the columns a quantity depends on, so
+  identical customers share one computation) and :func:`chunk_rows` (rows per chunk within a memory budget);
+- :func:`reduce_over_draws`: posterior mean and central interval of a quantity per distinct row, chunk
+  by chunk (the models' per-quantity methods such as ``p_alive`` and ``expected_spend``, and the plots);
+- :func:`require_finite`: no NaN or inf in a forecast (:class:`~clvmodels.errors.FitError` otherwise).
 """
 from __future__ import annotations
 

@@ -12,12 +12,13 @@ The pandas engine reads only the three needed columns with pyarrow (typed Parque
 by row group, on every core, straight into NumPy arrays); the DuckDB engine never reads the log into
 Python at all: it gets a SQL table expression from :func:`duckdb_source` and scans the files itself.
 Offending rows are shown with their file and their 1-based data row in that file (the header of a CSV
-file is not counted: data row 1 is line 2; blank lines are skipped by both engines and not counted).
+file is not counted: data row 1 is line 2; blank lines are skipped by every engine and not counted).
+The Spark engine (:mod:`clvmodels.spark.summary`) resolves its sources here too.
 
-A CSV row with more or fewer fields than the header is bad input for both engines alike: when pyarrow
+A CSV row with more or fewer fields than the header is bad input for every engine alike: when pyarrow
 or DuckDB cannot read a CSV log, :func:`csv_read_error` scans the files (only then) and names every such
 row by file and data row, instead of passing on the reader's own message and its advice about options
-that ``clv`` does not have.
+that ``clv`` does not have (Spark's engine does the same with :func:`ragged_problems`).
 """
 from __future__ import annotations
 
@@ -306,7 +307,7 @@ def ragged_rows(path: str, show: int = 5) -> tuple[list[str], list[tuple[int, in
     """``(header, first ``show`` ragged rows as (data row, fields, text), number of ragged rows)`` of a
     CSV file: rows whose number of fields differs from the header's.
 
-    Reads the file with Python's csv module, with the dialect both engines use (comma, double quotes,
+    Reads the file with Python's csv module, with the dialect every engine uses (comma, double quotes,
     a quote inside quotes doubled); data rows are numbered from 1 after the header, skipping blank
     lines as pyarrow and DuckDB do. Used only when a reader has already refused the file.
     """
@@ -324,7 +325,7 @@ def ragged_rows(path: str, show: int = 5) -> tuple[list[str], list[tuple[int, in
         row = 0
         try:
             for fields in reader:
-                if not fields:  # a blank line: not a row for either engine
+                if not fields:  # a blank line: not a row for any engine
                     continue
                 row += 1
                 if len(fields) != k:

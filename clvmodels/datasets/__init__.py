@@ -70,7 +70,7 @@ def load_cdnow_summary() -> pd.DataFrame:
 
 def cdnow_sample_path() -> Path:
     """Path of the CDNOW sample as a CSV with header ``customer_id,date,amount`` (sample id, ISO date,
-    dollars), readable by ``clv summarize`` and both engines."""
+    dollars), readable by ``clv summarize`` and every summary engine."""
     return _path("cdnow_sample.csv")
 
 

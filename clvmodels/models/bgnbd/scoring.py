@@ -302,7 +302,9 @@ def xt_paths(bg_draws, xs, Ts, h: float, k0: int = 0, H: int = 0, disc=None, wan
 
 def _count_block(bg_draws, PA, rows, xs, Ts, xt_rows, h, q_lo, q_hi, budget_bytes, out):
     """Count intervals for triplets ``rows`` (indices into PA) whose (x, T) rows are ``xt_rows`` (into
-    xs/Ts, sorted). Fills out[rows] (lower, upper, inside, mean)."""
+    xs/Ts, sorted). Fills the three columns of out[rows]: the lower and upper bounds of the predictive
+    count interval and the probability mass inside it (``purchases_lower``, ``purchases_upper``,
+    ``expected_coverage``)."""
     r, alpha, a, b = (np.asarray(bg_draws[k], dtype=float) for k in ("r", "alpha", "a", "b"))
     S = len(r)
     if h <= 0:
