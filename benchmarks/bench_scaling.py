@@ -226,7 +226,6 @@ def stage_fit(n: int, opts) -> dict:
     import pandas as pd
 
     from clvmodels import BetaGeoModel, GammaGammaModel
-    from clvmodels.spark.fit import expand_counts, gamma_gamma_accepts_counts
 
     s = pd.read_parquet(summary_path(n, opts.time_mode), columns=["frequency", "recency", "T", "monetary_value"])
     s.attrs["clvmodels"] = {"time_unit": "W"}
@@ -245,7 +244,7 @@ def stage_fit(n: int, opts) -> dict:
     bg = BetaGeoModel(**cfg).fit(trip)
     t_bg = time.perf_counter() - t1
     t2 = time.perf_counter()
-    gg = GammaGammaModel(**cfg).fit(spend if gamma_gamma_accepts_counts() else expand_counts(spend))
+    gg = GammaGammaModel(**cfg).fit(spend)
     t_gg = time.perf_counter() - t2
     md = model_dir(n, opts.time_mode)
     md.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ import pandas as pd
 import xarray as xr
 
 from .. import __version__
-from ..errors import FitError, InputError, ProblemCollector, UnitError
+from ..errors import FitError, UnitError
 from ..io.model_files import load_model_file, save_model_file
 from ..predict import flatten_draws, interval_bounds
 from ..units import UNIT_NAMES, Duration, check_unit
@@ -119,25 +119,6 @@ class BayesianModel:
         raise NotImplementedError
 
     # -- fitting --------------------------------------------------------------------------------
-    def _check_columns(self, data: pd.DataFrame) -> ProblemCollector:
-        problems = ProblemCollector(what=f"data given to {type(self).__name__}.fit")
-        if not isinstance(data, pd.DataFrame):
-            raise InputError(f"{type(self).__name__}.fit expects a pandas DataFrame (a customer summary), "
-                             f"got {type(data).__name__}")
-        missing = [c for c in self.required_columns if c not in data.columns]
-        for c in missing:
-            problems.add(c, "required column is missing (build the summary with clvmodels.summarize)")
-        problems.raise_if_any()
-        for c in self.required_columns:
-            values = pd.to_numeric(data[c], errors="coerce")
-            bad = ~np.isfinite(values.to_numpy(dtype=float))
-            if bad.any():
-                problems.add(c, "missing or non-numeric values", data.loc[bad, list(self.required_columns)], int(bad.sum()))
-            neg = values.to_numpy(dtype=float) < 0
-            if neg.any():
-                problems.add(c, "negative values", data.loc[neg, list(self.required_columns)], int(neg.sum()))
-        return problems
-
     def _build_model(self, data: pd.DataFrame, priors: dict[str, Prior]):
         raise NotImplementedError
 

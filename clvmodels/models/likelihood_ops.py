@@ -8,7 +8,7 @@ from .bgnbd.likelihood import (_BLOCK, BetaGeoLogLike, _bgnbd_kernel, _block_sum
 from .gamma_gamma.likelihood import (GG_BIN_WIDTH, GG_COMPRESS_ROWS, GammaGammaLogLike, _factorize, _gamma_gamma_kernel,
                                      bin_spend, gamma_gamma_data, gamma_gamma_loglike)
 from .numerics.fused_op import (_BIASED, _JIT, _LN2_HI, _LN2_LO, _LOG2E, _ROOT_HI, _ROOT_LO, _ROOT_TAYLOR, _ROUND,
-                                _bits_to_float, _digamma_many, _exp_log1p_many, _exp_nonpos, _float_to_bits,
+                                _bits_to_float, _digamma_many, _exp_nonpos, _float_to_bits,
                                 _FusedLogLike, _log1p_unit, _scalar, digamma)
 
 __all__ = ["digamma", "BetaGeoLogLike", "GammaGammaLogLike", "bgnbd_loglike", "gamma_gamma_loglike",

@@ -74,10 +74,6 @@ class Triplets:
         """Per-row values (last axis of length m) mapped back to customers (last axis of length n)."""
         return np.asarray(values)[..., self.inverse]
 
-    def to_frame(self) -> pd.DataFrame:
-        """The distinct rows with their weights, as a DataFrame (frequency, recency, T, weight)."""
-        return pd.DataFrame({"frequency": self.frequency, "recency": self.recency, "T": self.T, "weight": self.weight})
-
 
 def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sorted distinct values and the code of each element (hash-based: fast for millions of rows)."""

@@ -94,23 +94,6 @@ def spend_counts(summary_sdf, *, time_unit: str | None = None) -> pd.DataFrame:
     return pdf
 
 
-def gamma_gamma_accepts_counts() -> bool:
-    """Whether :meth:`GammaGammaModel.fit` takes a ``n_customers`` column of weights (a class attribute
-    ``accepts_counts = True`` says so)."""
-    from ..models import GammaGammaModel
-
-    return bool(getattr(GammaGammaModel, "accepts_counts", False))
-
-
-def expand_counts(counts: pd.DataFrame) -> pd.DataFrame:
-    """One row per customer from distinct rows with ``n_customers`` (no ids): for a model whose fit does
-    not take weights. Keeps ``attrs``."""
-    reps = counts["n_customers"].to_numpy(np.int64)
-    out = pd.DataFrame({c: np.repeat(counts[c].to_numpy(), reps) for c in counts.columns if c != "n_customers"})
-    out.attrs = dict(counts.attrs)
-    return out
-
-
 def fit_models_spark(summary_sdf, *, bgnbd=None, gamma_gamma=None, time_unit: str | None = None,
                      **model_kwargs):
     """Fit BG/NBD and Gamma-Gamma to a Spark summary; returns ``(bgnbd, gamma_gamma)``, fitted.
@@ -129,9 +112,6 @@ def fit_models_spark(summary_sdf, *, bgnbd=None, gamma_gamma=None, time_unit: st
     trip = triplet_counts(summary_sdf, time_unit=unit)
     bg.fit(trip)
     spend = spend_counts(summary_sdf, time_unit=unit)
-    if gamma_gamma_accepts_counts():
-        gg.fit(spend)
-    else:  # until GammaGammaModel.fit takes weights: the same rows, expanded on the driver (no ids)
-        gg.fit(expand_counts(spend))
+    gg.fit(spend)
     gg.fit_info_["n_distinct_spend_rows"] = int(len(spend))
     return bg, gg

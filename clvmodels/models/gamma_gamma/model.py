@@ -144,8 +144,6 @@ class GammaGammaModel(BayesianModel):
                     "as q and v grow together (every customer with the same mean spend), the Gamma-Gamma "
                     "likelihood tends to a positive limit, so under flat priors the posterior is improper and "
                     "the fit drifts off along those directions.")
-    #: fit() takes distinct (frequency, monetary_value) rows with an ``n_customers`` column of counts
-    accepts_counts = True
 
     def default_priors(self, time_unit: str, data: pd.DataFrame | None = None) -> dict[str, Prior]:
         scale = 1.0

@@ -194,15 +194,6 @@ def _log1p_unit(e):
     return 2.0 * s + (2.0 * s) * (z * p)
 
 
-@njit(**_JIT)
-def _exp_log1p_many(y, out_exp, out_log1p):
-    """Test hook: _exp_nonpos(y) and _log1p_unit of it, elementwise."""
-    for i in range(y.size):
-        e = _exp_nonpos(y[i])
-        out_exp[i] = e
-        out_log1p[i] = _log1p_unit(e)
-
-
 # -- the Op base -------------------------------------------------------------------------------------
 _scalar = TensorType("float64", shape=())
 
