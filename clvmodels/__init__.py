@@ -4,7 +4,9 @@ Pipeline: transaction log -> RFM summary (:func:`summarize`) -> Bayesian BG/NBD 
 (:class:`BetaGeoModel`, :class:`GammaGammaModel`) -> per-customer predictions and discounted CLV
 (:func:`customer_lifetime_value`) -> tables, plots and a report. :func:`forecast` does it all in one call.
 
-Heavy dependencies (PyMC, PyTensor) are imported on first use, so the CLI starts quickly.
+Every public name here is loaded on first use: heavy dependencies (PyMC, PyTensor) are imported only when
+a model is used, so the CLI starts quickly, and :mod:`clvmodels.spark` (the optional Spark extra) imports
+PySpark only when its functions run.
 """
 from __future__ import annotations
 
@@ -22,11 +24,20 @@ _LAZY = {
     "score": ("clvmodels.scoring", "score"),
     "customer_lifetime_value": ("clvmodels.value", "customer_lifetime_value"),
     "value_segments": ("clvmodels.value", "value_segments"),
+    "historical_clv": ("clvmodels.value", "historical_clv"),
     "validate_purchases": ("clvmodels.validation", "validate_purchases"),
+    "validate_spend": ("clvmodels.validation.spend", "validate_spend"),
+    "ConvergenceWarning": ("clvmodels.models.fitting", "ConvergenceWarning"),
+    "FORECAST_COLUMNS": ("clvmodels.scoring", "FORECAST_COLUMNS"),
+    "load_models": ("clvmodels.pipeline", "load_models"),
+    "staged_outputs": ("clvmodels.io", "staged_outputs"),
     "Duration": ("clvmodels.units", "Duration"),
     "InputError": ("clvmodels.errors", "InputError"),
 }
-_SUBMODULES = {"datasets", "simulate", "plotting", "report", "models", "data", "value", "validation", "io", "units", "errors"}
+#: ``spark`` is the optional extra ``clvmodels[spark]``: importing the module does not import PySpark
+#: (its functions do, when they run)
+_SUBMODULES = {"datasets", "simulate", "plotting", "report", "models", "data", "value", "validation", "io", "units",
+               "errors", "spark"}
 
 __all__ = sorted(_LAZY) + sorted(_SUBMODULES)
 
