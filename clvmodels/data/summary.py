@@ -48,10 +48,10 @@ unit (weeks = days / 7, exactly as Fader, Hardie & Lee do), so a recency of 30.4
 ``time_mode="periods"`` floors dates to whole periods first, as lifetimes' ``freq`` option does:
 days for 'D'; ISO weeks, Monday to Sunday, counted from Monday 1970-01-05, for 'W'; calendar months
 for 'M'. Purchases in the same period then merge and recency and T are whole numbers of periods.
-Continuous time is the default because flooring biases the estimates: on a simulated BG/NBD base of
-one million customers (true r = 0.25, alpha = 4), a maximum-likelihood fit on whole-week triplets gives
-r = 0.235 and alpha = 3.36, while the fit on day-resolution times gives the raw data's estimates. Periods buy
-speed (far fewer distinct (frequency, recency, T) triplets to fit) at that price.
+Continuous time is the default because flooring biases the estimates of a fit on whole periods, while
+day-resolution times give the raw data's estimates (the measured bias on simulated bases is in
+benchmarks/README.md, section "BG/NBD fit"). Periods buy speed (far fewer distinct (frequency,
+recency, T) triplets to fit) at that price.
 
 Observation and calibration ends are calendar days and *inclusive*: a purchase on the end day belongs
 to the period. Only calendar days matter; times of day are ignored.

@@ -7,9 +7,10 @@ log-likelihood of the triplets and its gradient in (r, alpha, a, b) from one num
 
 Where the time goes per triplet: two gathers from per-level tables, one exp and one log1p (the
 softplus of d and its derivative, the sigmoid), two divisions and a few multiply-adds. libm's exp and
-log1p alone would cost about 10 ns; ``_exp_nonpos`` and ``_log1p_unit`` (in ``fused_op``) are
-polynomial versions that LLVM vectorises, so the triplets are processed in blocks: gathers, then the
-vectorised softplus/sigmoid, then the block's sums. About 8 ns per triplet for value and gradient.
+log1p alone would cost more per triplet than the whole vectorised loop; ``_exp_nonpos`` and
+``_log1p_unit`` (in ``fused_op``) are polynomial versions that LLVM vectorises, so the triplets are
+processed in blocks: gathers, then the vectorised softplus/sigmoid, then the block's sums. The cost
+per triplet for value and gradient is in benchmarks/README.md, section "BG/NBD fit".
 
 Accuracy. The formulas are those of the reference graph (``_pt_log_likelihood_graph`` in
 :mod:`clvmodels.models.bgnbd.math`) term for term, with ``math.lgamma`` and ``fused_op.digamma``: value

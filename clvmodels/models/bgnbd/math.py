@@ -409,10 +409,10 @@ def pt_log_likelihood(r, alpha, a, b, triplets):
     where W_x is the weight of frequency level x, and W_T and X_T the weight and weighted frequency of
     T level T. The log-gamma and digamma terms are evaluated once per distinct frequency, the
     logarithms and reciprocals once per distinct T and recency; per triplet with x > 0 only gathers,
-    one softplus and one sigmoid remain: about 8 ns per triplet for value and gradient together
-    (3 ms for 340 thousand triplets, against 10 to 17 ms for the plain graph, via nutpie). Value and gradient agree with
-    the plain PyTensor graph (:func:`_pt_log_likelihood_graph`, kept as the reference) to about 1e-12
-    relative or better. Second derivatives are not available (NUTS and MAP need none).
+    one softplus and one sigmoid remain (the cost per triplet, against the plain graph's, is in
+    benchmarks/README.md, section "BG/NBD fit"). Value and gradient agree with the plain PyTensor
+    graph (:func:`_pt_log_likelihood_graph`, kept as the reference) to about 1e-12 relative or better.
+    Second derivatives are not available (NUTS and MAP need none).
     """
     from .likelihood import bgnbd_loglike
 
@@ -422,7 +422,7 @@ def pt_log_likelihood(r, alpha, a, b, triplets):
 def _pt_log_likelihood_graph(r, alpha, a, b, triplets):
     """The same likelihood as :func:`pt_log_likelihood`, as a plain PyTensor graph (gathers of
     per-level terms and a softplus per triplet; PyTensor derives its gradient). The reference the
-    fused Op is tested against; 30 to 50 ns per triplet and gradient with the numba backend."""
+    fused Op is tested against; several times slower than the Op (benchmarks/README.md, "BG/NBD fit")."""
     import pytensor.tensor as pt
 
     tr = triplets
