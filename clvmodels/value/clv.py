@@ -76,23 +76,24 @@ def add_cac_columns(table: pd.DataFrame, cac: np.ndarray) -> None:
     table["clv_cac_ratio"] = clv / cac
 
 
-def _clv_draws(pb, pg, data, x, tx, T, mv, marg, cost, k0, H, d, with_alive, budget_bytes):
+def _clv_draws(purchases, spend, data, x, tx, T, mv, margins, costs, k0, H, d, with_alive, budget_bytes):
     """CLV per joint draw and customer as an xarray DataArray (chain, draw, customer_id), by the direct
     formulas (:func:`present_value_factors`): for notebook-sized data."""
     import xarray as xr
 
-    S = pb.n_draws
+    S = purchases.n_draws
     trip = distinct(x, tx, T)
     n = len(data)
     full = np.empty((S, n))
     step = chunk_rows(S, 2 * (H - k0 + 1), budget_bytes)
     for j in range(0, len(trip), step):
         sl = slice(j, j + step)
-        pv, alive_pv = pb.present_values(trip.keys[0][sl], trip.keys[1][sl], trip.keys[2][sl], k0, H, d, with_alive)
+        pv, alive_pv = purchases.present_values(trip.keys[0][sl], trip.keys[1][sl], trip.keys[2][sl], k0, H, d,
+                                                with_alive)
         rows = np.flatnonzero((trip.inverse >= j) & (trip.inverse < j + step))
         loc = trip.inverse[rows] - j
-        spend = pg.expected_spend(x[rows], mv[rows])
-        full[:, rows] = marg[rows] * spend * pv[:, loc] - cost[rows] * alive_pv[:, loc]
+        spend_per_purchase = spend.expected_spend(x[rows], mv[rows])
+        full[:, rows] = margins[rows] * spend_per_purchase * pv[:, loc] - costs[rows] * alive_pv[:, loc]
     return xr.DataArray(full[None], dims=("chain", "draw", "customer_id"),
                         coords={"customer_id": data.index.to_numpy()}, name="clv")
 
@@ -136,21 +137,22 @@ def customer_lifetime_value(bgnbd_model, gamma_gamma_model, data: pd.DataFrame, 
     check_bgnbd_data(data, "data to value")
     check_spend_data(data, "data to value")
     check_data_unit(data, bg.time_unit_, who="the models were")
-    marg = _per_customer(margin, data, "margin")
-    cost = _per_customer(cost_to_serve, data, "cost_to_serve")
-    with_alive = bool(np.any(cost != 0))
+    margins = _per_customer(margin, data, "margin")
+    costs = _per_customer(cost_to_serve, data, "cost_to_serve")
+    with_alive = bool(np.any(costs != 0))
     interval_bounds(interval)  # a bad level is refused before any work
 
-    pb, pg = joint_scorers(bg, gg, max_draws)
-    S = pb.n_draws
+    purchases, spend = joint_scorers(bg, gg, max_draws)
+    S = purchases.n_draws
     x = data["frequency"].to_numpy(float)
     tx = data["recency"].to_numpy(float)
     T = data["T"].to_numpy(float)
     mv = np.where(x > 0, data["monetary_value"].to_numpy(float), 0.0)
     if draws:
-        return _clv_draws(pb, pg, data, x, tx, T, mv, marg, cost, k0, H, d, with_alive, budget_bytes)
-    arr = engine.score_arrays(pb, pg, x, tx, T, mv, h=float(H), k0=k0, H=H, discount_factor=d, margin=marg, cost=cost,
-                              interval=interval, counts=False, budget_bytes=budget_bytes, progress=progress)
+        return _clv_draws(purchases, spend, data, x, tx, T, mv, margins, costs, k0, H, d, with_alive, budget_bytes)
+    arr = engine.score_arrays(purchases, spend, x, tx, T, mv, h=float(H), k0=k0, H=H, discount_factor=d,
+                              margin=margins, cost=costs, interval=interval, counts=False, budget_bytes=budget_bytes,
+                              progress=progress)
     out = {k: arr[k] for k in ("clv", "clv_lower", "clv_upper", "expected_spend", "discounted_purchases")}
     res = pd.DataFrame(out, index=data.index)
     if acquisition_cost is not None:
