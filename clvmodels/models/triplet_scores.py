@@ -47,7 +47,9 @@ def triplet_blocks(purchases, xs, txs, Ts, *, h: float, k0: int = 0, H: int = 0,
                    ) -> Iterator[tuple[int, int, TripletScores, np.ndarray]]:
     """For distinct triplets sorted by (x, T, t_x), chunk by chunk: ``(t0, t1, scores, summary)`` with the
     scorer's :class:`TripletScores` of triplets t0..t1-1 and their summary rows (mean, lower, upper of
-    P(alive), then of the expected purchases in the next h)."""
+    P(alive), then of the expected purchases in the next h). ``h`` is the purchase horizon; ``k0``, ``H``
+    (whole periods) and ``disc`` (the discount factor of each period k = 0..H) the CLV horizon, used only
+    with ``want_pv`` (see :func:`clvmodels.engine.score_arrays`)."""
     S = purchases.n_draws
     nt = len(xs)
     step = max(1, int(budget_bytes // (8 * S)))
@@ -77,16 +79,16 @@ def predict_triplets(purchases, frequency, recency, T, *, h: float, interval: fl
     x, tx, TT = (np.asarray(v, float) for v in (frequency, recency, T))
     trip = distinct(x, TT, tx)                      # sorted by (x, T, t_x)
     xs, Ts, txs = trip.keys
-    trip_out = np.empty((len(xs), 6))
-    count_out = np.empty((len(xs), 3))
+    triplet_rows = np.empty((len(xs), 6))
+    count_rows = np.empty((len(xs), 3))
     for t0, t1, sc, summary in triplet_blocks(purchases, xs, txs, Ts, h=h, counts=counts, q_lo=lo_q, q_hi=hi_q,
                                               budget_bytes=budget_bytes, progress=progress):
-        trip_out[t0:t1] = summary
+        triplet_rows[t0:t1] = summary
         if counts:
-            count_out[t0:t1] = sc.counts
+            count_rows[t0:t1] = sc.counts
         del sc
     inv = trip.inverse
-    out = {name: trip_out[inv, k] for k, name in enumerate(PREDICT_COLUMNS[:6])}
+    out = {name: triplet_rows[inv, k] for k, name in enumerate(PREDICT_COLUMNS[:6])}
     if counts:
-        out.update({name: count_out[inv, k] for k, name in enumerate(PREDICT_COLUMNS[6:])})
+        out.update({name: count_rows[inv, k] for k, name in enumerate(PREDICT_COLUMNS[6:])})
     return out
