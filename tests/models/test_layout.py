@@ -11,41 +11,9 @@ from pathlib import Path
 
 import clvmodels
 
-PACKAGE = Path(clvmodels.__file__).parent
+from ..imports import PACKAGE, imports, module_name
+
 MODELS = PACKAGE / "models"
-
-
-def _module(path: Path) -> str:
-    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-MODULES = {_module(p) for p in PACKAGE.rglob("*.py")}
-
-
-def _imports(path: Path) -> list[tuple[str, bool]]:
-    """(imported clvmodels module, lazy: inside a function) for every import of a file; ``from . import
-    x`` counts as an import of the submodule x when there is one, else of the package."""
-    module, is_package = _module(path), path.name == "__init__.py"
-    found: list[tuple[str, bool]] = []
-
-    def visit(node, lazy: bool) -> None:
-        for child in ast.iter_child_nodes(node):
-            inner = lazy or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef))
-            if isinstance(child, ast.ImportFrom):
-                if child.level:
-                    base = module.split(".")[: len(module.split(".")) - (child.level - 1) - (not is_package)]
-                    target = ".".join(base + ([child.module] if child.module else []))
-                else:
-                    target = child.module or ""
-                named = [f"{target}.{a.name}" for a in child.names if f"{target}.{a.name}" in MODULES]
-                found.extend((t, inner) for t in (named or [target]))
-            elif isinstance(child, ast.Import):
-                found.extend((a.name, inner) for a in child.names)
-            visit(child, inner)
-
-    visit(ast.parse(path.read_text()), False)
-    return [(t, lazy) for t, lazy in found if t == "clvmodels" or t.startswith("clvmodels.")]
 
 
 def _defined(path: Path) -> set[str]:
@@ -73,14 +41,14 @@ def test_each_model_is_a_package_and_the_numerics_live_once():
         assert _defined(MODELS / f"{shim}.py") <= {"__all__"}, shim
     # the numerics know no model: they import nothing from clvmodels
     for path in (MODELS / "numerics").glob("*.py"):
-        assert _imports(path) == [], path.name
+        assert imports(path) == [], path.name
 
 
 def test_models_have_no_import_circle():
     graph: dict[str, set[str]] = {}
     for path in sorted(MODELS.rglob("*.py")):
-        module = _module(path)
-        graph[module] = {t for t, _ in _imports(path) if t.startswith("clvmodels.models.") and t != module}
+        module = module_name(path)
+        graph[module] = {t for t, _ in imports(path) if t.startswith("clvmodels.models.") and t != module}
 
     done: set[str] = set()
 
@@ -119,7 +87,7 @@ def test_each_fused_op_is_registered_with_numba_once_by_its_own_module():
     for path in MODELS.rglob("*.py"):
         n = path.read_text().count("@register_funcify_default_op_cache_key(")
         if n:
-            registering[_module(path)] = n
+            registering[module_name(path)] = n
     assert registering == {"clvmodels.models.bgnbd.likelihood": 1, "clvmodels.models.gamma_gamma.likelihood": 1}
 
 
