@@ -3,7 +3,7 @@ holdout (the figures of Fader, Hardie & Lee 2005, "Counting your customers the e
 
 The model's curve is the expected number of repeat transactions of the cohort by each date,
 ``sum_c E[X(t_date - t_first(c))]`` with ``E[X(t)]`` the expected repeat purchases of a customer in the
-first ``t`` periods after her first purchase (FHL eq. 7). It is computed per posterior draw, so the
+first ``t`` periods after her first purchase (FHL eq. 9). It is computed per posterior draw, so the
 curve comes with a credible band (the uncertainty of the *expected* count; the actual count also has
 purchase-to-purchase randomness on top, which the band does not include).
 

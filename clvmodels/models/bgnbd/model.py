@@ -274,7 +274,7 @@ class BetaGeoModel(BayesianModel):
         return self._per_customer(data, d, m, lo, hi, "p_alive")
 
     def expected_purchases_new(self, t, *, interval: float = 0.9) -> pd.Series:
-        """Expected purchases of a new customer in their first ``t`` periods (FHL 2005 eq. 7):
+        """Expected purchases of a new customer in their first ``t`` periods (FHL 2005 eq. 9):
         posterior mean with its interval."""
         h = self._horizon(t)
         p = self.draws_()
