@@ -12,7 +12,7 @@ from . import engine
 from .errors import InputError
 from .predict import DEFAULT_SCORING_DRAWS, joint_scorers
 from .units import Duration, discount_rate_per_period
-from .value.clv import _per_customer, _periods, add_cac_columns
+from .value.clv import _per_customer, _periods, add_cac_columns, check_models_and_data
 from .value.segments import value_segments
 
 #: the fixed columns of the forecast table, in order (plain names are posterior means)
@@ -42,16 +42,8 @@ def score(summary: pd.DataFrame, bgnbd_model, gamma_gamma_model, horizon, *, dis
     whose repeat purchases are all worth 0 with the spend expectation at a mean spend of 0. No column
     of the table ever holds NaN or inf: :class:`~clvmodels.errors.FitError` instead, naming the columns.
     """
-    from .models.base import check_data_unit
-    from .models.bgnbd.model import check_bgnbd_data
-    from .models.gamma_gamma.model import check_spend_data
-
     bg, gg = bgnbd_model, gamma_gamma_model
-    bg._check_fitted()
-    gg._check_fitted()
-    check_bgnbd_data(summary, "data to score")
-    check_spend_data(summary, "data to score")
-    check_data_unit(summary, bg.time_unit_, who="the models were")
+    check_models_and_data(bg, gg, summary, "data to score")
     if "historical_clv" in summary.columns:  # copied into the table: it must be finite too
         hist = pd.to_numeric(summary["historical_clv"], errors="coerce").to_numpy(float)
         if not np.isfinite(hist).all():

@@ -109,8 +109,8 @@ def run_forecast(args) -> int:
         t1 = time.perf_counter()
         meta = dict(res.metadata)
         meta["timings_seconds"] = {**{k: round(v, 3) for k, v in res.timings.items()}}
-        write_table(res.table, args.output, metadata=meta, index=False)
-        # the write time can only be known afterwards: it goes into the JSON beside the table
+        write_table(res.table, args.output, metadata=meta, index=False, sidecar=False)
+        # the write time can only be known afterwards: it goes into the JSON beside the table, once
         meta["timings_seconds"]["write"] = round(time.perf_counter() - t1, 3)
         write_json(meta, metadata_path(args.output))
         if args.report:
@@ -129,6 +129,7 @@ def run_forecast(args) -> int:
 
 def run_validate(args) -> int:
     from ..data import summarize
+    from ..errors import DataError
     from ..models import BetaGeoModel, GammaGammaModel
     from ..validation import validate_purchases
     from ..validation.spend import validate_spend
@@ -145,21 +146,19 @@ def run_validate(args) -> int:
     metrics = validate_purchases(bg, summary, interval=args.interval, seed=args.seed or 0)
     table = metrics.pop("table")
     metrics["fit_info"] = {"bgnbd": bg.fit_info_}
-    n_spend = int(((summary["frequency"] > 0) & (summary["monetary_value"] > 0)).sum())
-    if n_spend >= 2:
-        if progress:
-            print("[clv] fitting Gamma-Gamma", file=sys.stderr)
+    if progress:
+        print("[clv] fitting Gamma-Gamma", file=sys.stderr)
+    try:  # the spend model says when the data cannot support it; purchases are still validated then
         gg = GammaGammaModel(**common).fit(summary)
+    except DataError as exc:
+        import warnings
+
+        warnings.warn(f"spend is not validated: {exc}", UserWarning, stacklevel=2)
+    else:
         spend = validate_spend(bg, gg, summary, interval=args.interval, seed=args.seed or 0)
         table = table.join(spend.pop("table"))
         metrics.update(spend)
         metrics["fit_info"]["gamma_gamma"] = gg.fit_info_
-    else:
-        import warnings
-
-        warnings.warn(f"spend is not validated: at least 2 customers with repeat purchases and positive spend "
-                      f"are needed to fit the Gamma-Gamma model; this calibration period has {n_spend}",
-                      UserWarning, stacklevel=2)
     with staged_outputs():
         write_json(metrics, args.json_out)
         if args.table:

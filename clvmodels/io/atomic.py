@@ -66,10 +66,6 @@ class OutputSet:
                 old.unlink()
         self._staged[target] = tmp
 
-    @property
-    def targets(self) -> list[Path]:
-        return list(self._staged)
-
     def commit(self) -> None:
         """Move every staged file into place; a journal first, so a kill mid-way is finished later."""
         if not self._staged:
@@ -270,12 +266,13 @@ def dumps(obj: Any, **kwargs) -> str:
 
 
 def write_table(df: pd.DataFrame, path: str | os.PathLike, metadata: dict[str, Any] | None = None,
-                index: bool = True) -> Path:
+                index: bool = True, sidecar: bool = True) -> Path:
     """Write ``df`` to CSV or Parquet (by extension) atomically.
 
     ``metadata`` (JSON-serialisable) is stored in the Parquet schema under the key ``clvmodels`` and,
     for both formats, in a JSON file beside the table (``<name>.meta.json``); the table and its
-    sidecar are put in place together.
+    sidecar are put in place together. ``sidecar=False`` leaves the JSON to the caller (who knows more
+    only after the table is written, e.g. the write time).
     """
     path = Path(path)
     fmt = table_format(path)
@@ -294,7 +291,7 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike, metadata: dict[str, A
                 pq.write_table(table, tmp)
             else:
                 out.to_csv(tmp, index=False)
-        if metadata is not None:
+        if metadata is not None and sidecar:
             write_json(metadata, metadata_path(path))
     return path
 

@@ -49,6 +49,21 @@ def _per_customer(value, data: pd.DataFrame, name: str) -> np.ndarray:
     return arr
 
 
+def check_models_and_data(purchase_model, spend_model, data: pd.DataFrame, what: str) -> None:
+    """What every scoring entry point checks first: both models fitted, the summary's columns valid for
+    both, and its recorded time unit the models' (the one prologue of score() and
+    customer_lifetime_value())."""
+    from ..models.base import check_data_unit
+    from ..models.bgnbd.model import check_bgnbd_data
+    from ..models.gamma_gamma.model import check_spend_data
+
+    purchase_model._check_fitted()
+    spend_model._check_fitted()
+    check_bgnbd_data(data, what)
+    check_spend_data(data, what)
+    check_data_unit(data, purchase_model.time_unit_, who="the models were")
+
+
 def _periods(bg, horizon, start) -> tuple[int, int]:
     h = Duration.parse(horizon).in_unit(bg.time_unit_)
     k0 = 0.0 if start is None else Duration.parse(start).in_unit(bg.time_unit_)
@@ -125,18 +140,10 @@ def customer_lifetime_value(bgnbd_model, gamma_gamma_model, data: pd.DataFrame, 
     (posterior mean spend per transaction), ``discounted_purchases`` (posterior mean).
     """
     bg, gg = bgnbd_model, gamma_gamma_model
-    bg._check_fitted()
-    gg._check_fitted()
+    check_models_and_data(bg, gg, data, "data to value")
     k0, H = _periods(bg, horizon, start)
     i = discount_rate_per_period(discount_rate, bg.time_unit_)
     d = 1.0 / (1.0 + i)
-    from ..models.base import check_data_unit
-    from ..models.bgnbd.model import check_bgnbd_data
-    from ..models.gamma_gamma.model import check_spend_data
-
-    check_bgnbd_data(data, "data to value")
-    check_spend_data(data, "data to value")
-    check_data_unit(data, bg.time_unit_, who="the models were")
     margins = _per_customer(margin, data, "margin")
     costs = _per_customer(cost_to_serve, data, "cost_to_serve")
     with_alive = bool(np.any(costs != 0))
