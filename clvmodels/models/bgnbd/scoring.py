@@ -400,9 +400,16 @@ class BetaGeoDraws:
         """P(alive at T | x, t_x, T) (FHL 2008)."""
         return _math.p_alive(*self._cols(), x, tx, T)
 
-    def expected_purchases(self, x, tx, T, t):
-        """Conditional expected purchases in (T, T + t] (FHL 2005 eq. 10)."""
+    def expected_purchases(self, x, tx, T, t, start: float = 0.0):
+        """Conditional expected purchases in (T + start, T + t] (FHL 2005 eq. 10; with a start, the
+        difference of two by the window formula of :func:`.math.conditional_expected_purchases_window`)."""
+        if start:
+            return _math.conditional_expected_purchases_window(*self._cols(), x, tx, T, start, t)
         return _math.conditional_expected_purchases(*self._cols(), x, tx, T, t)
+
+    def log_likelihood(self, x, tx, T):
+        """Each row's BG/NBD log-likelihood (FHL 2005 eq. 6) at each draw: (S, rows); 0 where T = 0."""
+        return _math.log_likelihood(*self._cols(), x, tx, T)
 
     def expected_purchases_new(self, t):
         """Expected purchases of a new customer in her first t periods (FHL 2005 eq. 9)."""
