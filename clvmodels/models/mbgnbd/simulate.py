@@ -1,0 +1,158 @@
+"""Simulators from the MBG/NBD's generative story (Batislam, Denizel & Filiztekin 2007), mirroring the
+BG/NBD's :func:`clvmodels.simulate.simulate_summary` and :func:`clvmodels.simulate.simulate_transactions`.
+
+Story: a customer makes her first purchase at time 0; right after it, and right after each repeat
+purchase, she drops out for good with probability p; while active, repeat purchases follow a Poisson
+process with rate lambda; ``lambda ~ Gamma(r, rate alpha)``, ``p ~ Beta(a, b)``.
+
+Drawn per customer with vectorised numpy, exactly (no stepping through time), as the BG/NBD's simulator
+does, with one change: the number of repeat purchases she can make before dropping out is
+M = G - 1 on {0, 1, 2, ...}, G ~ Geometric(p) on {1, 2, ...} (M = 0: she drops out right after her first
+purchase, with probability p). The Poisson count in (0, T] is N ~ Poisson(lambda T), the observed
+frequency x = min(N, M), and she is alive at T when M > N (she survived the N + 1 drop-out chances
+after her first and her N repeat purchases). Given N the purchase times are N sorted uniforms on (0, T)
+(the recency is T Beta(x, N - x + 1)); the holdout count of a customer alive at T is
+min(Poisson(lambda h), M - N).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ...simulate import _check_params, _dropout_index
+from ...units import DAYS_PER_UNIT, check_unit
+
+__all__ = ["simulate_summary", "simulate_transactions"]
+
+
+def _mbgnbd_draws(n, r, alpha, a, b, T, rng):
+    """Per customer: lambda, p, the Poisson count N in (0, T], M (repeat purchases before drop-out) and
+    the frequency x = min(N, M)."""
+    lam = rng.gamma(r, 1.0 / alpha, n)
+    p = rng.beta(a, b, n)
+    N = rng.poisson(lam * T).astype(float)
+    M = _dropout_index(p, rng) - 1.0  # drop-out chances start at the first purchase: M = 0 happens
+    x = np.minimum(N, M)
+    return lam, p, N, M, x
+
+
+def simulate_summary(n_customers: int, r: float, alpha: float, a: float, b: float, T, *,
+                     holdout: float | None = None, seed=None, return_latent: bool = False) -> pd.DataFrame:
+    """Simulate an MBG/NBD customer summary directly from the generative story.
+
+    Parameters
+    ----------
+    n_customers: number of customers.
+    r, alpha, a, b: MBG/NBD parameters (alpha in the time unit of T).
+    T: time from each customer's first purchase to the end of observation (scalar or array of length
+        ``n_customers``), in the model's time unit; positive.
+    holdout: optional length h of a holdout period after T; adds ``frequency_holdout``, the number of
+        purchases in (T, T + h].
+    seed: anything ``numpy.random.default_rng`` accepts; the same seed gives the same summary.
+    return_latent: also return each customer's ``lam``, ``p``, ``alive`` (at T) and, with a holdout,
+        ``alive_holdout_end``.
+
+    Returns a DataFrame indexed by ``customer_id`` (0..n-1) with ``frequency`` (int), ``recency`` and
+    ``T`` (float, continuous times), as :func:`clvmodels.models.mbgnbd.math.log_likelihood` expects.
+    """
+    _check_params(r=r, alpha=alpha, a=a, b=b)
+    n = int(n_customers)
+    rng = np.random.default_rng(seed)
+    T = np.broadcast_to(np.asarray(T, dtype=float), (n,)).copy()
+    if np.any(~(T > 0)) or np.any(~np.isfinite(T)):
+        raise ValueError("T must be positive and finite")
+    lam, p, N, M, x = _mbgnbd_draws(n, r, alpha, a, b, T, rng)
+    # recency: the x-th of N sorted uniforms on (0, T) is T * Beta(x, N - x + 1)
+    rec = np.zeros(n)
+    pos = x > 0
+    rec[pos] = T[pos] * rng.beta(x[pos], N[pos] - x[pos] + 1.0)
+    out = pd.DataFrame({"frequency": x.astype(np.int64), "recency": rec, "T": T},
+                       index=pd.RangeIndex(n, name="customer_id"))
+    alive = M > N
+    if holdout is not None:
+        h = float(holdout)
+        if not (h >= 0 and np.isfinite(h)):
+            raise ValueError("holdout must be a non-negative finite length")
+        K = rng.poisson(lam * h).astype(float)
+        left = M - N  # purchases she can still make before dropping out
+        fh = np.where(alive, np.minimum(K, left), 0.0)
+        out["frequency_holdout"] = fh.astype(np.int64)
+    if return_latent:
+        out["lam"] = lam
+        out["p"] = p
+        out["alive"] = alive
+        if holdout is not None:
+            out["alive_holdout_end"] = alive & (K < left)
+    return out
+
+
+def simulate_transactions(n_customers: int, r: float, alpha: float, a: float, b: float,
+                          p: float | None = None, q: float | None = None, v: float | None = None, *,
+                          start="2020-01-01", acquisition_days: float = 90.0, observation_end=None,
+                          time_unit: str = "W", seed=None, return_latent: bool = False):
+    """Simulate a transaction log from the MBG/NBD (and, with p, q, v, the Gamma-Gamma) story.
+
+    The same interface and conventions as :func:`clvmodels.simulate.simulate_transactions`: first
+    purchases uniform over ``acquisition_days`` days from ``start``, purchases observed until
+    ``observation_end`` (default one year after ``start``), continuous times reported with day
+    resolution (keep rates well below one a day), ``alpha`` in ``time_unit`` ('D', 'W' or 'M'); with
+    ``p, q, v`` each transaction gets an amount Gamma(p, rate nu), nu ~ Gamma(q, rate v) per customer.
+
+    Returns a DataFrame (customer_id 1..n, date, [amount]) sorted by customer and date; with
+    ``return_latent`` a tuple (transactions, customers), customers indexed by customer_id with
+    ``first_purchase``, ``lam``, ``p``, ``nu`` (if spend), ``alive`` (at the observation end) and
+    ``n_repeat`` (repeat purchases before day merging).
+    """
+    _check_params(r=r, alpha=alpha, a=a, b=b, p=p, q=q, v=v)
+    spend = [p is None, q is None, v is None]
+    if any(spend) and not all(spend):
+        raise ValueError("give all three Gamma-Gamma parameters p, q, v, or none")
+    unit_days = DAYS_PER_UNIT[check_unit(time_unit)]
+    n = int(n_customers)
+    rng = np.random.default_rng(seed)
+    t0 = pd.Timestamp(start)
+    end = t0 + pd.Timedelta(days=365.0) if observation_end is None else pd.Timestamp(observation_end)
+    horizon_days = (end - t0) / pd.Timedelta(days=1)
+    if not (0 < acquisition_days <= horizon_days):
+        raise ValueError("acquisition_days must be positive and end by observation_end")
+    first = rng.uniform(0.0, acquisition_days, n)  # days after start
+    T = (horizon_days - first) / unit_days  # observation time of each customer, in time_unit
+    lam, p_drop, N, M, x = _mbgnbd_draws(n, r, alpha, a, b, T, rng)
+    xi = x.astype(np.int64)
+    # repeat purchase times: the first x of N sorted uniforms on (0, T), from exponential spacings
+    # S_j / (S_x + E), S_j partial sums of x standard exponentials, E ~ Gamma(N - x + 1)
+    total = int(xi.sum())
+    cust = np.repeat(np.arange(n), xi)
+    e = rng.standard_exponential(total)
+    cs = np.cumsum(e)
+    ends = np.cumsum(xi)
+    starts = ends - xi
+    before = np.concatenate(([0.0], cs))[starts]  # cumulative sum before each customer's block
+    within = cs - before[cust]  # S_j within the customer's block
+    s_x = np.zeros(n)
+    has = xi > 0
+    s_x[has] = within[ends[has] - 1]
+    rest = np.zeros(n)
+    rest[has] = rng.gamma(N[has] - x[has] + 1.0)
+    times = T[cust] * within / (s_x[cust] + rest[cust])  # in time_unit after the first purchase
+    cid = np.concatenate([np.arange(n), cust])
+    days = np.concatenate([first, first[cust] + times * unit_days])
+    order = np.lexsort((days, cid))
+    cid, days = cid[order], days[order]
+    dates = pd.DatetimeIndex(t0.normalize() + pd.to_timedelta(
+        np.floor(days + (t0 - t0.normalize()) / pd.Timedelta(days=1)), unit="D"))
+    log = pd.DataFrame({"customer_id": cid + 1, "date": dates})
+    nu = None
+    if p is not None:
+        nu = rng.gamma(q, 1.0 / v, n)
+        log["amount"] = rng.gamma(p, 1.0, cid.size) / nu[cid]
+    log = log.reset_index(drop=True)
+    if not return_latent:
+        return log
+    customers = pd.DataFrame({
+        "first_purchase": t0 + pd.to_timedelta(first, unit="D"), "lam": lam, "p": p_drop,
+        "alive": M > N, "n_repeat": xi,
+    }, index=pd.Index(np.arange(1, n + 1), name="customer_id"))
+    if nu is not None:
+        customers["nu"] = nu
+    return log, customers
