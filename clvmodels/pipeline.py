@@ -1,4 +1,5 @@
-"""The forecast pipeline (``clvmodels.forecast``): transaction log -> summary -> fitted BG/NBD and Gamma-Gamma -> forecast table.
+"""The forecast pipeline (``clvmodels.forecast``): transaction log -> summary -> fitted transaction model
+(BG/NBD by default; ``model=``) and Gamma-Gamma -> forecast table.
 
 :func:`forecast` is the one notebook call; it is built from pieces a user can call one by one
 (:func:`clvmodels.summarize`, :class:`BetaGeoModel`, :class:`GammaGammaModel`, :func:`clvmodels.scoring.score`),
@@ -18,24 +19,62 @@ import pandas as pd
 from . import __version__
 from .errors import ModelFileError
 from .io.atomic import make_output_dir, staged_outputs, strict_json
-from .models import BetaGeoModel, GammaGammaModel
+from .models import BetaGeoModel, GammaGammaModel  # noqa: F401 (documented here)
+from .models.registry import DEFAULT_MODEL, TRANSACTION_MODELS, transaction_model
 from .predict import DEFAULT_SCORING_DRAWS
 from .scoring import score
 
 BGNBD_FILE = "bgnbd.clvm"
 GAMMA_GAMMA_FILE = "gamma_gamma.clvm"
+#: the file of a purchase model without a registered name (a user's own model of the protocol)
+PURCHASES_FILE = "purchases.clvm"
 
 
-@dataclass
+def purchase_model_file(model) -> str:
+    """The file name a fitted transaction model is saved under in a model directory: its registered name
+    (``bgnbd.clvm``, ``pnbd.clvm``, ...), else ``purchases.clvm``."""
+    name = model if isinstance(model, str) else getattr(model, "name", "")
+    return f"{name}.clvm" if name else PURCHASES_FILE
+
+
+@dataclass(init=False)
 class ForecastResult:
-    """What a forecast run produced: the table, the summary, the models, timings and metadata."""
+    """What a forecast run produced: the table, the summary, the models, timings and metadata.
+
+    ``purchase_model`` (the fitted transaction model) and ``spend_model`` (the fitted spend model) were
+    called ``bgnbd`` and ``gamma_gamma``; those names still work, as attributes and as keywords."""
 
     table: pd.DataFrame
     summary: pd.DataFrame
-    bgnbd: BetaGeoModel
-    gamma_gamma: GammaGammaModel
+    purchase_model: Any
+    spend_model: Any
     metadata: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+
+    def __init__(self, table, summary, purchase_model=None, spend_model=None, metadata=None, timings=None, *,
+                 bgnbd=None, gamma_gamma=None):
+        # the old keywords take precedence (dataclasses.replace(result, bgnbd=other) passes both)
+        purchase_model = bgnbd if bgnbd is not None else purchase_model
+        spend_model = gamma_gamma if gamma_gamma is not None else spend_model
+        if purchase_model is None or spend_model is None:
+            raise TypeError("ForecastResult needs purchase_model and spend_model (or their old names bgnbd and "
+                            "gamma_gamma)")
+        self.table = table
+        self.summary = summary
+        self.purchase_model = purchase_model
+        self.spend_model = spend_model
+        self.metadata = {} if metadata is None else metadata
+        self.timings = {} if timings is None else timings
+
+    @property
+    def bgnbd(self):
+        """The fitted purchase model (the old name, from when it was always BG/NBD)."""
+        return self.purchase_model
+
+    @property
+    def gamma_gamma(self):
+        """The fitted spend model (the old name)."""
+        return self.spend_model
 
 
 def library_versions() -> dict[str, str]:
@@ -55,16 +94,37 @@ def _stderr_progress(msg: str, enabled: bool):
         print(f"[clv] {msg}", file=sys.stderr, flush=True)
 
 
-def load_models(model_dir):
+def find_purchase_model_file(model_dir, model: str | None = None) -> Path:
+    """The purchase model file in ``model_dir``: ``<model>.clvm`` when ``model`` is named, else the one
+    transaction model file there (:class:`ModelFileError` when there is none, or several and no name)."""
+    d = Path(model_dir)
+    if model is not None:
+        path = d / purchase_model_file(model)
+        if not path.is_file():
+            raise ModelFileError(f"no fitted model {path.name} in {str(d)!r}: run a forecast with model={model!r} "
+                                 "(--model) and --model-dir first")
+        return path
+    found = [d / purchase_model_file(n) for n in TRANSACTION_MODELS] + [d / PURCHASES_FILE]
+    found = [p for p in found if p.is_file()]
+    if not found:
+        raise ModelFileError(f"no fitted purchase model ({', '.join(purchase_model_file(n) for n in TRANSACTION_MODELS)}) "
+                             f"in {str(d)!r}: run a forecast with --model-dir first")
+    if len(found) > 1:
+        raise ModelFileError(f"{str(d)!r} holds several fitted purchase models ({', '.join(p.name for p in found)}): "
+                             "say which with model= (--model)")
+    return found[0]
+
+
+def load_models(model_dir, model: str | None = None):
     """The purchase and spend models a forecast saved in ``model_dir`` (whatever their classes: a model
-    file names its class)."""
+    file names its class); ``model`` names the purchase model when the folder holds several."""
     from .models.base import BayesianModel
 
     d = Path(model_dir)
-    for name in (BGNBD_FILE, GAMMA_GAMMA_FILE):
-        if not (d / name).exists():
-            raise ModelFileError(f"no fitted model {name} in {str(d)!r}: run a forecast with --model-dir first")
-    return BayesianModel.load(d / BGNBD_FILE), BayesianModel.load(d / GAMMA_GAMMA_FILE)
+    purchases = find_purchase_model_file(d, model)
+    if not (d / GAMMA_GAMMA_FILE).exists():
+        raise ModelFileError(f"no fitted model {GAMMA_GAMMA_FILE} in {str(d)!r}: run a forecast with --model-dir first")
+    return BayesianModel.load(purchases), BayesianModel.load(d / GAMMA_GAMMA_FILE)
 
 
 def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer_id: str = "customer_id",
@@ -73,7 +133,8 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
              acquisition_cost=None, interval: float = 0.9, method: str = "nuts", sampler: str = "auto", chains: int = 4,
              draws: int = 1000, tune: int = 1000, seed: int | None = None, target_accept: float = 0.8,
              model_dir=None, fit: bool = True,
-             bgnbd_priors=None, gamma_gamma_priors=None, purchase_model=None, spend_model=None, max_draws: int | None = DEFAULT_SCORING_DRAWS, engine: str = "auto",
+             model: str | None = None, purchase_priors=None, bgnbd_priors=None, gamma_gamma_priors=None,
+             purchase_model=None, spend_model=None, max_draws: int | None = DEFAULT_SCORING_DRAWS, engine: str = "auto",
              negative_amounts: str = "error", zero_amounts: str = "keep", progress: bool = True) -> ForecastResult:
     """Forecast every customer's purchases, spend and CLV with intervals from a transaction log.
 
@@ -86,9 +147,12 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
     :data:`clvmodels.scoring.FORECAST_COLUMNS`, all from ``max_draws`` joint posterior draws (default
     1,000, evenly thinned; None = all).
 
-    ``purchase_model`` / ``spend_model``: a configured, unfitted estimator to fit instead of the default
-    :class:`BetaGeoModel` (with ``bgnbd_priors``) / :class:`GammaGammaModel` (with
-    ``gamma_gamma_priors``): any model of the protocol (:mod:`clvmodels.models.protocol`).
+    ``model``: the transaction model by name, ``"bgnbd"`` (default), or another of
+    :data:`clvmodels.models.registry.TRANSACTION_MODELS`, with ``purchase_priors`` (``bgnbd_priors`` is
+    the old name); with ``fit=False``, which saved model to load (default: the one in ``model_dir``).
+    ``purchase_model`` / ``spend_model``: a configured, unfitted estimator to fit instead
+    (:class:`GammaGammaModel` with ``gamma_gamma_priors`` by default): any model of the protocol
+    (:mod:`clvmodels.models.protocol`).
     """
     from .data import summarize
 
@@ -108,13 +172,18 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
                       target_accept=target_accept, progressbar=progress)
         _stderr_progress(f"fitting the purchase model on {len(summary):,} customers ({method})", progress)
         # a purchase/spend model given (configured, not fitted) takes the place of the default one
-        bg = (purchase_model if purchase_model is not None else BetaGeoModel(priors=bgnbd_priors, **common)).fit(summary)
+        if purchase_model is None:
+            if purchase_priors is not None and bgnbd_priors is not None:
+                raise ValueError("give purchase_priors (bgnbd_priors is its old name), not both")
+            priors = purchase_priors if purchase_priors is not None else bgnbd_priors
+            purchase_model = transaction_model(model or DEFAULT_MODEL, priors=priors, **common)
+        bg = purchase_model.fit(summary)
         _stderr_progress("fitting the spend model", progress)
         gg = (spend_model if spend_model is not None else GammaGammaModel(priors=gamma_gamma_priors, **common)).fit(summary)
     else:
         if model_dir is None:
             raise ValueError("fit=False needs model_dir with previously fitted models")
-        bg, gg = load_models(model_dir)
+        bg, gg = load_models(model_dir, model)
     timings["fit"] = time.perf_counter() - t1
     t2 = time.perf_counter()
     _stderr_progress("scoring customers", progress)
@@ -125,7 +194,7 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
     if fit and model_dir is not None:  # saved only when the models have scored every customer
         with staged_outputs():
             make_output_dir(model_dir)
-            bg.save(Path(model_dir) / BGNBD_FILE)
+            bg.save(Path(model_dir) / purchase_model_file(bg))
             gg.save(Path(model_dir) / GAMMA_GAMMA_FILE)
     meta = {
         "created_by": f"clvmodels {__version__}",
@@ -138,10 +207,11 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
                      "seed": seed, "fit": fit, "max_draws": max_draws},
         "summary": dict(summary.attrs.get("clvmodels", {})),
         "time_unit": bg.time_unit_,
+        "purchase_model": getattr(bg, "name", "") or type(bg).__name__,
         "interval": interval,
         "versions": library_versions(),
         "models": {
-            "bgnbd": {"params": bg.summary(interval).to_dict(orient="index"), "diagnostics": bg.diagnostics_.to_dict(),
+            (getattr(bg, "name", "") or "purchases"): {"params": bg.summary(interval).to_dict(orient="index"), "diagnostics": bg.diagnostics_.to_dict(),
                       "fit_info": bg.fit_info_},
             "gamma_gamma": {"params": gg.summary(interval).to_dict(orient="index"), "diagnostics": gg.diagnostics_.to_dict(),
                             "fit_info": gg.fit_info_,
@@ -151,4 +221,5 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
         "n_customers": int(len(table)),
     }
     meta = strict_json(meta)
-    return ForecastResult(table=table, summary=summary, bgnbd=bg, gamma_gamma=gg, metadata=meta, timings=timings)
+    return ForecastResult(table=table, summary=summary, purchase_model=bg, spend_model=gg, metadata=meta,
+                          timings=timings)

@@ -1,110 +1,22 @@
 """Simulators from the models' generative stories, for checks of fits, predictions and calibration.
 
-BG/NBD story (Fader, Hardie & Lee 2005): a customer makes her first purchase at time 0; while active,
-repeat purchases follow a Poisson process with rate lambda; right after each repeat purchase she drops
-out for good with probability p; ``lambda ~ Gamma(r, rate alpha)``, ``p ~ Beta(a, b)``.
-Gamma-Gamma story (Fader, Hardie & Lee 2005, "RFM and CLV"): each transaction's value is
-Gamma(p, rate nu) with ``nu ~ Gamma(q, rate v)`` per customer.
-
-Everything is drawn per customer with vectorised numpy (no loop over customers), exactly rather than
-by stepping through time:
-
-- the number of the repeat purchase after which a customer drops out is G ~ Geometric(p) on {1, 2, ...},
-  drawn by inversion, G = floor(log U / log(1 - p)) + 1;
-- the Poisson count in (0, T] is N ~ Poisson(lambda T) and the observed frequency is x = min(N, G); the
-  customer is alive at T when G > N;
-- given N, the purchase times are N sorted uniforms on (0, T), so the recency (time of the x-th) is
-  T Beta(x, N - x + 1), and the first x times are T S_j / (S_x + E) with S_j the partial sums of x
-  standard exponentials and E ~ Gamma(N - x + 1) (the remaining spacings);
-- the holdout count of a customer alive at T is min(Poisson(lambda h), G - N): the Poisson process is
-  memoryless, and she can make G - N more purchases before dropping out.
+Each model's story lives in its package (``clvmodels.models.<model>.simulate``): the BG/NBD's
+(:mod:`clvmodels.models.bgnbd.simulate`), the Gamma-Gamma's amounts
+(:mod:`clvmodels.models.gamma_gamma.simulate`), and those of the other transaction models. This module
+keeps the names the package has always offered: :func:`simulate_summary` (a BG/NBD customer summary)
+and :func:`simulate_transactions` (a BG/NBD transaction log, with Gamma-Gamma amounts when given
+p, q, v).
 """
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
-from .units import DAYS_PER_UNIT, check_unit
+from .models.bgnbd import simulate as _bgnbd
+from .models.gamma_gamma.simulate import simulate_amounts
 
 __all__ = ["simulate_summary", "simulate_transactions"]
 
-
-def _check_params(**kw):
-    for k, val in kw.items():
-        if val is None:
-            continue
-        if not (np.isfinite(val) and val > 0):
-            raise ValueError(f"{k} must be a positive finite number, got {val!r}")
-
-
-def _dropout_index(p, rng):
-    """G ~ Geometric(p) on {1, 2, ...} by inversion (float, so that p near 0 gives huge G, not overflow):
-    P(G > k) = P(U <= (1 - p)^k) = (1 - p)^k."""
-    u = rng.random(p.shape)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        g = np.floor(np.log(u) / np.log1p(-p)) + 1.0
-    g = np.where(p >= 1.0, 1.0, g)
-    return np.where(np.isnan(g), np.inf, g)
-
-
-def _bgnbd_draws(n, r, alpha, a, b, T, rng):
-    lam = rng.gamma(r, 1.0 / alpha, n)
-    p = rng.beta(a, b, n)
-    N = rng.poisson(lam * T).astype(float)
-    G = _dropout_index(p, rng)
-    x = np.minimum(N, G)
-    return lam, p, N, G, x
-
-
-def simulate_summary(n_customers: int, r: float, alpha: float, a: float, b: float, T, *,
-                     holdout: float | None = None, seed=None, return_latent: bool = False) -> pd.DataFrame:
-    """Simulate a BG/NBD customer summary directly from the generative story.
-
-    Parameters
-    ----------
-    n_customers: number of customers.
-    r, alpha, a, b: BG/NBD parameters (alpha in the time unit of T).
-    T: time from each customer's first purchase to the end of observation (scalar or array of length
-        ``n_customers``, e.g. ``rng.uniform(1, 104, n)`` weeks), in the model's time unit.
-    holdout: optional length h of a holdout period after T; adds ``frequency_holdout``, the number of
-        purchases in (T, T + h].
-    seed: anything ``numpy.random.default_rng`` accepts; the same seed gives the same summary.
-    return_latent: also return each customer's ``lam``, ``p``, ``alive`` (at T) and, with a holdout,
-        ``alive_holdout_end``.
-
-    Returns a DataFrame indexed by ``customer_id`` (0..n-1) with ``frequency`` (int), ``recency`` and
-    ``T`` (float, continuous times), as :func:`clvmodels.models.bgnbd.log_likelihood` expects.
-    Vectorised: 10 million customers take a few seconds.
-    """
-    _check_params(r=r, alpha=alpha, a=a, b=b)
-    n = int(n_customers)
-    rng = np.random.default_rng(seed)
-    T = np.broadcast_to(np.asarray(T, dtype=float), (n,)).copy()
-    if np.any(~(T > 0)) or np.any(~np.isfinite(T)):
-        raise ValueError("T must be positive and finite")
-    lam, p, N, G, x = _bgnbd_draws(n, r, alpha, a, b, T, rng)
-    # recency: the x-th of N sorted uniforms on (0, T) is T * Beta(x, N - x + 1)
-    rec = np.zeros(n)
-    pos = x > 0
-    rec[pos] = T[pos] * rng.beta(x[pos], N[pos] - x[pos] + 1.0)
-    out = pd.DataFrame({"frequency": x.astype(np.int64), "recency": rec, "T": T},
-                       index=pd.RangeIndex(n, name="customer_id"))
-    alive = G > N
-    if holdout is not None:
-        h = float(holdout)
-        if not (h >= 0 and np.isfinite(h)):
-            raise ValueError("holdout must be a non-negative finite length")
-        M = rng.poisson(lam * h).astype(float)
-        left = G - N  # purchases she can still make before dropping out
-        fh = np.where(alive, np.minimum(M, left), 0.0)
-        out["frequency_holdout"] = fh.astype(np.int64)
-    if return_latent:
-        out["lam"] = lam
-        out["p"] = p
-        out["alive"] = alive
-        if holdout is not None:
-            out["alive_holdout_end"] = alive & (M < left)
-    return out
+simulate_summary = _bgnbd.simulate_summary
 
 
 def simulate_transactions(n_customers: int, r: float, alpha: float, a: float, b: float,
@@ -128,55 +40,18 @@ def simulate_transactions(n_customers: int, r: float, alpha: float, a: float, b:
     ``first_purchase`` (timestamp, continuous), ``lam``, ``p``, ``nu`` (if spend), ``alive`` (at the
     observation end) and ``n_repeat`` (repeat purchases before day merging).
     """
-    _check_params(r=r, alpha=alpha, a=a, b=b, p=p, q=q, v=v)
+    _bgnbd.check_params(r=r, alpha=alpha, a=a, b=b, p=p, q=q, v=v)
     spend = [p is None, q is None, v is None]
     if any(spend) and not all(spend):
         raise ValueError("give all three Gamma-Gamma parameters p, q, v, or none")
-    unit_days = DAYS_PER_UNIT[check_unit(time_unit)]
-    n = int(n_customers)
     rng = np.random.default_rng(seed)
-    t0 = pd.Timestamp(start)
-    end = t0 + pd.Timedelta(days=365.0) if observation_end is None else pd.Timestamp(observation_end)
-    horizon_days = (end - t0) / pd.Timedelta(days=1)
-    if not (0 < acquisition_days <= horizon_days):
-        raise ValueError("acquisition_days must be positive and end by observation_end")
-    first = rng.uniform(0.0, acquisition_days, n)  # days after start
-    T = (horizon_days - first) / unit_days  # observation time of each customer, in time_unit
-    lam, pd_, N, G, x = _bgnbd_draws(n, r, alpha, a, b, T, rng)
-    xi = x.astype(np.int64)
-    # repeat purchase times: the first x of N sorted uniforms on (0, T), from exponential spacings
-    total = int(xi.sum())
-    cust = np.repeat(np.arange(n), xi)
-    e = rng.standard_exponential(total)
-    cs = np.cumsum(e)
-    ends = np.cumsum(xi)
-    starts = ends - xi
-    before = np.concatenate(([0.0], cs))[starts]  # cumulative sum before each customer's block
-    within = cs - before[cust]  # S_j within the customer's block
-    s_x = np.zeros(n)
-    has = xi > 0
-    s_x[has] = within[ends[has] - 1]
-    rest = np.zeros(n)
-    rest[has] = rng.gamma(N[has] - x[has] + 1.0)
-    times = T[cust] * within / (s_x[cust] + rest[cust])  # in time_unit after the first purchase
-    # assemble: first purchases and repeat purchases, in days after start
-    cid = np.concatenate([np.arange(n), cust])
-    days = np.concatenate([first, first[cust] + times * unit_days])
-    order = np.lexsort((days, cid))
-    cid, days = cid[order], days[order]
-    dates = pd.DatetimeIndex(t0.normalize() + pd.to_timedelta(np.floor(days + (t0 - t0.normalize()) / pd.Timedelta(days=1)), unit="D"))
-    log = pd.DataFrame({"customer_id": cid + 1, "date": dates})
-    nu = None
-    if p is not None:
-        nu = rng.gamma(q, 1.0 / v, n)
-        log["amount"] = rng.gamma(p, 1.0, cid.size) / nu[cid]
-    log = log.reset_index(drop=True)
+    log, customers = _bgnbd.simulate_transactions(n_customers, r, alpha, a, b, start=start,
+                                                  acquisition_days=acquisition_days, observation_end=observation_end,
+                                                  time_unit=time_unit, rng=rng)
+    if p is not None:  # the amounts are drawn after the dates, from the same stream
+        amount, nu = simulate_amounts(log["customer_id"].to_numpy() - 1, len(customers), p, q, v, rng)
+        log["amount"] = amount
+        customers["nu"] = nu
     if not return_latent:
         return log
-    customers = pd.DataFrame({
-        "first_purchase": t0 + pd.to_timedelta(first, unit="D"), "lam": lam, "p": pd_,
-        "alive": G > N, "n_repeat": xi,
-    }, index=pd.Index(np.arange(1, n + 1), name="customer_id"))
-    if nu is not None:
-        customers["nu"] = nu
     return log, customers

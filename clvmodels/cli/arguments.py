@@ -69,3 +69,13 @@ def add_fit_arguments(p: argparse.ArgumentParser) -> None:
                         "divergent transitions")
     p.add_argument("--interval", type=float, default=0.9, help="central interval level (default 0.9)")
     p.add_argument("--quiet", action="store_true", help="no progress output on stderr")
+
+
+def add_model_argument(p: argparse.ArgumentParser) -> None:
+    """``--model``: the transaction model, one of :data:`clvmodels.models.registry.TRANSACTION_MODELS`."""
+    from ..models.registry import DEFAULT_MODEL, model_names
+
+    p.add_argument("--model", choices=model_names(), default=None,
+                   help=f"transaction model (default {DEFAULT_MODEL}; with --no-fit, the one saved in --model-dir): "
+                        "bgnbd, BG/NBD (drop-out only right after a purchase); mbgnbd, MBG/NBD (also at the first "
+                        "purchase); pnbd, Pareto/NBD (at any time)")

@@ -24,7 +24,7 @@ from ..units import DAYS_PER_UNIT, PERIODS_PER_YEAR, UNIT_NAMES, Duration
 #: the CLV sum costs one term per period
 MAX_HORIZON_YEARS = 100
 
-#: model files in a --model-dir
+#: model files in a --model-dir (the purchase model's is named after it: clvmodels.pipeline.purchase_model_file)
 BGNBD_FILE = "bgnbd.clvm"
 GAMMA_GAMMA_FILE = "gamma_gamma.clvm"
 
@@ -234,12 +234,23 @@ def check_forecast(args) -> tuple[RunPaths, str | None]:
     if args.no_fit and not args.model_dir:
         problems.add(None, "--no-fit scores with saved models: give --model-dir with the models of an earlier run")
     if args.model_dir:
+        from ..errors import ModelFileError
+        from ..models.registry import DEFAULT_MODEL
+        from ..pipeline import find_purchase_model_file, purchase_model_file
+
         md = Path(args.model_dir)
-        models = [md / BGNBD_FILE, md / GAMMA_GAMMA_FILE]
+        models = [md / purchase_model_file(args.model or DEFAULT_MODEL), md / GAMMA_GAMMA_FILE]
         if args.no_fit:
             if md.exists() and not md.is_dir():
                 problems.add(None, f"--model-dir {str(md)!r} is a file, not a directory")
             else:
+                if args.model is None:  # without --model: the one purchase model saved there, if any
+                    try:
+                        models[0] = find_purchase_model_file(md)
+                    except ModelFileError as exc:
+                        if "several" in str(exc):
+                            problems.add(None, f"--model-dir: {exc}")
+                            models = models[1:]
                 for m in models:
                     if not m.is_file():
                         problems.add(None, f"--model-dir {str(md)!r} has no {m.name}: run clv forecast with "

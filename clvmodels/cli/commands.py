@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..predict import DEFAULT_SCORING_DRAWS
 from ..io.atomic import metadata_path, recover, staged_outputs, write_json, write_table
-from .arguments import add_fit_arguments, add_transaction_arguments, summarize_kwargs
+from .arguments import add_fit_arguments, add_model_argument, add_transaction_arguments, summarize_kwargs
 from .checks import check_demo, check_forecast, check_summarize, check_validate
 
 
@@ -65,14 +65,16 @@ def add_job_commands(sub) -> None:
                    help=f"joint posterior draws used for scoring, evenly thinned (default {DEFAULT_SCORING_DRAWS}; "
                         "0 = all)")
     p.add_argument("--report", default=None, help="also write a self-contained HTML report here")
+    add_model_argument(p)
     add_fit_arguments(p)
     p.set_defaults(func=run_forecast)
 
-    v = sub.add_parser("validate", help="calibration/holdout validation of the BG/NBD (and spend) forecasts")
+    v = sub.add_parser("validate", help="calibration/holdout validation of the purchase (and spend) forecasts")
     add_transaction_arguments(v)
     v.add_argument("--calibration-end", required=True, help="last day of the calibration period (inclusive)")
     v.add_argument("--json", required=True, dest="json_out", help="write the metrics here")
     v.add_argument("--table", default=None, help="optional per-customer validation table (.csv/.parquet)")
+    add_model_argument(v)
     add_fit_arguments(v)
     v.set_defaults(func=run_validate)
 
@@ -104,7 +106,7 @@ def run_forecast(args) -> int:
                        interval=args.interval, method=args.method, sampler=args.sampler, chains=args.chains,
                        draws=args.draws, tune=args.tune, seed=args.seed, target_accept=args.target_accept,
                        model_dir=args.model_dir, fit=not args.no_fit, max_draws=args.max_draws or None,
-                       progress=progress)
+                       model=args.model, progress=progress)
         res.timings["summary"] = t_summary
         t1 = time.perf_counter()
         meta = dict(res.metadata)
@@ -120,7 +122,8 @@ def run_forecast(args) -> int:
     if progress:
         print(f"[clv] wrote {len(res.table):,} customers to {args.output} in {time.perf_counter() - t0:.1f} s",
               file=sys.stderr)
-        for name, m in (("BG/NBD", res.bgnbd), ("Gamma-Gamma", res.gamma_gamma)):
+        for name, m in ((res.purchase_model.label or type(res.purchase_model).__name__, res.purchase_model),
+                        ("Gamma-Gamma", res.spend_model)):
             d = m.diagnostics_
             status = "ok" if d.ok else "PROBLEMS: " + "; ".join(d.problems)
             print(f"[clv] {name} diagnostics ({d.method}): {status}", file=sys.stderr)
@@ -130,7 +133,8 @@ def run_forecast(args) -> int:
 def run_validate(args) -> int:
     from ..data import summarize
     from ..errors import DataError
-    from ..models import BetaGeoModel, GammaGammaModel
+    from ..models import GammaGammaModel
+    from ..models.registry import DEFAULT_MODEL, transaction_model
     from ..validation import validate_purchases
     from ..validation.spend import validate_spend
 
@@ -140,12 +144,14 @@ def run_validate(args) -> int:
     summary = summarize(**summarize_kwargs(args), calibration_end=args.calibration_end)
     common = dict(method=args.method, sampler=args.sampler, chains=args.chains, draws=args.draws,
                   tune=args.tune, seed=args.seed, target_accept=args.target_accept, progressbar=progress)
+    bg = transaction_model(args.model or DEFAULT_MODEL, **common)
     if progress:
-        print(f"[clv] fitting BG/NBD on {len(summary):,} calibration customers", file=sys.stderr)
-    bg = BetaGeoModel(**common).fit(summary)
+        print(f"[clv] fitting {bg.label} on {len(summary):,} calibration customers", file=sys.stderr)
+    bg.fit(summary)
     metrics = validate_purchases(bg, summary, interval=args.interval, seed=args.seed or 0)
     table = metrics.pop("table")
-    metrics["fit_info"] = {"bgnbd": bg.fit_info_}
+    metrics["model"] = bg.name
+    metrics["fit_info"] = {bg.name: bg.fit_info_}
     if progress:
         print("[clv] fitting Gamma-Gamma", file=sys.stderr)
     try:  # the spend model says when the data cannot support it; purchases are still validated then

@@ -114,6 +114,8 @@ class TransactionModel(BayesianModel):
     name: ClassVar[str] = ""
     #: the model's name in messages and reports ("BG/NBD")
     label: ClassVar[str] = ""
+    #: the paper that defines the model (the report cites it)
+    reference: ClassVar[str] = ""
     required_columns = TRANSACTION_COLUMNS
 
     # -- what a model provides --------------------------------------------------------------------

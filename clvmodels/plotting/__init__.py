@@ -7,7 +7,7 @@ plotting. Plots of model quantities use at most ``max_draws`` posterior draws (t
 default) and work chunk by chunk over customers or grid cells, so their memory stays bounded on large
 bases.
 
-Model checking (BG/NBD on a calibration/holdout split):
+Model checking (any transaction model on a calibration/holdout split):
 
 - :func:`plot_tracking` - cumulative and per-period repeat transactions, actual against expected,
   across calibration and holdout (Fader, Hardie & Lee 2005, figs. 1-2);

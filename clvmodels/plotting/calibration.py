@@ -17,7 +17,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import InputError
-from ..models.bgnbd.model import check_bgnbd_data
+from ..models.transaction import check_transaction_data
 from ..predict import DEFAULT_CHUNK_BYTES, chunk_rows, distinct, interval_bounds
 from ._common import PLOT_DRAWS, attach_data, model_unit, new_axes
 from .conditional import holdout_length
@@ -86,7 +86,7 @@ def plot_pit(validation, *, bins: int = 10, band: float = 0.99, ax=None):
     return fig
 
 
-def interval_coverage_data(bgnbd_model, summary: pd.DataFrame, *, levels: Sequence[float] = (0.5, 0.8, 0.9, 0.95),
+def interval_coverage_data(model, summary: pd.DataFrame, *, levels: Sequence[float] = (0.5, 0.8, 0.9, 0.95),
                            max_draws: int | None = PLOT_DRAWS) -> pd.DataFrame:
     """Coverage of the central predictive intervals of the holdout counts at each level.
 
@@ -96,15 +96,15 @@ def interval_coverage_data(bgnbd_model, summary: pd.DataFrame, *, levels: Sequen
     customers whose actual count lies inside), ``expected_coverage`` (mean predictive mass inside:
     what a calibrated model would show) and ``n_customers``.
     """
-    model_unit(bgnbd_model)
-    check_bgnbd_data(summary, "summary")
+    model_unit(model)
+    check_transaction_data(summary, "summary")
     h = holdout_length(summary)
     levels = [float(v) for v in levels]
     bounds = [interval_bounds(v) for v in levels]
     y = summary["frequency_holdout"].to_numpy(float).astype(np.int64)
     d = distinct(summary["frequency"].to_numpy(float), summary["recency"].to_numpy(float),
                  summary["T"].to_numpy(float))
-    scorer = bgnbd_model.scorer(max_draws)
+    scorer = model.scorer(max_draws)
     # rows in order of frequency, so each block's largest count (its pmf width) stays small
     order = np.argsort(d.keys[0], kind="stable")
     L = len(levels)
@@ -130,13 +130,13 @@ def interval_coverage_data(bgnbd_model, summary: pd.DataFrame, *, levels: Sequen
     return out
 
 
-def plot_interval_coverage(bgnbd_model, summary: pd.DataFrame, *, levels: Sequence[float] = (0.5, 0.8, 0.9, 0.95),
+def plot_interval_coverage(model, summary: pd.DataFrame, *, levels: Sequence[float] = (0.5, 0.8, 0.9, 0.95),
                            max_draws: int | None = PLOT_DRAWS, ax=None):
     """Actual coverage of the holdout counts by the central predictive intervals at several levels,
     against the nominal level (diagonal) and the model's own expected coverage. Points on the
     expected-coverage line mean calibrated intervals; below it, intervals too narrow. See
     :func:`interval_coverage_data`. Returns the matplotlib Figure."""
-    data = interval_coverage_data(bgnbd_model, summary, levels=levels, max_draws=max_draws)
+    data = interval_coverage_data(model, summary, levels=levels, max_draws=max_draws)
     fig, ax = new_axes(ax, figsize=(5.5, 5.0))
     lv = data.index.to_numpy(float)
     ax.plot([0, 1], [0, 1], color="0.6", linestyle=":", linewidth=1, label="nominal level")

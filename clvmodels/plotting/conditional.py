@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..models.bgnbd.model import check_bgnbd_data
+from ..models.transaction import check_transaction_data
 from ..predict import DEFAULT_CHUNK_BYTES, chunk_rows, distinct
 from ._common import PLOT_DRAWS, attach_data, duration_text, model_unit, new_axes, pct, quantiles
 
@@ -44,7 +44,7 @@ def frequency_bins(frequency: np.ndarray, max_frequency: int) -> tuple[np.ndarra
     return idx, labels
 
 
-def conditional_expectations_data(bgnbd_model, summary: pd.DataFrame, *, max_frequency: int = 7,
+def conditional_expectations_data(model, summary: pd.DataFrame, *, max_frequency: int = 7,
                                   interval: float = 0.9, max_draws: int | None = PLOT_DRAWS,
                                   budget_bytes: int = DEFAULT_CHUNK_BYTES) -> pd.DataFrame:
     """Mean holdout purchases by calibration frequency, actual and predicted.
@@ -55,8 +55,8 @@ def conditional_expectations_data(bgnbd_model, summary: pd.DataFrame, *, max_fre
     the bin's mean conditional expectation), ``expected_lower``, ``expected_upper`` (central credible
     interval at ``interval``) and the bin totals ``actual_total`` and ``expected_total``.
     """
-    model_unit(bgnbd_model)
-    check_bgnbd_data(summary, "summary")
+    model_unit(model)
+    check_transaction_data(summary, "summary")
     h = holdout_length(summary)
     x = summary["frequency"].to_numpy(float)
     tx = summary["recency"].to_numpy(float)
@@ -69,7 +69,7 @@ def conditional_expectations_data(bgnbd_model, summary: pd.DataFrame, *, max_fre
     d = distinct(x, tx, T)
     # one-hot weights: customers of each distinct triplet per bin (a triplet has one frequency, one bin)
     trip_bin = np.minimum(d.keys[0], int(max_frequency)).astype(np.int64)
-    sc = bgnbd_model.scorer(max_draws)
+    sc = model.scorer(max_draws)
     S = sc.n_draws
     sums = np.zeros((S, nb))
     step = chunk_rows(S, 2, budget_bytes)
@@ -86,12 +86,12 @@ def conditional_expectations_data(bgnbd_model, summary: pd.DataFrame, *, max_fre
                             "expected": means.mean(axis=0), "expected_lower": lo, "expected_upper": hi,
                             "actual_total": actual_total, "expected_total": sums.mean(axis=0)},
                            index=pd.Index(labels, name="frequency"))
-    out.attrs["clvmodels"] = {"holdout_length": h, "time_unit": bgnbd_model.time_unit_,
+    out.attrs["clvmodels"] = {"holdout_length": h, "time_unit": model.time_unit_,
                               "interval": interval, "n_draws": int(S)}
     return out
 
 
-def plot_conditional_expectations(bgnbd_model, summary: pd.DataFrame, *, max_frequency: int = 7,
+def plot_conditional_expectations(model, summary: pd.DataFrame, *, max_frequency: int = 7,
                                   interval: float = 0.9, max_draws: int | None = PLOT_DRAWS, ax=None):
     """Mean holdout purchases by number of calibration repeat purchases: actual (line) against the
     model's conditional expectation with its credible interval (FHL 2005, fig. 3).
@@ -100,7 +100,7 @@ def plot_conditional_expectations(bgnbd_model, summary: pd.DataFrame, *, max_fre
     :func:`conditional_expectations_data` for the arguments and the numbers drawn (also kept as
     ``fig.clvmodels_data['conditional_expectations']``). Returns the matplotlib Figure.
     """
-    data = conditional_expectations_data(bgnbd_model, summary, max_frequency=max_frequency,
+    data = conditional_expectations_data(model, summary, max_frequency=max_frequency,
                                           interval=interval, max_draws=max_draws)
     meta = data.attrs["clvmodels"]
     fig, ax = new_axes(ax)

@@ -22,7 +22,7 @@ __all__ = ["customer_history_data", "plot_customer_history"]
 MAX_POINTS = 3000
 
 
-def customer_history_data(bgnbd_model, transactions: pd.DataFrame, customer, *, observation_end, end=None,
+def customer_history_data(model, transactions: pd.DataFrame, customer, *, observation_end, end=None,
                           customer_id: str = "customer_id", date: str = "date", interval: float = 0.9,
                           max_draws: int | None = PLOT_DRAWS,
                           budget_bytes: int = DEFAULT_CHUNK_BYTES) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -35,7 +35,7 @@ def customer_history_data(bgnbd_model, transactions: pd.DataFrame, customer, *, 
     ``observation_end``, 'forecast' after it); ``purchases`` has one row per purchase day with ``date``,
     ``t`` and ``used`` (False for purchases after ``observation_end``).
     """
-    unit = model_unit(bgnbd_model)
+    unit = model_unit(model)
     ud = unit_days(unit)
     pdays = purchase_days(transactions, customer_id, date)
     mine = pdays[pdays["customer_id"] == customer]
@@ -70,10 +70,10 @@ def customer_history_data(bgnbd_model, transactions: pd.DataFrame, customer, *, 
     H = np.concatenate([np.zeros(len(obs)), (fut - obs_end) / ud])
 
     def fn(p, x, tx, T, h):
-        return bgnbd_model.scorer_class.from_mapping(p).future_p_alive(x, tx, T, h)
+        return model.scorer_class.from_mapping(p).future_p_alive(x, tx, T, h)
 
     # T = 0 (the first day itself): alive by definition; avoid the degenerate T = 0 evaluation
-    mean, lo, hi = reduce_over_draws(fn, bgnbd_model.draws_(max_draws), (X, TX, np.maximum(TT, 1e-9), H),
+    mean, lo, hi = reduce_over_draws(fn, model.draws_(max_draws), (X, TX, np.maximum(TT, 1e-9), H),
                                      interval, budget_bytes=budget_bytes)
     path = pd.DataFrame({"date": day_dates(grid), "t": (grid - first) / ud, "frequency": X,
                          "recency": TX, "p_alive": mean, "p_alive_lower": lo, "p_alive_upper": hi,
@@ -86,7 +86,7 @@ def customer_history_data(bgnbd_model, transactions: pd.DataFrame, customer, *, 
     return path, purchases
 
 
-def plot_customer_history(bgnbd_model, transactions: pd.DataFrame, customer, *, observation_end, end=None,
+def plot_customer_history(model, transactions: pd.DataFrame, customer, *, observation_end, end=None,
                           customer_id: str = "customer_id", date: str = "date", interval: float = 0.9,
                           max_draws: int | None = PLOT_DRAWS, ax=None):
     """One customer's purchases (markers: filled up to ``observation_end``, hollow after it) and her
@@ -95,7 +95,7 @@ def plot_customer_history(bgnbd_model, transactions: pd.DataFrame, customer, *, 
     See :func:`customer_history_data` (numbers kept as ``fig.clvmodels_data['path']`` and
     ``['purchases']``). Returns the matplotlib Figure.
     """
-    path, purchases = customer_history_data(bgnbd_model, transactions, customer, observation_end=observation_end,
+    path, purchases = customer_history_data(model, transactions, customer, observation_end=observation_end,
                                             end=end, customer_id=customer_id, date=date, interval=interval,
                                             max_draws=max_draws)
     meta = path.attrs["clvmodels"]

@@ -43,7 +43,7 @@ def _grid_from(data, T, max_frequency, max_recency, n_recency):
     return T, frequency, recency
 
 
-def frequency_recency_matrix(bgnbd_model, quantity: str = "expected_purchases", *, t=None, T=None,
+def frequency_recency_matrix(model, quantity: str = "expected_purchases", *, t=None, T=None,
                              data: pd.DataFrame | None = None, max_frequency: int | None = None,
                              max_recency: float | None = None, n_recency: int | None = None,
                              max_draws: int | None = PLOT_DRAWS,
@@ -58,13 +58,13 @@ def frequency_recency_matrix(bgnbd_model, quantity: str = "expected_purchases", 
     """
     if quantity not in QUANTITIES:
         raise ValueError(f"quantity must be one of {QUANTITIES}, got {quantity!r}")
-    unit = model_unit(bgnbd_model)
+    unit = model_unit(model)
     T, freq, rec = _grid_from(data, T, max_frequency, max_recency, n_recency)
     h = Duration.parse(t if t is not None else (1, unit)).in_unit(unit)
     F, R = np.meshgrid(freq, rec, indexing="ij")
     f, r = F.ravel(), R.ravel()
     Tv = np.full_like(f, T)
-    sc = bgnbd_model.scorer(max_draws)
+    sc = model.scorer(max_draws)
     S = sc.n_draws
     out = np.empty(f.size)
     step = chunk_rows(S, 2, budget_bytes)
@@ -83,7 +83,7 @@ def frequency_recency_matrix(bgnbd_model, quantity: str = "expected_purchases", 
     return m
 
 
-def plot_frequency_recency_matrix(bgnbd_model, quantity: str = "expected_purchases", *, t=None, T=None,
+def plot_frequency_recency_matrix(model, quantity: str = "expected_purchases", *, t=None, T=None,
                                   data: pd.DataFrame | None = None, max_frequency: int | None = None,
                                   max_recency: float | None = None, n_recency: int | None = None,
                                   max_draws: int | None = PLOT_DRAWS, cmap: str = "viridis", ax=None):
@@ -93,7 +93,7 @@ def plot_frequency_recency_matrix(bgnbd_model, quantity: str = "expected_purchas
     See :func:`frequency_recency_matrix` for the arguments; the matrix drawn is kept as
     ``fig.clvmodels_data['matrix']``. Returns the matplotlib Figure.
     """
-    m = frequency_recency_matrix(bgnbd_model, quantity, t=t, T=T, data=data, max_frequency=max_frequency,
+    m = frequency_recency_matrix(model, quantity, t=t, T=T, data=data, max_frequency=max_frequency,
                                  max_recency=max_recency, n_recency=n_recency, max_draws=max_draws)
     meta = m.attrs["clvmodels"]
     fig, ax = new_axes(ax, figsize=(7.0, 5.5))
@@ -123,13 +123,13 @@ def plot_frequency_recency_matrix(bgnbd_model, quantity: str = "expected_purchas
     return fig
 
 
-def plot_expected_purchases_matrix(bgnbd_model, t=None, **kwargs):
+def plot_expected_purchases_matrix(model, t=None, **kwargs):
     """Frequency/recency matrix of expected purchases in the next ``t`` (default one period):
     :func:`plot_frequency_recency_matrix` with ``quantity='expected_purchases'``."""
-    return plot_frequency_recency_matrix(bgnbd_model, "expected_purchases", t=t, **kwargs)
+    return plot_frequency_recency_matrix(model, "expected_purchases", t=t, **kwargs)
 
 
-def plot_p_alive_matrix(bgnbd_model, **kwargs):
+def plot_p_alive_matrix(model, **kwargs):
     """Frequency/recency matrix of the probability that a customer is alive:
     :func:`plot_frequency_recency_matrix` with ``quantity='p_alive'``."""
-    return plot_frequency_recency_matrix(bgnbd_model, "p_alive", **kwargs)
+    return plot_frequency_recency_matrix(model, "p_alive", **kwargs)

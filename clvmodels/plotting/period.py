@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..models.bgnbd.model import check_bgnbd_data
+from ..models.transaction import check_transaction_data
 from ..predict import DEFAULT_CHUNK_BYTES, chunk_rows
 from ._common import PLOT_DRAWS, attach_data, model_unit, new_axes, pct, quantiles
 from .conditional import frequency_bins
@@ -19,7 +19,7 @@ from .conditional import frequency_bins
 __all__ = ["period_transactions_data", "plot_period_transactions"]
 
 
-def period_transactions_data(bgnbd_model, summary: pd.DataFrame, *, max_frequency: int = 7,
+def period_transactions_data(model, summary: pd.DataFrame, *, max_frequency: int = 7,
                              interval: float = 0.9, max_draws: int | None = PLOT_DRAWS, seed: int = 0,
                              budget_bytes: int = DEFAULT_CHUNK_BYTES) -> pd.DataFrame:
     """Customers by number of repeat purchases (0, 1, ..., ``max_frequency``+), actual and posterior
@@ -29,14 +29,14 @@ def period_transactions_data(bgnbd_model, summary: pd.DataFrame, *, max_frequenc
     predictive mean), ``predicted_lower``, ``predicted_upper`` (central predictive interval at
     ``interval``) and ``actual_share`` / ``expected_share`` (fractions of all customers).
     """
-    model_unit(bgnbd_model)
-    check_bgnbd_data(summary, "summary")
+    model_unit(model)
+    check_transaction_data(summary, "summary")
     x = summary["frequency"].to_numpy(float)
     bins, labels = frequency_bins(x, max_frequency)
     nb = len(labels)
     actual = np.bincount(bins, minlength=nb)
     Ts, n_T = np.unique(summary["T"].to_numpy(float), return_counts=True)
-    sc = bgnbd_model.scorer(max_draws)
+    sc = model.scorer(max_draws)
     S = sc.n_draws
     rng = np.random.default_rng(seed)
     sim = np.zeros((S, nb), dtype=np.int64)
@@ -59,7 +59,7 @@ def period_transactions_data(bgnbd_model, summary: pd.DataFrame, *, max_frequenc
     return out
 
 
-def plot_period_transactions(bgnbd_model, summary: pd.DataFrame, *, max_frequency: int = 7,
+def plot_period_transactions(model, summary: pd.DataFrame, *, max_frequency: int = 7,
                              interval: float = 0.9, max_draws: int | None = PLOT_DRAWS, seed: int = 0, ax=None):
     """Bar chart of the number of customers with 0, 1, 2, ... repeat purchases in the calibration
     period: actual bars beside the model's posterior predictive mean with its predictive interval.
@@ -67,7 +67,7 @@ def plot_period_transactions(bgnbd_model, summary: pd.DataFrame, *, max_frequenc
     See :func:`period_transactions_data` (numbers kept as ``fig.clvmodels_data['period_transactions']``).
     Returns the matplotlib Figure.
     """
-    data = period_transactions_data(bgnbd_model, summary, max_frequency=max_frequency, interval=interval,
+    data = period_transactions_data(model, summary, max_frequency=max_frequency, interval=interval,
                                     max_draws=max_draws, seed=seed)
     fig, ax = new_axes(ax)
     xs = np.arange(len(data))

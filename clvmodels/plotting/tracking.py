@@ -38,7 +38,7 @@ def _grid(start: int, cal_end: int, end: int, ud: float) -> np.ndarray:
     return ends
 
 
-def tracking_data(bgnbd_model, transactions: pd.DataFrame, *, calibration_end, observation_end=None,
+def tracking_data(model, transactions: pd.DataFrame, *, calibration_end, observation_end=None,
                   customer_id: str = "customer_id", date: str = "date", customers=None,
                   interval: float = 0.9, max_draws: int | None = PLOT_DRAWS,
                   budget_bytes: int = DEFAULT_CHUNK_BYTES) -> pd.DataFrame:
@@ -46,7 +46,7 @@ def tracking_data(bgnbd_model, transactions: pd.DataFrame, *, calibration_end, o
 
     Parameters
     ----------
-    bgnbd_model: a fitted :class:`~clvmodels.BetaGeoModel` (fitted on the calibration period).
+    model: a fitted transaction model (:class:`~clvmodels.BetaGeoModel` or another of :mod:`clvmodels.models.registry`; fitted on the calibration period).
     transactions: the transaction log (one row per transaction); purchases on the same day merge, as in
         :func:`clvmodels.summarize`, and a customer's first purchase is not a repeat transaction.
     calibration_end: last day of the calibration period (inclusive).
@@ -60,7 +60,7 @@ def tracking_data(bgnbd_model, transactions: pd.DataFrame, *, calibration_end, o
     'holdout'), ``actual``, ``expected``, ``expected_lower``, ``expected_upper`` (repeat transactions in
     the period) and the same cumulated (``cumulative_actual``, ``cumulative_expected``, ...).
     """
-    unit = model_unit(bgnbd_model)
+    unit = model_unit(model)
     ud = unit_days(unit)
     pdays = purchase_days(transactions, customer_id, date)
     cal_end = as_day(calibration_end, "calibration_end")
@@ -96,7 +96,7 @@ def tracking_data(bgnbd_model, transactions: pd.DataFrame, *, calibration_end, o
     # cohort sizes by first day: customers who joined on the same day share the curve E[X(date - day)]
     days, n_by_day = np.unique(f_days, return_counts=True)
     n_by_day = n_by_day.astype(float)
-    sc = bgnbd_model.scorer(max_draws)
+    sc = model.scorer(max_draws)
     S = sc.n_draws
     # E[X(lag)] per draw at every whole-day lag 0..E (lag 0: no repeat purchase yet), chunked over lags
     e = np.zeros((S, E + 1))
@@ -131,7 +131,7 @@ def tracking_data(bgnbd_model, transactions: pd.DataFrame, *, calibration_end, o
     return out
 
 
-def plot_tracking(bgnbd_model, transactions: pd.DataFrame, *, calibration_end, observation_end=None,
+def plot_tracking(model, transactions: pd.DataFrame, *, calibration_end, observation_end=None,
                   kind: str = "cumulative", customer_id: str = "customer_id", date: str = "date",
                   customers=None, interval: float = 0.9, max_draws: int | None = PLOT_DRAWS, ax=None):
     """Tracking plot of repeat transactions, actual against the model's expectation with its credible
@@ -144,7 +144,7 @@ def plot_tracking(bgnbd_model, transactions: pd.DataFrame, *, calibration_end, o
     """
     if kind not in ("cumulative", "incremental", "both"):
         raise ValueError(f"kind must be 'cumulative', 'incremental' or 'both', got {kind!r}")
-    data = tracking_data(bgnbd_model, transactions, calibration_end=calibration_end,
+    data = tracking_data(model, transactions, calibration_end=calibration_end,
                          observation_end=observation_end, customer_id=customer_id, date=date,
                          customers=customers, interval=interval, max_draws=max_draws)
     meta = data.attrs["clvmodels"]
@@ -175,7 +175,7 @@ def plot_tracking(bgnbd_model, transactions: pd.DataFrame, *, calibration_end, o
             ylabel = f"repeat transactions per period ({unit_name[:-1]})"
         a.fill_between(x, data[cols[2]], data[cols[3]], color="C1", alpha=0.3, linewidth=0,
                        label=f"model, {pct(interval)} credible band", step=None)
-        a.plot(x, data[cols[1]], color="C1", linestyle="--", label="model (BG/NBD expectation)")
+        a.plot(x, data[cols[1]], color="C1", linestyle="--", label=f"model ({getattr(model, 'label', '') or type(model).__name__} expectation)")
         a.plot(x, data[cols[0]], color="C0", label="actual")
         a.axvline(cal, color="0.4", linestyle=":", linewidth=1)
         a.annotate("end of calibration", xy=(cal, 1.0), xycoords=("data", "axes fraction"),

@@ -151,10 +151,15 @@ def _holdout_summary(result, holdout):
 
 
 # -- sections -----------------------------------------------------------------------------------------
+def _label(model) -> str:
+    """A model's name in the document ("BG/NBD"), its class name when it has none."""
+    return getattr(model, "label", "") or type(model).__name__
+
+
 def _data_section(result) -> str:
     s = result.summary
     meta = dict(getattr(s, "attrs", {}).get("clvmodels", {}))
-    unit = meta.get("time_unit", result.bgnbd.time_unit_)
+    unit = meta.get("time_unit", result.purchase_model.time_unit_)
     x = s["frequency"].to_numpy(float)
     pairs: list[tuple[str, Any]] = [
         ("customers", int(len(s))),
@@ -200,15 +205,16 @@ def _model_block(name: str, model, interval: float) -> str:
 def _model_section(result, fig: _Figures, max_draws, interval: float) -> str:
     from .. import plotting as P
 
-    bg, gg = result.bgnbd, result.gamma_gamma
-    parts = ["<h2 id=\"fit\">Model fit and diagnostics</h2>", _model_block("BG/NBD (purchases and drop-out)", bg, interval),
+    bg, gg = result.purchase_model, result.spend_model
+    label = _label(bg)
+    parts = ["<h2 id=\"fit\">Model fit and diagnostics</h2>", _model_block(f"{label} (purchases and drop-out)", bg, interval),
              _model_block("Gamma-Gamma (spend per transaction)", gg, interval)]
     corr = getattr(gg, "fit_info_", {}).get("spend_frequency_correlation")
     if corr is not None and np.isfinite(corr):
         parts.append(f"<p class=\"meta\">Correlation of frequency and mean repeat spend among repeat customers: "
                      f"{corr:.2f} (the Gamma-Gamma model assumes independence).</p>")
-    figs = [fig(lambda: P.plot_trace(bg), "BG/NBD posterior by chain (left) and draws in order (right).",
-                "BG/NBD trace plot"),
+    figs = [fig(lambda: P.plot_trace(bg), f"{label} posterior by chain (left) and draws in order (right).",
+                f"{label} trace plot"),
             fig(lambda: P.plot_trace(gg), "Gamma-Gamma posterior by chain and trace.", "Gamma-Gamma trace plot"),
             fig(lambda: P.plot_period_transactions(bg, result.summary, max_draws=max_draws),
                 "Customers by number of repeat purchases in the fitting period: actual and posterior predictive.",
@@ -224,7 +230,7 @@ def _validation_section(result, holdout: pd.DataFrame, transactions, fig: _Figur
     from .. import plotting as P
     from ..validation import validate_purchases
 
-    bg = result.bgnbd
+    bg = result.purchase_model
     parts = ["<h2 id=\"validation\">Validation</h2>"]
     meta = dict(getattr(holdout, "attrs", {}).get("clvmodels", {}))
     cal_end, obs_end = meta.get("calibration_end"), meta.get("observation_end")
@@ -384,6 +390,9 @@ def render_report(result, *, holdout: pd.DataFrame | None = None, transactions: 
                       ("horizon", "discount_rate", "margin", "interval", "method", "chains", "draws"))
     versions = result.metadata.get("versions", {}) if isinstance(result.metadata, dict) else {}
     vtext = ", ".join(f"{k} {v}" for k, v in versions.items()) or f"clvmodels {__version__}"
+    purchases = getattr(result, "purchase_model", None)
+    ref = getattr(purchases, "reference", "")
+    references = f"{_label(purchases)}: {ref}. " if ref else ""
     fails = ""
     if fig.failures:
         fails = ('<div class="note"><b>Parts of this report could not be produced:</b><ul>'
@@ -399,7 +408,7 @@ def render_report(result, *, holdout: pd.DataFrame | None = None, transactions: 
         f"<h1>{_e(title)}</h1><p class=\"meta\">Created {_e(now)} by clvmodels {_e(__version__)}"
         f"{' &middot; ' + _e(shown) if shown else ''}</p><p class=\"meta\">{nav}</p>{fails}"
         + "".join(body)
-        + f"<footer>BG/NBD: Fader, Hardie &amp; Lee (2005), Marketing Science 24(2). Gamma-Gamma: Fader, Hardie "
+        + f"<footer>{_e(references)}Gamma-Gamma: Fader, Hardie "
           f"&amp; Lee (2005), Journal of Marketing Research 42(4). Versions: {_e(vtext)}.</footer>"
           "</main></body></html>\n")
 

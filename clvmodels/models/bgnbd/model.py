@@ -56,6 +56,8 @@ class BetaGeoModel(TransactionModel):
 
     name = "bgnbd"
     label = "BG/NBD"
+    reference = ("Fader, Hardie & Lee (2005), \"Counting your customers the easy way: an alternative to the "
+                 "Pareto/NBD model\", Marketing Science 24(2)")
     param_names = ("r", "alpha", "a", "b")
     scorer_class = BetaGeoDraws
     #: where the expectation's hypergeometric sums were checked against quadrature: r up to 50 (for
