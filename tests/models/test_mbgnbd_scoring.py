@@ -281,20 +281,22 @@ def test_alive_flags_and_holdout_are_calibrated():
 
 
 def test_transactions_reproducible_well_formed_and_follow_the_story():
-    kw = dict(acquisition_days=60, start="2021-03-01", observation_end="2022-03-01", seed=9)
-    a = simulate_transactions(2000, *THETA, 6.0, 3.7, 15.0, **kw)
-    pd.testing.assert_frame_equal(a, simulate_transactions(2000, *THETA, 6.0, 3.7, 15.0, **kw))
-    assert list(a.columns) == ["customer_id", "date", "amount"]
+    kw = dict(acquisition_days=60, start="2021-03-01", observation_end="2022-03-01")
+    a, _ = simulate_transactions(2000, *THETA, seed=9, **kw)
+    pd.testing.assert_frame_equal(a, simulate_transactions(2000, *THETA, seed=9, **kw)[0])
+    pd.testing.assert_frame_equal(a, simulate_transactions(2000, *THETA, rng=np.random.default_rng(9), **kw)[0])
+    assert list(a.columns) == ["customer_id", "date"]
     assert a["customer_id"].min() == 1 and a["customer_id"].nunique() == 2000
     assert a["date"].min() >= pd.Timestamp("2021-03-01") and a["date"].max() <= pd.Timestamp("2022-03-01")
     assert np.all(a["date"] == a["date"].dt.normalize())
     assert a.equals(a.sort_values(["customer_id", "date"], kind="stable"))
-    assert "amount" not in simulate_transactions(100, *THETA, seed=1).columns
     with pytest.raises(ValueError):
-        simulate_transactions(10, *THETA, p=2.0, seed=1)
+        simulate_transactions(10, -0.3, 5.0, 0.8, 2.0, seed=1)
+    with pytest.raises(ValueError):
+        simulate_transactions(10, *THETA, acquisition_days=400, seed=1)
     n = 40_000
     log, cust = simulate_transactions(n, *THETA, acquisition_days=180, start="2020-01-01", observation_end="2021-12-31",
-                                      time_unit="W", seed=10, return_latent=True)
+                                      time_unit="W", seed=10)
     np.testing.assert_array_equal(log.groupby("customer_id").size().to_numpy(), 1 + cust["n_repeat"].to_numpy())
     T = ((pd.Timestamp("2021-12-31") - cust["first_purchase"]) / pd.Timedelta(days=7)).to_numpy()
     y = cust["n_repeat"].to_numpy(float)
@@ -308,3 +310,8 @@ def test_transactions_reproducible_well_formed_and_follow_the_story():
     pT = mbgnbd.future_p_alive(*THETA, 0, 0.0, 0.0, T)
     alive = cust["alive"].to_numpy(float)
     assert abs(alive.sum() - pT.sum()) < 4 * np.sqrt(np.sum(pT * (1 - pT)))
+    # the same story in days: alpha scales with the unit
+    _, cust_d = simulate_transactions(n, 0.3, 35.0, 0.8, 2.0, acquisition_days=180, start="2020-01-01",
+                                      observation_end="2021-12-31", time_unit="D", seed=11)
+    y_d = cust_d["n_repeat"].to_numpy(float)
+    assert abs(y_d.mean() - e.mean()) < 4 * np.sqrt(y.var() / n + y_d.var() / n)

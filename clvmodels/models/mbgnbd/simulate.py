@@ -1,5 +1,5 @@
 """Simulators from the MBG/NBD's generative story (Batislam, Denizel & Filiztekin 2007), mirroring the
-BG/NBD's :func:`clvmodels.simulate.simulate_summary` and :func:`clvmodels.simulate.simulate_transactions`.
+BG/NBD's :mod:`clvmodels.models.bgnbd.simulate` (whose helpers it uses).
 
 Story: a customer makes her first purchase at time 0; right after it, and right after each repeat
 purchase, she drops out for good with probability p; while active, repeat purchases follow a Poisson
@@ -19,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ...simulate import _check_params, _dropout_index
 from ...units import DAYS_PER_UNIT, check_unit
+from ..bgnbd.simulate import _dropout_index, check_params
 
 __all__ = ["simulate_summary", "simulate_transactions"]
 
@@ -55,7 +55,7 @@ def simulate_summary(n_customers: int, r: float, alpha: float, a: float, b: floa
     Returns a DataFrame indexed by ``customer_id`` (0..n-1) with ``frequency`` (int), ``recency`` and
     ``T`` (float, continuous times), as :func:`clvmodels.models.mbgnbd.math.log_likelihood` expects.
     """
-    _check_params(r=r, alpha=alpha, a=a, b=b)
+    check_params(r=r, alpha=alpha, a=a, b=b)
     n = int(n_customers)
     rng = np.random.default_rng(seed)
     T = np.broadcast_to(np.asarray(T, dtype=float), (n,)).copy()
@@ -86,30 +86,27 @@ def simulate_summary(n_customers: int, r: float, alpha: float, a: float, b: floa
     return out
 
 
-def simulate_transactions(n_customers: int, r: float, alpha: float, a: float, b: float,
-                          p: float | None = None, q: float | None = None, v: float | None = None, *,
+def simulate_transactions(n_customers: int, r: float, alpha: float, a: float, b: float, *,
                           start="2020-01-01", acquisition_days: float = 90.0, observation_end=None,
-                          time_unit: str = "W", seed=None, return_latent: bool = False):
-    """Simulate a transaction log from the MBG/NBD (and, with p, q, v, the Gamma-Gamma) story.
+                          time_unit: str = "W", seed=None, rng=None):
+    """Simulate a transaction log (dates only) from the MBG/NBD story.
 
-    The same interface and conventions as :func:`clvmodels.simulate.simulate_transactions`: first
-    purchases uniform over ``acquisition_days`` days from ``start``, purchases observed until
-    ``observation_end`` (default one year after ``start``), continuous times reported with day
-    resolution (keep rates well below one a day), ``alpha`` in ``time_unit`` ('D', 'W' or 'M'); with
-    ``p, q, v`` each transaction gets an amount Gamma(p, rate nu), nu ~ Gamma(q, rate v) per customer.
+    The same interface and conventions as the BG/NBD's
+    :func:`clvmodels.models.bgnbd.simulate.simulate_transactions`: first purchases uniform over
+    ``acquisition_days`` days from ``start``, purchases observed until ``observation_end`` (default one
+    year after ``start``), continuous times reported with day resolution (a customer's purchases on the
+    same day merge in an RFM summary: keep rates well below one a day), ``alpha`` in ``time_unit``
+    ('D', 'W' or 'M'). ``rng`` (a numpy Generator) takes the place of ``seed`` when the caller draws
+    more from the same stream (amounts: :func:`clvmodels.models.gamma_gamma.simulate.simulate_amounts`).
 
-    Returns a DataFrame (customer_id 1..n, date, [amount]) sorted by customer and date; with
-    ``return_latent`` a tuple (transactions, customers), customers indexed by customer_id with
-    ``first_purchase``, ``lam``, ``p``, ``nu`` (if spend), ``alive`` (at the observation end) and
-    ``n_repeat`` (repeat purchases before day merging).
+    Returns ``(transactions, customers)``: the log (customer_id 1..n, date) sorted by customer and date,
+    and per customer (indexed by customer_id) ``first_purchase`` (timestamp, continuous), ``lam``,
+    ``p``, ``alive`` (at the observation end) and ``n_repeat`` (repeat purchases before day merging).
     """
-    _check_params(r=r, alpha=alpha, a=a, b=b, p=p, q=q, v=v)
-    spend = [p is None, q is None, v is None]
-    if any(spend) and not all(spend):
-        raise ValueError("give all three Gamma-Gamma parameters p, q, v, or none")
+    check_params(r=r, alpha=alpha, a=a, b=b)
     unit_days = DAYS_PER_UNIT[check_unit(time_unit)]
     n = int(n_customers)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed) if rng is None else rng
     t0 = pd.Timestamp(start)
     end = t0 + pd.Timedelta(days=365.0) if observation_end is None else pd.Timestamp(observation_end)
     horizon_days = (end - t0) / pd.Timedelta(days=1)
@@ -141,18 +138,9 @@ def simulate_transactions(n_customers: int, r: float, alpha: float, a: float, b:
     cid, days = cid[order], days[order]
     dates = pd.DatetimeIndex(t0.normalize() + pd.to_timedelta(
         np.floor(days + (t0 - t0.normalize()) / pd.Timedelta(days=1)), unit="D"))
-    log = pd.DataFrame({"customer_id": cid + 1, "date": dates})
-    nu = None
-    if p is not None:
-        nu = rng.gamma(q, 1.0 / v, n)
-        log["amount"] = rng.gamma(p, 1.0, cid.size) / nu[cid]
-    log = log.reset_index(drop=True)
-    if not return_latent:
-        return log
+    log = pd.DataFrame({"customer_id": cid + 1, "date": dates}).reset_index(drop=True)
     customers = pd.DataFrame({
         "first_purchase": t0 + pd.to_timedelta(first, unit="D"), "lam": lam, "p": p_drop,
         "alive": M > N, "n_repeat": xi,
     }, index=pd.Index(np.arange(1, n + 1), name="customer_id"))
-    if nu is not None:
-        customers["nu"] = nu
     return log, customers
