@@ -18,8 +18,8 @@ from clvmodels.models.mbgnbd.simulate import simulate_summary, simulate_transact
 from clvmodels.models.transaction import predictive_count_summary
 from clvmodels.predict import distinct
 
-from .test_mbgnbd_math import (PUBLISHED, _chi2_pvalue, mp_conditional_expectation, mp_future_alive,
-                               mp_log_likelihood, mp_new_expectation, mp_pmf_new, mp_posterior)
+from .test_mbgnbd_math import (PUBLISHED, _chi2_pvalue, mp_conditional_expectation, mp_conditional_pmf,
+                               mp_future_alive, mp_log_likelihood, mp_new_expectation, mp_pmf_new, mp_posterior)
 
 
 def _draws(S, seed=0):
@@ -74,6 +74,11 @@ def test_scorer_methods_match_the_story_integrated():
     assert pmf_new.shape == (1, 1, 7) and tail.shape == (1, 1)  # (S, rows, K + 1), as the BG/NBD's scorer
     np.testing.assert_allclose(pmf_new[0, 0], [float(mp_pmf_new(*PUBLISHED, 39.0, k)) for k in range(7)], rtol=1e-11)
     assert pmf_new.sum() + tail.sum() == pytest.approx(1.0, abs=1e-14)
+    pmf = sc.purchases_pmf(x, tx, T, 39.0, 5)
+    assert pmf.shape == (1, len(ROWS), 6)
+    for i in (0, 1, 3):
+        np.testing.assert_allclose(pmf[0, i, [0, 1, 5]],
+                                   [float(mp_conditional_pmf(*PUBLISHED, *ROWS[i], 39.0, k)) for k in (0, 1, 5)], rtol=1e-10)
     # a new customer (0, 0, 0) through the conditional methods is the new customer
     np.testing.assert_allclose(sc.purchases_pmf(0.0, 0.0, 0.0, 39.0, 6), pmf_new, rtol=1e-14)
 
