@@ -21,7 +21,7 @@ from .errors import ModelFileError
 from .io.atomic import make_output_dir, staged_outputs, strict_json
 from .models import BetaGeoModel, GammaGammaModel  # noqa: F401 (documented here)
 from .models.registry import DEFAULT_MODEL, TRANSACTION_MODELS, transaction_model
-from .predict import DEFAULT_SCORING_DRAWS
+from .draws import DEFAULT_SCORING_DRAWS
 from .scoring import score
 
 BGNBD_FILE = "bgnbd.clvm"

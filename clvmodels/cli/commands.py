@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..predict import DEFAULT_SCORING_DRAWS
+from ..draws import DEFAULT_SCORING_DRAWS
 from ..io.atomic import metadata_path, recover, staged_outputs, write_json, write_table
 from .arguments import add_fit_arguments, add_model_argument, add_transaction_arguments, summarize_kwargs
 from .checks import check_demo, check_forecast, check_summarize, check_validate

@@ -14,7 +14,7 @@ import xarray as xr
 from .. import __version__
 from ..errors import FitError, UnitError
 from ..io.model_files import load_model_file, save_model_file
-from ..predict import flatten_draws, interval_bounds
+from ..draws import flatten_draws, interval_bounds
 from ..units import UNIT_NAMES, Duration, check_unit
 from .fitting import Diagnostics, FitConfig, run_fit
 from .priors import Prior, resolve_priors

@@ -11,6 +11,7 @@ import importlib
 #: name -> "module:Class", in the order the CLI lists them (the first is the default)
 TRANSACTION_MODELS: dict[str, str] = {
     "bgnbd": "clvmodels.models.bgnbd:BetaGeoModel",
+    "mbgnbd": "clvmodels.models.mbgnbd:ModifiedBetaGeoModel",
 }
 
 DEFAULT_MODEL = "bgnbd"

@@ -19,7 +19,7 @@ import pandas as pd
 import xarray as xr
 
 from ..errors import DataError, InputError, ProblemCollector
-from ..predict import (DEFAULT_CHUNK_BYTES, DEFAULT_SCORING_DRAWS, chunk_rows, distinct, draws_for_rows,
+from ..draws import (DEFAULT_CHUNK_BYTES, DEFAULT_SCORING_DRAWS, chunk_rows, distinct, draws_for_rows,
                        interval_bounds, reduce_over_draws, require_finite, _progress)
 from .base import BayesianModel, check_data_unit
 
@@ -205,7 +205,7 @@ class TransactionModel(BayesianModel):
             ll = ll.reshape(chains, s // chains, -1)
         else:
             ll = ll.reshape(1, s, -1)
-        require_finite(ll, "pointwise log-likelihood")
+        require_finite({"log_likelihood": ll.sum(axis=(0, 1))}, "pointwise log-likelihood")  # non-finite anywhere: the sum is
         row = np.arange(len(trip.weight))
         coords = {"row": row, "frequency": ("row", trip.frequency), "recency": ("row", trip.recency),
                   "T": ("row", trip.T)}

@@ -4,7 +4,7 @@ draws x rows blocks stay under a memory budget, scored by the model's scorer and
 to the posterior mean and central interval of P(alive) and of the expected purchases, with the
 predictive interval of the purchase count.
 
-A model's ``predict`` runs :func:`predict_triplets`; the forecast engine (:mod:`clvmodels.engine`)
+A model's ``predict`` runs :func:`predict_triplets`; the forecast engine (:mod:`clvmodels.scoring.arrays`)
 runs :func:`triplet_blocks` and adds, per block, the customer half (spend and CLV).
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Iterator
 import numpy as np
 from numba import njit, prange
 
-from ..predict import DEFAULT_CHUNK_BYTES, _progress, distinct, interval_bounds
+from ..draws import DEFAULT_CHUNK_BYTES, _progress, distinct, interval_bounds
 from .numerics.quantiles import _interval
 from .protocol import TripletScores
 
@@ -49,7 +49,7 @@ def triplet_blocks(purchases, xs, txs, Ts, *, h: float, k0: int = 0, H: int = 0,
     scorer's :class:`TripletScores` of triplets t0..t1-1 and their summary rows (mean, lower, upper of
     P(alive), then of the expected purchases in the next h). ``h`` is the purchase horizon; ``k0``, ``H``
     (whole periods) and ``disc`` (the discount factor of each period k = 0..H) the CLV horizon, used only
-    with ``want_pv`` (see :func:`clvmodels.engine.score_arrays`)."""
+    with ``want_pv`` (see :func:`clvmodels.scoring.arrays.score_arrays`)."""
     S = purchases.n_draws
     nt = len(xs)
     step = max(1, int(budget_bytes // (8 * S)))

@@ -105,7 +105,7 @@ def purchase_days(transactions: pd.DataFrame, customer_id: str, date: str) -> pd
 
 
 def quantiles(block: np.ndarray, interval: float, axis: int = 0):
-    from ..predict import interval_bounds
+    from ..draws import interval_bounds
 
     lo, hi = interval_bounds(interval)
     q = np.quantile(block, [lo, hi], axis=axis)

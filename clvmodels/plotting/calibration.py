@@ -18,7 +18,7 @@ from scipy import stats
 
 from ..errors import InputError
 from ..models.transaction import check_transaction_data
-from ..predict import DEFAULT_CHUNK_BYTES, chunk_rows, distinct, interval_bounds
+from ..draws import DEFAULT_CHUNK_BYTES, chunk_rows, distinct, interval_bounds
 from ._common import PLOT_DRAWS, attach_data, model_unit, new_axes
 from .conditional import holdout_length
 

@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..models.transaction import check_transaction_data
-from ..predict import DEFAULT_CHUNK_BYTES, chunk_rows, distinct
+from ..draws import DEFAULT_CHUNK_BYTES, chunk_rows, distinct
 from ._common import PLOT_DRAWS, attach_data, duration_text, model_unit, new_axes, pct, quantiles
 
 __all__ = ["conditional_expectations_data", "plot_conditional_expectations", "holdout_length"]

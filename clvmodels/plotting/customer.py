@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..predict import DEFAULT_CHUNK_BYTES, reduce_over_draws
+from ..draws import DEFAULT_CHUNK_BYTES, reduce_over_draws
 from ._common import (PLOT_DRAWS, as_day, attach_data, day_dates, model_unit, new_axes, pct, purchase_days,
                       unit_days, unit_label)
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..predict import DEFAULT_CHUNK_BYTES, chunk_rows
+from ..draws import DEFAULT_CHUNK_BYTES, chunk_rows
 from ..units import Duration
 from ._common import PLOT_DRAWS, attach_data, duration_text, model_unit, new_axes, unit_label
 

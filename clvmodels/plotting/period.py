@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..models.transaction import check_transaction_data
-from ..predict import DEFAULT_CHUNK_BYTES, chunk_rows
+from ..draws import DEFAULT_CHUNK_BYTES, chunk_rows
 from ._common import PLOT_DRAWS, attach_data, model_unit, new_axes, pct, quantiles
 from .conditional import frequency_bins
 

@@ -13,7 +13,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..predict import interval_bounds
+from ..draws import interval_bounds
 from ._common import attach_data, new_axes_row, pct
 
 __all__ = ["plot_trace", "plot_posterior", "plot_posterior_comparison", "diagnostics_text"]

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..predict import DEFAULT_CHUNK_BYTES, chunk_rows
+from ..draws import DEFAULT_CHUNK_BYTES, chunk_rows
 from ._common import (PLOT_DRAWS, as_day, attach_data, day_dates, model_unit, new_axes, pct, purchase_days, quantiles,
                       unit_days, unit_label)
 

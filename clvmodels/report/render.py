@@ -21,7 +21,7 @@ import pandas as pd
 from .. import __version__
 from ..errors import InputError
 from ..plotting._common import PLOT_DRAWS, duration_text
-from ..predict import DEFAULT_SCORING_DRAWS
+from ..draws import DEFAULT_SCORING_DRAWS
 
 #: section headings, in order (the validation section only appears with a holdout)
 SECTIONS = ("Data summary", "Model fit and diagnostics", "Validation", "Value segments", "Top customers")

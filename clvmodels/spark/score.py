@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..predict import DEFAULT_SCORING_DRAWS
+from ..draws import DEFAULT_SCORING_DRAWS
 
 __all__ = ["score_spark", "write_forecast_parquet", "model_bytes", "models_from_bytes"]
 

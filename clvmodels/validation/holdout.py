@@ -18,7 +18,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import InputError
-from ..predict import DEFAULT_SCORING_DRAWS
+from ..draws import DEFAULT_SCORING_DRAWS
 
 PIT_BINS = 10
 

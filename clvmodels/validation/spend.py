@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..predict import DEFAULT_SCORING_DRAWS, chunk_rows, interval_bounds, joint_scorers
+from ..draws import DEFAULT_SCORING_DRAWS, chunk_rows, interval_bounds, joint_scorers
 from .holdout import _holdout_length
 
 

@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, Problem, UnitError
-from .. import engine
-from ..predict import (DEFAULT_CHUNK_BYTES, DEFAULT_SCORING_DRAWS, chunk_rows, distinct, interval_bounds,
+from ..scoring import arrays as engine
+from ..draws import (DEFAULT_CHUNK_BYTES, DEFAULT_SCORING_DRAWS, chunk_rows, distinct, interval_bounds,
                        joint_draws, joint_scorers)  # noqa: F401 (joint_draws: the old path)
 from ..units import Duration, discount_rate_per_period
 
@@ -132,7 +132,7 @@ def customer_lifetime_value(bgnbd_model, gamma_gamma_model, data: pd.DataFrame, 
     acquisition_cost: optional (scalar, column or Series): adds ``clv_minus_cac`` (with interval) and
         ``clv_cac_ratio`` (posterior mean CLV / acquisition cost).
     max_draws: joint draws used (default 1,000, evenly thinned; None = all). 1,000 draws pin the 5% and
-        95% quantiles well. The computation is :func:`clvmodels.engine.score_arrays` (see there why it
+        95% quantiles well. The computation is :func:`clvmodels.scoring.arrays.score_arrays` (see there why it
         costs far less than draws x customers x periods hypergeometric functions).
     draws: return the CLV of every joint draw and customer as an xarray DataArray (chain, draw,
         customer_id) instead, computed by the direct per-period formulas (for notebook-sized data).

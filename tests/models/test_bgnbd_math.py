@@ -263,8 +263,9 @@ def _chi2_pvalue(observed_counts, expected_counts, min_expected=10.0):
     obs = list(observed_counts)
     exp = list(expected_counts)
     while len(exp) > 2 and exp[-1] < min_expected:
-        exp[-2] += exp.pop()
-        obs[-2] += obs.pop()
+        e, o = exp.pop(), obs.pop()  # (exp[-2] += exp.pop() would read [-2] before the pop, write it after)
+        exp[-1] += e
+        obs[-1] += o
     obs, exp = np.array(obs, float), np.array(exp, float)
     stat = ((obs - exp) ** 2 / exp).sum()
     return stats.chi2.sf(stat, len(exp) - 1)

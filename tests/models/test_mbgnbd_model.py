@@ -125,9 +125,6 @@ def test_customers_with_T_zero_are_left_out_and_scored_as_new(cdnow_split, cdnow
     assert m.log_likelihood(extra) == 0.0
 
 
-@pytest.mark.xfail(raises=IndexError, strict=True,
-                   reason="TransactionModel.pointwise_log_likelihood hands an array to require_finite, which takes a "
-                          "dict of columns (clvmodels/models/transaction.py); remove this mark once that is mended")
 def test_pointwise_log_likelihood_adds_up(cdnow_map, cdnow_split):
     pw = cdnow_map.pointwise_log_likelihood(cdnow_split, max_draws=50)
     ll = pw["log_likelihood"].values

@@ -1,4 +1,4 @@
-r"""BG/NBD scoring: what the forecast engine (:mod:`clvmodels.engine`) needs of this model, per
+r"""BG/NBD scoring: what the forecast engine (:mod:`clvmodels.scoring.arrays`) needs of this model, per
 (distinct triplet, posterior draw), in the factorised form of the transaction-model protocol
 (:class:`clvmodels.models.protocol.TripletScores`).
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import DataError, InputError, ProblemCollector
-from ...predict import distinct, draws_for_rows, interval_bounds, reduce_over_draws
+from ...draws import distinct, draws_for_rows, interval_bounds, reduce_over_draws
 from ..base import BayesianModel
 from ..priors import Prior
 from . import math as gamma_gamma

@@ -1,5 +1,5 @@
 """Gamma-Gamma scoring: the expected spend per transaction at each posterior draw, for the forecast
-engine (:mod:`clvmodels.engine`), through the spend-model protocol (:mod:`clvmodels.models.protocol`).
+engine (:mod:`clvmodels.scoring.arrays`), through the spend-model protocol (:mod:`clvmodels.models.protocol`).
 
 E[spend | x, zbar] = p (v + x zbar) / (p x + q - 1) (Fader, Hardie & Lee 2005, "RFM and CLV"): the
 population mean p v/(q - 1) for a customer without repeat purchases, and the limit as zbar -> 0 for

@@ -17,7 +17,7 @@ import pytest
 
 from clvmodels.cli import main
 
-from .live_logs import earlier_run
+from ..live_logs import earlier_run
 
 pytestmark = pytest.mark.xdist_group("cli_hostile")
 
@@ -256,9 +256,18 @@ def _dead_pid() -> int:
 def test_a_killed_run_leaves_the_earlier_outputs(sig, run):
     d = run.dir
     before = snapshot(d)
-    argv = _replace(_forecast(d, "--seed", "7"), "--method", "nuts")  # long enough to be killed mid-fit
+    argv = _replace(_forecast(d, "--seed", "7", "--draws", "4000"), "--method", "nuts")  # long enough to be killed mid-fit
+    argv.remove("--quiet")
     proc = _clv(*argv)
-    time.sleep(4.0)
+    # kill it once it is fitting (its progress line says so), not after a fixed time: on a loaded machine
+    # the interpreter may still be importing after seconds, before clv's handler is installed
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if "fitting the purchase model" in line:
+            break
+    assert proc.poll() is None, "".join(seen)
+    time.sleep(0.5)
     proc.send_signal(sig)
     proc.wait(timeout=60)
     # SIGTERM unwinds through clv's handler (exit 128 + 15); SIGKILL cannot be caught

@@ -20,7 +20,7 @@ from clvmodels.errors import InputError  # noqa: E402
 from clvmodels.models import BetaGeoModel, bgnbd  # noqa: E402
 from clvmodels.models.fitting import Diagnostics  # noqa: E402
 
-from .conftest import CDNOW_BGNBD_MLE  # noqa: E402
+from ..conftest import CDNOW_BGNBD_MLE  # noqa: E402
 
 CAL_END, OBS_END = "1997-09-30", "1998-06-30"
 # Published CDNOW figures (REFERENCE: FHL 2005; conditional expectations table of the BTYD literature)

@@ -7,7 +7,7 @@ import inspect
 
 import pytest
 
-from clvmodels.predict import DEFAULT_SCORING_DRAWS
+from clvmodels.draws import DEFAULT_SCORING_DRAWS
 
 
 def _default(fn, name="max_draws"):

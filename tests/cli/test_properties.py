@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from clvmodels.cli import main
 
-from .live_logs import earlier_run
+from ..live_logs import earlier_run
 
 pytestmark = pytest.mark.xdist_group("cli_hostile")
 

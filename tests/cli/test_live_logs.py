@@ -14,7 +14,7 @@ import pytest
 from clvmodels.cli import main
 from clvmodels.datasets import cdnow_master_path
 
-from .live_logs import CALIBRATION_END, OBSERVATION_END, continuous_acquisition_log
+from ..live_logs import CALIBRATION_END, OBSERVATION_END, continuous_acquisition_log
 
 pytestmark = pytest.mark.slow
 FIT = ["--chains", "2", "--draws", "400", "--tune", "400", "--seed", "8", "--quiet"]

@@ -12,7 +12,7 @@ from clvmodels.models import bgnbd, gamma_gamma
 from clvmodels.models.bgnbd_model import predictive_count_summary
 from clvmodels.models.bgnbd.scoring import BetaGeoDraws, xt_paths
 from clvmodels.models.gamma_gamma.scoring import GammaGammaDraws
-from clvmodels.predict import distinct
+from clvmodels.draws import distinct
 
 
 def _draws(S, seed=0):

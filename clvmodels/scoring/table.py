@@ -8,12 +8,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import engine
-from .errors import InputError
-from .predict import DEFAULT_SCORING_DRAWS, joint_scorers
-from .units import Duration, discount_rate_per_period
-from .value.clv import _per_customer, _periods, add_cac_columns, check_models_and_data
-from .value.segments import value_segments
+from . import arrays as engine
+from ..errors import InputError
+from ..draws import DEFAULT_SCORING_DRAWS, joint_scorers
+from ..units import Duration, discount_rate_per_period
+from ..value.clv import _per_customer, _periods, add_cac_columns, check_models_and_data
+from ..value.segments import value_segments
 
 #: the fixed columns of the forecast table, in order (plain names are posterior means)
 FORECAST_COLUMNS = [
@@ -34,7 +34,7 @@ def score(summary: pd.DataFrame, bgnbd_model, gamma_gamma_model, horizon, *, dis
 
     ``horizon`` (e.g. '52W') is both the window of the purchase predictions and the CLV horizon.
     Every column comes from the same ``max_draws`` joint posterior draws (default 1,000, evenly thinned;
-    None = all) in one pass of :func:`clvmodels.engine.score_arrays`.
+    None = all) in one pass of :func:`clvmodels.scoring.arrays.score_arrays`.
 
     Refuses (:class:`~clvmodels.errors.UnitError`) a summary whose recorded time unit
     (``summary.attrs["clvmodels"]["time_unit"]``) is not the models'; a summary without one is trusted.

@@ -15,7 +15,7 @@ from clvmodels.models.base import BayesianModel
 from clvmodels.models.numerics.quantiles import _mixture_interval
 from clvmodels.models.priors import Prior
 from clvmodels.models.protocol import TripletScores
-from clvmodels.predict import interval_bounds
+from clvmodels.draws import interval_bounds
 
 
 @dataclass(frozen=True)
