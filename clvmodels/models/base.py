@@ -118,6 +118,25 @@ class BayesianModel:
     def default_priors(self, time_unit: str, data: pd.DataFrame | None = None) -> dict[str, Prior]:
         raise NotImplementedError
 
+    @classmethod
+    def check_data(cls, data: pd.DataFrame, what: str) -> None:
+        """Every problem with the summary columns this model reads, at once (:class:`InputError` naming the
+        columns and rows): what scoring checks before it computes, for any model. This default checks
+        that :attr:`required_columns` are there and hold finite numbers; models check more."""
+        from ..errors import InputError, ProblemCollector
+
+        if not isinstance(data, pd.DataFrame):
+            raise InputError(f"{what}: expected a pandas DataFrame, got {type(data).__name__}")
+        problems = ProblemCollector(what=what)
+        for c in cls.required_columns:
+            if c not in data.columns:
+                problems.add(c, "required column is missing (build the summary with clvmodels.summarize)")
+                continue
+            bad = ~np.isfinite(pd.to_numeric(data[c], errors="coerce").to_numpy(dtype=float))
+            if bad.any():
+                problems.add(c, "missing or non-numeric values", data.loc[bad, [c]], int(bad.sum()))
+        problems.raise_if_any()
+
     # -- fitting --------------------------------------------------------------------------------
     def _build_model(self, data: pd.DataFrame, priors: dict[str, Prior]):
         raise NotImplementedError

@@ -118,6 +118,10 @@ class TransactionModel(BayesianModel):
     reference: ClassVar[str] = ""
     required_columns = TRANSACTION_COLUMNS
 
+    @classmethod
+    def check_data(cls, data: pd.DataFrame, what: str) -> None:
+        check_transaction_data(data, what)
+
     # -- what a model provides --------------------------------------------------------------------
     def _log_likelihood_graph(self, params: dict[str, Any], triplets):
         """The total weighted log-likelihood of ``triplets`` (:class:`~clvmodels.models.triplets.Triplets`

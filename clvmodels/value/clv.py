@@ -54,13 +54,11 @@ def check_models_and_data(purchase_model, spend_model, data: pd.DataFrame, what:
     both, and its recorded time unit the models' (the one prologue of score() and
     customer_lifetime_value())."""
     from ..models.base import check_data_unit
-    from ..models.transaction import check_transaction_data
-    from ..models.gamma_gamma.model import check_spend_data
 
     purchase_model._check_fitted()
     spend_model._check_fitted()
-    check_transaction_data(data, what)
-    check_spend_data(data, what)
+    purchase_model.check_data(data, what)
+    spend_model.check_data(data, what)
     check_data_unit(data, purchase_model.time_unit_, who="the models were")
 
 

@@ -145,6 +145,10 @@ class GammaGammaModel(BayesianModel):
                     "likelihood tends to a positive limit, so under flat priors the posterior is improper and "
                     "the fit drifts off along those directions.")
 
+    @classmethod
+    def check_data(cls, data: pd.DataFrame, what: str) -> None:
+        check_spend_data(data, what)
+
     def default_priors(self, time_unit: str, data: pd.DataFrame | None = None) -> dict[str, Prior]:
         scale = 1.0
         if data is not None and "monetary_value" in data:
