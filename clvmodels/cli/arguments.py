@@ -79,3 +79,13 @@ def add_model_argument(p: argparse.ArgumentParser) -> None:
                    help=f"transaction model (default {DEFAULT_MODEL}; with --no-fit, the one saved in --model-dir): "
                         "bgnbd, BG/NBD (drop-out only right after a purchase); mbgnbd, MBG/NBD (also at the first "
                         "purchase); pnbd, Pareto/NBD (at any time)")
+
+
+def add_models_argument(p: argparse.ArgumentParser) -> None:
+    """``--models``: several transaction models, comma-separated (``clv compare``); checked by
+    :func:`clvmodels.cli.checks.check_compare` (unknown names and repeats exit 2)."""
+    from ..models.registry import model_names
+
+    p.add_argument("--models", default=None, metavar="NAMES",
+                   help=f"transaction models to compare, comma-separated, from {', '.join(model_names())} "
+                        "(default: all of them)")

@@ -279,6 +279,27 @@ def check_validate(args) -> RunPaths:
     return paths
 
 
+def check_compare(args) -> tuple[RunPaths, list[str]]:
+    """Every option and path of ``clv compare``: the model list (registered names, no repeats), the fit
+    options, ``--json`` and ``--report``. Returns the paths and the model names."""
+    from ..validation.compare import model_name_problems
+
+    problems = ProblemCollector("arguments")
+    names, bad = model_name_problems(args.models)
+    for text in bad:
+        problems.add(None, f"--models {args.models!r}: {text}")
+    check_fit_options(args, problems)
+    paths = RunPaths(inputs=log_inputs(args.transactions, problems))
+    paths.outputs.append(("--json", Path(args.json_out)))
+    _check_output_file("--json", Path(args.json_out), problems)
+    if args.report:
+        paths.outputs.append(("--report", Path(args.report)))
+        _check_output_file("--report", Path(args.report), problems)
+    check_paths(paths, problems, list(args.transactions))
+    problems.raise_if_any()
+    return paths, names
+
+
 def check_summarize(args) -> RunPaths:
     from ..io.atomic import metadata_path
 

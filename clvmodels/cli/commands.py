@@ -1,8 +1,8 @@
-"""The commands: ``clv summarize``, ``clv forecast``, ``clv validate`` and ``clv demo``.
+"""The commands: ``clv summarize``, ``clv forecast``, ``clv validate``, ``clv compare`` and ``clv demo``.
 
 Each command checks every option and path first (:mod:`clvmodels.cli.checks`, exit 2 before any work),
 then calls the same functions as the Python API (:func:`clvmodels.summarize`, :func:`clvmodels.forecast`,
-:func:`clvmodels.validation.validate_purchases`), so a notebook and a batch job give the same numbers.
+:func:`clvmodels.validation.validate_purchases`, :func:`clvmodels.validation.compare_models`), so a notebook and a batch job give the same numbers.
 Progress goes to stderr; a run's outputs are staged and put in place together
 (:func:`clvmodels.io.staged_outputs`).
 """
@@ -15,8 +15,9 @@ from pathlib import Path
 
 from ..draws import DEFAULT_SCORING_DRAWS
 from ..io.atomic import metadata_path, recover, staged_outputs, write_json, write_table
-from .arguments import add_fit_arguments, add_model_argument, add_transaction_arguments, summarize_kwargs
-from .checks import check_demo, check_forecast, check_summarize, check_validate
+from .arguments import (add_fit_arguments, add_model_argument, add_models_argument, add_transaction_arguments,
+                        summarize_kwargs)
+from .checks import check_compare, check_demo, check_forecast, check_summarize, check_validate
 
 
 def add_summarize(sub) -> None:
@@ -77,6 +78,20 @@ def add_job_commands(sub) -> None:
     add_model_argument(v)
     add_fit_arguments(v)
     v.set_defaults(func=run_validate)
+
+    c = sub.add_parser(
+        "compare", help="fit several transaction models alike and rank them on the holdout (and PSIS-LOO)",
+        description="Fit each of --models on the calibration period with the same settings, score each with "
+                    "every number of clv validate plus PSIS-LOO on the calibration data, and rank them by the "
+                    "holdout log predictive score (higher is better). Writes one JSON (--json) and optionally a "
+                    "side-by-side HTML report (--report), together.")
+    add_transaction_arguments(c)
+    c.add_argument("--calibration-end", required=True, help="last day of the calibration period (inclusive)")
+    add_models_argument(c)
+    c.add_argument("--json", required=True, dest="json_out", help="write the comparison here")
+    c.add_argument("--report", default=None, help="also write a self-contained HTML report of the models side by side")
+    add_fit_arguments(c)
+    c.set_defaults(func=run_compare)
 
     d = sub.add_parser("demo", help="the main job on the bundled CDNOW sample: forecast table, models, report")
     d.add_argument("--out", default="out", help="output directory (default ./out)")
@@ -175,6 +190,61 @@ def run_validate(args) -> int:
         from ..io.atomic import dumps
 
         print("[clv] " + dumps({k: metrics.get(k) for k in keys}), file=sys.stderr)
+    return 0
+
+
+def _transactions_frame(args):
+    """The transaction log as a DataFrame (``customer_id``, ``date``) for the report's tracking plots,
+    read and checked by the pandas engine with the command's options (the rows the summary kept)."""
+    import numpy as np
+    import pandas as pd
+
+    from ..data.checks import parse_period_ends
+    from ..data.pandas_engine import read_log
+    from ..errors import ProblemCollector
+
+    kw = summarize_kwargs(args)
+    problems = ProblemCollector("transactions")
+    obs, cal = parse_period_ends(args.observation_end, args.calibration_end, problems)
+    log = read_log(kw["transactions"], customer_id=kw["customer_id"], date=kw["date"], amount=kw["amount"],
+                   observation_end=obs, calibration_end=cal, negative_amounts=kw["negative_amounts"],
+                   date_format=kw["date_format"], problems=problems, zero_amounts=kw["zero_amounts"])
+    return pd.DataFrame({"customer_id": np.asarray(log.ids), "date": np.asarray(log.day, dtype=np.int64).astype("datetime64[D]")})
+
+
+def run_compare(args) -> int:
+    """``clv compare``: check everything, summarise, fit and score each model, write the JSON (and the
+    report) together."""
+    from ..data import summarize
+    from ..io.atomic import dumps
+    from ..validation.compare import run_comparison
+
+    paths, names = check_compare(args)
+    recover(paths.directories)
+    progress = not args.quiet
+    t0 = time.perf_counter()
+    summary = summarize(**summarize_kwargs(args), calibration_end=args.calibration_end)
+    comparison = run_comparison(summary, names, interval=args.interval, method=args.method, sampler=args.sampler,
+                                chains=args.chains, draws=args.draws, tune=args.tune, seed=args.seed,
+                                target_accept=args.target_accept, progress=progress)
+    result = comparison.result
+    with staged_outputs():
+        if args.report:
+            from ..report.compare import write_comparison_report
+
+            if progress:
+                print("[clv] drawing the report", file=sys.stderr, flush=True)
+            write_comparison_report(comparison, args.report, transactions=_transactions_frame(args))
+        result["timings_seconds"] = {"total": round(time.perf_counter() - t0, 3)}
+        write_json(result, args.json_out)
+    if progress:
+        keys = ["holdout_log_score", "holdout_log_score_diff", "holdout_log_score_diff_se", "elpd_loo",
+                "elpd_loo_se", "pit_chi2_pvalue", "interval_coverage"]
+        for name in result["ranking"]:
+            m = result["models"][name]
+            print(f"[clv] {m['label']}: " + dumps({k: m.get(k) for k in keys}), file=sys.stderr)
+        print(f"[clv] best: {result['best']} (by {result['criterion_key']}); wrote {args.json_out}"
+              f"{' and ' + args.report if args.report else ''}", file=sys.stderr)
     return 0
 
 

@@ -1,9 +1,11 @@
 """Are the predictive intervals calibrated? Figures for a calibration/holdout split.
 
-- :func:`plot_pit`: histogram of the randomized probability integral transform (PIT) of each
-  customer's actual holdout count under her posterior predictive distribution; flat when the
-  predictive distributions are right, U-shaped when the intervals are too narrow, hump-shaped when too
-  wide.
+- :func:`plot_pit` (numbers: :func:`pit_data`): histogram of the non-randomized probability
+  integral transform (PIT) of each customer's actual holdout count under her posterior predictive
+  distribution (Czado, Gneiting & Held 2009; :mod:`clvmodels.validation.pit`): each customer's unit of
+  mass is spread uniformly over (F(y-1), F(y)), so the same data always draw the same histogram. Flat
+  when the predictive distributions are right, U-shaped when the intervals are too narrow,
+  hump-shaped when too wide.
 - :func:`plot_interval_coverage`: for several interval levels, the share of customers whose actual
   holdout count falls inside the central predictive interval, against the nominal level and against
   the mass the model itself puts inside its (discrete, so wider than nominal) intervals.
@@ -14,7 +16,6 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..errors import InputError
 from ..models.transaction import check_transaction_data
@@ -22,7 +23,7 @@ from ..draws import DEFAULT_CHUNK_BYTES, chunk_rows, distinct, interval_bounds
 from ._common import PLOT_DRAWS, attach_data, model_unit, new_axes
 from .conditional import holdout_length
 
-__all__ = ["plot_pit", "interval_coverage_data", "plot_interval_coverage"]
+__all__ = ["plot_pit", "pit_data", "interval_coverage_data", "plot_interval_coverage"]
 
 #: distinct triplets per block of the coverage computation (each block's pmf is (rows x counts))
 _BLOCK = 2000
@@ -43,45 +44,69 @@ def predictive_pmf_rows(scorer, x, tx, T, t, budget_bytes: int = DEFAULT_CHUNK_B
     return out
 
 
-def _pit_values(validation) -> np.ndarray:
+def _pit_intervals(validation) -> tuple[np.ndarray, np.ndarray]:
+    """(F(y-1), F(y)) per customer from a validation result, its table, a pair of arrays, or plain PIT
+    values (continuous, or randomized: each a point mass, F(y-1) = F(y))."""
     if isinstance(validation, dict):
         validation = validation.get("table")
     if isinstance(validation, pd.DataFrame):
-        if "pit" not in validation.columns:
-            raise InputError("the table has no 'pit' column: use the result of clvmodels.validation.validate_purchases")
-        return validation["pit"].to_numpy(float)
+        if {"cdf_below", "cdf_at"} <= set(validation.columns):
+            return validation["cdf_below"].to_numpy(float), validation["cdf_at"].to_numpy(float)
+        if "pit" in validation.columns:
+            v = validation["pit"].to_numpy(float)
+            return v, v
+        raise InputError("the table has no 'cdf_below'/'cdf_at' columns: use the result of "
+                         "clvmodels.validation.validate_purchases")
     if validation is None:
         raise InputError("expected the result of clvmodels.validation.validate_purchases (or its table)")
-    return np.asarray(validation, dtype=float)
+    if isinstance(validation, tuple) and len(validation) == 2:
+        return np.asarray(validation[0], dtype=float), np.asarray(validation[1], dtype=float)
+    v = np.asarray(validation, dtype=float)
+    return v, v
+
+
+def pit_data(validation, *, bins: int = 10, band: float = 0.99) -> pd.DataFrame:
+    """The numbers :func:`plot_pit` draws: one row per PIT bin with ``left``, ``right``, ``mass``,
+    ``customers`` (the bin's share of customers' PIT mass, times the number of customers),
+    ``expected`` (n / bins) and ``lower``/``upper`` (the band). ``attrs["clvmodels"]``: ``chi2``,
+    ``pvalue`` (the conservative chi-square test), ``n_customers``, ``band``. See
+    :func:`clvmodels.validation.pit.pit_histogram`."""
+    from ..validation.pit import pit_histogram
+
+    lo, hi = _pit_intervals(validation)
+    keep = np.isfinite(lo) & np.isfinite(hi)
+    if not keep.any():
+        raise InputError("no PIT values to plot")
+    return pit_histogram(lo[keep], hi[keep], bins=bins, band=band)
 
 
 def plot_pit(validation, *, bins: int = 10, band: float = 0.99, ax=None):
-    """Histogram of the holdout PIT values with the uniform reference and a pointwise ``band``
-    binomial envelope per bin. ``validation``: the dict returned by
-    :func:`clvmodels.validation.validate_purchases`, its ``table``, or the PIT values.
-    The chi-square p-value of uniformity is in the title. Returns the matplotlib Figure.
+    """Histogram of the non-randomized PIT of the actual holdout counts (Czado, Gneiting & Held
+    2009), with the uniform reference and the ``band`` range of a bin's count under calibration
+    (binomial: conservative, since spreading each customer's mass over her PIT interval makes the
+    bins vary less than counts of single values). ``validation``: the dict returned by
+    :func:`clvmodels.validation.validate_purchases`, its ``table`` (``cdf_below``, ``cdf_at``), a
+    pair of arrays ``(cdf_below, cdf_at)``, or plain PIT values (each drawn as a point mass). The
+    chi-square p-value of uniformity (:func:`clvmodels.validation.pit.pit_chi2`, conservative) is in
+    the title. The same data give the same figure whatever the seed. Returns the matplotlib Figure.
     """
-    from ..validation.holdout import pit_uniformity_pvalue
-
-    pit = _pit_values(validation)
-    pit = pit[np.isfinite(pit)]
-    n = len(pit)
-    if n == 0:
-        raise InputError("no PIT values to plot")
-    counts, edges = np.histogram(np.clip(pit, 0, 1), bins=bins, range=(0.0, 1.0))
+    data = pit_data(validation, bins=bins, band=band)
+    info = data.attrs["clvmodels"]
+    edges = np.append(data["left"].to_numpy(), data["right"].iloc[-1])
+    counts = data["customers"].to_numpy()
     fig, ax = new_axes(ax)
-    ax.stairs(counts, edges, fill=True, color="C0", alpha=0.45, label="customers per PIT bin")
+    ax.stairs(counts, edges, fill=True, color="C0", alpha=0.45, label="customers per PIT bin (mass spread)")
     ax.stairs(counts, edges, color="C0", linewidth=1.5)
-    lo, hi = stats.binom.ppf([(1 - band) / 2, (1 + band) / 2], n, 1.0 / bins)
-    ax.axhspan(lo, hi, color="C1", alpha=0.25, zorder=3, label=f"{band:.0%} range per bin under calibration")
-    ax.axhline(n / bins, color="0.3", linestyle="--", linewidth=1, label="uniform")
-    pval = pit_uniformity_pvalue(pit, bins)
+    ax.axhspan(data["lower"].iloc[0], data["upper"].iloc[0], color="C1", alpha=0.25, zorder=3,
+               label=f"{band:.0%} range per bin under calibration")
+    ax.axhline(data["expected"].iloc[0], color="0.3", linestyle="--", linewidth=1, label="uniform")
+    pval = info["pvalue"]
     ax.set_xlim(0, 1)
-    ax.set_xlabel("PIT of the actual holdout count")
+    ax.set_xlabel("PIT of the actual holdout count (non-randomized)")
     ax.set_ylabel("customers")
     ax.set_title(f"Predictive calibration (PIT): chi-square p = {pval:.3g}", fontsize=10)
     ax.legend(fontsize=8, frameon=False, loc="lower center")
-    attach_data(fig, "pit", pd.DataFrame({"left": edges[:-1], "right": edges[1:], "customers": counts}))
+    attach_data(fig, "pit", data)
     attach_data(fig, "pvalue", pval)
     return fig
 
