@@ -3,7 +3,7 @@ reader finds a model in one folder; what the models share lives once, beside the
 
 - ``bgnbd/`` (BG/NBD purchases) and ``gamma_gamma/`` (Gamma-Gamma spend): ``math.py`` (the paper's
   formulas as numpy/numba functions), ``likelihood.py`` (the fused log-likelihood + gradient Op, which
-  registers its own numba implementation), ``scoring.py`` (what the forecast engine computes with: the
+  registers its own numba implementation), ``scoring.py`` (what the scoring computation computes with: the
   model's scorer of the protocol), ``model.py`` (the estimator: priors, fit, predictions);
 - ``numerics/``: special functions, the fused-Op machinery and quantiles by selection;
 - ``protocol.py``: what a transaction model and a spend model offer the forecast layer (their scorers:

@@ -242,7 +242,7 @@ class BayesianModel:
 
     def scorer(self, max_draws: int | None = None):
         """The posterior draws (thinned evenly to ``max_draws`` if given) as this model's scorer, what
-        the forecast engine computes with (:mod:`clvmodels.models.protocol`)."""
+        the scoring computation computes with (:mod:`clvmodels.models.protocol`)."""
         return self.scorer_class.from_mapping(self.draws_(max_draws))
 
     @property

@@ -1,4 +1,4 @@
-"""The protocol between models and everything downstream of them (the forecast engine, the table, the
+"""The protocol between models and everything downstream of them (the scoring computation, the table, the
 CLV, Spark scoring): what a transaction (purchase) model and a spend model must offer.
 
 Outside a model's own package nothing names the model's parameters; the forecast layer asks a model for

@@ -4,7 +4,7 @@ draws x rows blocks stay under a memory budget, scored by the model's scorer and
 to the posterior mean and central interval of P(alive) and of the expected purchases, with the
 predictive interval of the purchase count.
 
-A model's ``predict`` runs :func:`predict_triplets`; the forecast engine (:mod:`clvmodels.scoring.arrays`)
+A model's ``predict`` runs :func:`predict_triplets`; the scoring computation (:mod:`clvmodels.scoring.arrays`)
 runs :func:`triplet_blocks` and adds, per block, the customer half (spend and CLV).
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-r"""The forecast engine: every per-customer forecast quantity from joint posterior draws, in one pass,
+r"""The scoring computation: every per-customer forecast quantity from joint posterior draws, in one pass,
 for any transaction model and any spend model (:mod:`clvmodels.models.protocol`).
 
 :func:`score_arrays` is what :func:`clvmodels.scoring.score` (and so the notebook API, ``clv forecast``

@@ -4,7 +4,7 @@
   distributions and bounds) as functions of (r, alpha, a, b) and the data;
 - :mod:`~clvmodels.models.bgnbd.likelihood`: the fused log-likelihood + gradient Op PyMC samples with
   (it registers its own numba implementation);
-- :mod:`~clvmodels.models.bgnbd.scoring`: its scorer for the forecast engine (P(alive) per triplet, the
+- :mod:`~clvmodels.models.bgnbd.scoring`: its scorer for the scoring computation (P(alive) per triplet, the
   Chebyshev-in-log-time expectations and discounted sums per (x, T), count intervals);
 - :mod:`~clvmodels.models.bgnbd.model`: :class:`BetaGeoModel`, the estimator (priors, fit, predictions).
 

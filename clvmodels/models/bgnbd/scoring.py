@@ -1,4 +1,4 @@
-r"""BG/NBD scoring: what the forecast engine (:mod:`clvmodels.scoring.arrays`) needs of this model, per
+r"""BG/NBD scoring: what the scoring computation (:mod:`clvmodels.scoring.arrays`) needs of this model, per
 (distinct triplet, posterior draw), in the factorised form of the transaction-model protocol
 (:class:`clvmodels.models.protocol.TripletScores`).
 
@@ -348,7 +348,7 @@ def _count_block(bg_draws, PA, rows, xs, Ts, xt_rows, h, q_lo, q_hi, budget_byte
 
 @dataclass(frozen=True)
 class BetaGeoDraws:
-    """S posterior draws of (r, alpha, a, b), scored by the forecast engine through
+    """S posterior draws of (r, alpha, a, b), scored by the scoring computation through
     :meth:`score_triplets` (the transaction-model protocol)."""
 
     r: np.ndarray

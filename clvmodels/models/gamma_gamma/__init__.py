@@ -4,7 +4,7 @@
   expected spend, the posterior of a customer's mean spend) as functions of (p, q, v) and the data;
 - :mod:`~clvmodels.models.gamma_gamma.likelihood`: the fused log-likelihood + gradient Op PyMC samples
   with, and the spend binning it can use (it registers its own numba implementation);
-- :mod:`~clvmodels.models.gamma_gamma.scoring`: its scorer for the forecast engine (spend per draw);
+- :mod:`~clvmodels.models.gamma_gamma.scoring`: its scorer for the scoring computation (spend per draw);
 - :mod:`~clvmodels.models.gamma_gamma.model`: :class:`GammaGammaModel`, the estimator.
 
 The package exports the mathematics as the module ``clvmodels.models.gamma_gamma`` did before it became

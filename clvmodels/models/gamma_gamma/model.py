@@ -253,7 +253,7 @@ class GammaGammaModel(BayesianModel):
         expectation at zbar = 0, its limit as the observed mean spend goes to 0:
         E[Z | x, zbar = 0] = p v/(p x + q - 1). It is positive (the population's spend still weighs in)
         and shrinks towards 0 as x grows (many purchases worth nothing are evidence of a low spend);
-        the scoring engine and :func:`clvmodels.scoring.score` give exactly this."""
+        the scoring computation and :func:`clvmodels.scoring.score` give exactly this."""
         self._check_fitted()
         check_spend_data(data, "data to predict for")
         x = data["frequency"].to_numpy(float)

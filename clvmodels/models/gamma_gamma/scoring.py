@@ -30,7 +30,7 @@ def _spend_kernel(p, q, v, x, mv, out):
 
 @dataclass(frozen=True)
 class GammaGammaDraws:
-    """S posterior draws of (p, q, v), scored by the forecast engine through :meth:`spend`."""
+    """S posterior draws of (p, q, v), scored by the scoring computation through :meth:`spend`."""
 
     p: np.ndarray
     q: np.ndarray

@@ -2,7 +2,7 @@
 
 :func:`_interval` gives numpy's default ('linear') quantiles of a per-thread buffer of S values by
 Hoare's selection (:func:`_select`), in place and without sorting, so a row's interval costs O(S) and
-no draws x rows array is ever held. The forecast engine (:mod:`clvmodels.scoring.arrays`) takes the central
+no draws x rows array is ever held. The scoring computation (:mod:`clvmodels.scoring.arrays`) takes the central
 intervals of every per-customer quantity with it.
 """
 from __future__ import annotations
