@@ -94,19 +94,23 @@ def spend_counts(summary_sdf, *, time_unit: str | None = None) -> pd.DataFrame:
     return pdf
 
 
-def fit_models_spark(summary_sdf, *, bgnbd=None, gamma_gamma=None, time_unit: str | None = None,
-                     **model_kwargs):
-    """Fit BG/NBD and Gamma-Gamma to a Spark summary; returns ``(bgnbd, gamma_gamma)``, fitted.
+def fit_models_spark(summary_sdf, *, model: str | None = None, bgnbd=None, gamma_gamma=None,
+                     time_unit: str | None = None, **model_kwargs):
+    """Fit a transaction model (BG/NBD unless ``model`` names another of
+    :data:`clvmodels.models.registry.TRANSACTION_MODELS`) and Gamma-Gamma to a Spark summary; returns
+    ``(purchase_model, spend_model)``, fitted.
 
-    ``bgnbd`` and ``gamma_gamma`` are configured, unfitted models (e.g. ``BetaGeoModel(method="map")``);
-    by default both are built with ``model_kwargs`` (``method``, ``chains``, ``draws``, ``seed``, ...).
+    ``bgnbd`` (any configured, unfitted transaction model: the old keyword's name) and ``gamma_gamma``
+    are configured, unfitted models (e.g. ``BetaGeoModel(method="map")``); by default both are built
+    with ``model_kwargs`` (``method``, ``chains``, ``draws``, ``seed``, ...).
     Only :func:`triplet_counts` and :func:`spend_counts` come to the driver. The fits equal fits on the
     per-customer pandas summary: the likelihoods see the same distinct rows with the same weights.
-    The BG/NBD fit records ``fit_info_["n_customers"]`` and ``["n_triplets"]``.
+    The transaction model's fit records ``fit_info_["n_customers"]`` and ``["n_triplets"]``.
     """
-    from ..models import BetaGeoModel, GammaGammaModel
+    from ..models import GammaGammaModel
+    from ..models.registry import DEFAULT_MODEL, transaction_model
 
-    bg = bgnbd if bgnbd is not None else BetaGeoModel(**model_kwargs)
+    bg = bgnbd if bgnbd is not None else transaction_model(model or DEFAULT_MODEL, **model_kwargs)
     gg = gamma_gamma if gamma_gamma is not None else GammaGammaModel(**model_kwargs)
     unit = _time_unit(summary_sdf, time_unit)
     trip = triplet_counts(summary_sdf, time_unit=unit)
