@@ -301,6 +301,9 @@ class BayesianModel:
         from ..io.model_files import invalid_model_file
 
         header, arrays = load_model_file(path)
+        from .registry import import_models
+
+        import_models()  # a file may hold any registered model, imported or not yet
         registry = {sub.__name__: sub for sub in _all_subclasses(BayesianModel)}
         name = header["model"]
         target = registry.get(name)

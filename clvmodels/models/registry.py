@@ -37,3 +37,9 @@ def transaction_model(name_or_model=DEFAULT_MODEL, **config):
     if not isinstance(name_or_model, str):
         return name_or_model
     return transaction_model_class(name_or_model)(**config)
+
+
+def import_models() -> None:
+    """Import every registered model's package (a model file names its class; loading needs it)."""
+    for name in TRANSACTION_MODELS:
+        transaction_model_class(name)
