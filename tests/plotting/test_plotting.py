@@ -340,9 +340,22 @@ def test_pit_and_interval_coverage(cdnow_bgnbd, cdnow_split):
     v = validate_purchases(cdnow_bgnbd, cdnow_split, max_draws=200)
     fig = P.plot_pit(v)
     pit = fig.clvmodels_data["pit"]
-    assert pit["customers"].sum() == len(cdnow_split) and len(pit) == 10
-    assert fig.clvmodels_data["pvalue"] == pytest.approx(v["pit_pvalue"])
-    assert f"p = {v['pit_pvalue']:.3g}" in fig.axes[0].get_title()
+    # the non-randomized PIT: each customer's unit of mass spread over her interval (F(y-1), F(y))
+    assert pit["customers"].sum() == pytest.approx(len(cdnow_split)) and len(pit) == 10
+    np.testing.assert_allclose(pit["mass"], v["pit_histogram"], rtol=1e-12)
+    assert fig.clvmodels_data["pvalue"] == pytest.approx(v["pit_chi2_pvalue"])
+    assert f"p = {v['pit_chi2_pvalue']:.3g}" in fig.axes[0].get_title()
+    # the same figure whatever the seed of the randomized PIT
+    again = P.plot_pit(validate_purchases(cdnow_bgnbd, cdnow_split, max_draws=200, seed=99))
+    np.testing.assert_array_equal(again.clvmodels_data["pit"]["customers"], pit["customers"])
+    # the band is the binomial range of a bin's count under calibration
+    from scipy import stats
+
+    assert pit["upper"].iloc[0] == stats.binom.ppf(0.995, len(cdnow_split), 0.1)
+    # plain PIT values (continuous or randomized) are drawn as the ordinary histogram
+    counts = np.histogram(v["table"]["pit"], bins=10, range=(0, 1))[0]
+    np.testing.assert_allclose(P.plot_pit(v["table"]["pit"].to_numpy()).clvmodels_data["pit"]["customers"], counts,
+                               atol=1e-9)
 
     fig = P.plot_interval_coverage(cdnow_bgnbd, cdnow_split, levels=(0.5, 0.8, 0.9), max_draws=200)
     c = fig.clvmodels_data["coverage"]
