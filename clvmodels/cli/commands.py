@@ -186,7 +186,7 @@ def run_validate(args) -> int:
             write_table(table, args.table)
     if progress:
         keys = ["n_customers", "holdout_actual_total", "holdout_predicted_total", "mae", "rmse",
-                "interval_coverage", "interval_expected_coverage", "pit_pvalue"]
+                "interval_coverage", "interval_expected_coverage", "pit_chi2_pvalue", "holdout_log_score"]
         from ..io.atomic import dumps
 
         print("[clv] " + dumps({k: metrics.get(k) for k in keys}), file=sys.stderr)

@@ -27,7 +27,10 @@ the p-value is at least the nominal one (too large, never too small). How conser
 far each customer's mass is spread over bins: a customer with ``F_i(y_i - 1) = 0, F_i(y_i) = 0.8``
 (a likely zero count) spreads over eight bins and adds little variance. A small p-value is therefore
 strong evidence of miscalibration; a large one is weaker evidence of calibration than the same
-p-value of the randomized test. Checked by simulation in ``tests/validation/test_pit.py``.
+p-value of the randomized test. Checked by simulation in ``tests/validation/test_pit.py``: 2,000
+customers with negative binomial forecasts (means 0.05 to 5), 200 replicates drawn from the forecasts
+themselves gave no p-value below 0.05 (median 0.99), while data twice as dispersed as the forecasts
+were rejected at 1% in over 95% of the replicates, as often as by the randomized test.
 
 The binomial band of :func:`pit_histogram` (the per-bin range of a customer count under calibration)
 is conservative for the same reason.
