@@ -116,6 +116,10 @@ def validate_purchases(bgnbd, summary: pd.DataFrame, *, interval: float = 0.9, s
     count_draws = min(max_draws or DEFAULT_SCORING_DRAWS, DEFAULT_SCORING_DRAWS)
     counts = bgnbd.purchases_interval(summary, horizon, interval=interval, observed=actual, seed=seed,
                                       max_draws=count_draws)
+    if not {"cdf_below", "cdf_at"} <= set(counts.columns):
+        raise TypeError(f"{type(bgnbd).__name__}.purchases_interval(observed=...) returned no 'cdf_below'/'cdf_at' "
+                        "columns (the predictive CDF below and at each observed count), which the PIT and the log "
+                        "score need: see clvmodels.models.transaction.TransactionModel.purchases_interval")
     lo_cdf, hi_cdf = counts["cdf_below"].to_numpy(float), counts["cdf_at"].to_numpy(float)
     score = holdout_log_scores(bgnbd, summary, h, lo_cdf, hi_cdf, max_draws=count_draws)
     inside = (actual >= counts["purchases_lower"].to_numpy()) & (actual <= counts["purchases_upper"].to_numpy())
