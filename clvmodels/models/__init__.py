@@ -18,6 +18,7 @@ re-export the names from their new homes.
 from .bgnbd import BetaGeoModel
 from .fitting import ConvergenceWarning, Diagnostics, FitConfig
 from .gamma_gamma import GammaGammaModel
+from .mbgnbd import ModifiedBetaGeoModel
 from .priors import Prior
 
-__all__ = ["BetaGeoModel", "GammaGammaModel", "Prior", "FitConfig", "Diagnostics", "ConvergenceWarning"]
+__all__ = ["BetaGeoModel", "ModifiedBetaGeoModel", "GammaGammaModel", "Prior", "FitConfig", "Diagnostics", "ConvergenceWarning"]

@@ -14,7 +14,7 @@ Model checking (any transaction model on a calibration/holdout split):
 - :func:`plot_conditional_expectations` - mean holdout purchases by calibration frequency (FHL fig. 3);
 - :func:`plot_period_transactions` - customers with 0, 1, 2, ... repeat purchases, actual against
   the posterior predictive;
-- :func:`plot_pit`, :func:`plot_interval_coverage` - calibration of the predictive intervals.
+- :func:`plot_pit` (the non-randomized PIT histogram, :func:`pit_data`), :func:`plot_interval_coverage` - calibration of the predictive distributions and intervals.
 
 Model quantities: :func:`plot_frequency_recency_matrix` (:func:`plot_expected_purchases_matrix`,
 :func:`plot_p_alive_matrix`), :func:`plot_customer_history` (one customer's P(alive) path).
@@ -24,7 +24,7 @@ Value (from the forecast table): :func:`plot_clv_distribution`, :func:`plot_top_
 
 Posterior: :func:`plot_trace`, :func:`plot_posterior`, :func:`plot_posterior_comparison`.
 """
-from .calibration import interval_coverage_data, plot_interval_coverage, plot_pit
+from .calibration import interval_coverage_data, pit_data, plot_interval_coverage, plot_pit
 from .conditional import conditional_expectations_data, plot_conditional_expectations
 from .customer import customer_history_data, plot_customer_history
 from .matrices import (frequency_recency_matrix, plot_expected_purchases_matrix, plot_frequency_recency_matrix,
@@ -38,7 +38,7 @@ __all__ = [
     "plot_tracking", "tracking_data",
     "plot_conditional_expectations", "conditional_expectations_data",
     "plot_period_transactions", "period_transactions_data",
-    "plot_pit", "plot_interval_coverage", "interval_coverage_data",
+    "plot_pit", "pit_data", "plot_interval_coverage", "interval_coverage_data",
     "plot_frequency_recency_matrix", "plot_expected_purchases_matrix", "plot_p_alive_matrix",
     "frequency_recency_matrix",
     "plot_customer_history", "customer_history_data",

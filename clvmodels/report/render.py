@@ -251,7 +251,9 @@ def _validation_section(result, holdout: pd.DataFrame, transactions, fig: _Figur
                  ("per-customer MAE", v["mae"]), ("per-customer RMSE", v["rmse"]),
                  (f"customers inside their {v['interval']:.0%} predictive interval", v["interval_coverage"]),
                  ("expected share inside (the model's own)", v["interval_expected_coverage"]),
-                 ("PIT uniformity p-value", v["pit_pvalue"])]
+                 ("holdout log predictive score", v["holdout_log_score"]),
+                 ("PIT chi-square p-value (non-randomized PIT, seed-free, conservative)", v["pit_chi2_pvalue"]),
+                 ("randomized PIT uniformity p-value (changes with the seed)", v["pit_pvalue"])]
         if "spend_holdout" in holdout.columns:
             try:
                 from ..validation.spend import validate_spend

@@ -45,6 +45,9 @@ class NBDDraws:
         r, alpha = self._cols()
         return r * np.asarray(t, float) / alpha
 
+    def purchases_pmf(self, x, tx, T, t, max_count):
+        return self.count_pmf(x, T, t, max_count)
+
     def count_pmf(self, x, T, t, K):
         """P(k purchases in the next t | x, T): negative binomial(r + x, (alpha + T)/(alpha + T + t))."""
         r, alpha = self._cols()
@@ -121,6 +124,7 @@ class NBDModel(BayesianModel):
             f_hi = cdf[np.arange(len(y)), y]
             f_lo = np.where(y > 0, cdf[np.arange(len(y)), np.maximum(y - 1, 0)], 0.0)
             out["pit"] = f_lo + rng.uniform(size=len(y)) * (f_hi - f_lo)
+            out["cdf_below"], out["cdf_at"] = f_lo, f_hi
         return out
 
 
