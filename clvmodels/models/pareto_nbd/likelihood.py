@@ -1,0 +1,378 @@
+r"""The Pareto/NBD's fused log-likelihood + gradient Op, for NUTS and MAP (the machinery it shares with
+the other models' Ops is in :mod:`clvmodels.models.numerics.fused_op`).
+
+:func:`pnbd_loglike` puts one :class:`ParetoNBDLogLike` node into a PyMC model: the total weighted
+log-likelihood of the triplets and its gradient in (r, alpha, s, beta) from one numba loop
+(:func:`_pnbd_kernel`) over the constant arrays :func:`pnbd_data` prepares once.
+
+Per triplet the likelihood is (see :mod:`clvmodels.models.pareto_nbd.math`)
+
+    log L = log C(x) + log[ s J(r + x, s + 1; t_x) + (r + x) J(r + x + 1, s; T) ],
+
+and J, the tail integral int_t^inf (alpha + tau)^-a (beta + tau)^-b dtau, with the log-derivatives of
+its value in (a, b, alpha, beta), comes from :func:`_tail`, defined here (the model's mathematics,
+:mod:`clvmodels.models.pareto_nbd.math`, and its scorer import it from here): a series of decreasing
+positive terms, or a split quadrature when alpha and beta differ by more than a factor of two; no
+difference of hypergeometric functions, no cancellation (the method and its accuracy are in the math
+module's docstring). The work is shared as far as the data allow:
+
+- log C(x) and its derivatives (log-gamma, digamma) once per distinct frequency;
+- J(r + x, s + 1; t_x) once per distinct (x, t_x) (the customers without repeat purchases, x = t_x = 0,
+  share one);
+- J(r + x + 1, s; T) once per distinct (x, T);
+- per triplet only the log of a sum of two exponentials (one exp, one log1p) and its sigmoid weight,
+  which is added to the two pairs' weights; the gradient is then one pass over the pairs.
+
+On the CDNOW sample (1,016 distinct triplets, 585 pairs (x, t_x) with x > 0, 464 pairs (x, T)) at the
+published estimates the series need about a dozen terms, and one evaluation of value and gradient costs
+about 0.1 ms (benchmarks/bench_pnbd.py).
+
+Accuracy: the tail integrals' log-values and derivatives are within about 1e-14 of mpmath (40 digits);
+the Op's value and gradient are tested against the per-row :func:`~clvmodels.models.pareto_nbd.math.log_likelihood`,
+central finite differences of it and mpmath (tests/models/test_pareto_nbd_likelihood.py).
+
+This module registers the Op's numba implementation (for nutpie and the numba linker) when imported.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytensor.tensor as pt
+from numba import njit
+
+from ..numerics.fused_op import _JIT, _FusedLogLike, cache_version, digamma
+
+__all__ = ["ParetoNBDLogLike", "pnbd_loglike", "pnbd_data"]
+
+_EPS = 2.0 ** -53
+#: above this c = |alpha - beta|/(max(alpha, beta) + t) the tail integral is split (see the docstring of
+#: :mod:`clvmodels.models.pareto_nbd.math`)
+_C_SPLIT = 0.5
+#: the quadrature panels: Gauss-Legendre nodes on [0, 1], width cap (in y) and e-folds per panel
+_GL_X, _GL_W = np.polynomial.legendre.leggauss(12)
+_GL_X = 0.5 * (_GL_X + 1.0)
+_GL_W = 0.5 * _GL_W
+_PANEL_WIDTH = 2.0
+_PANEL_EFOLDS = 8.0
+
+
+# -- the tail integral J(a, b; t) ------------------------------------------------------------------------
+@njit(**_JIT)
+def _series(eA, M, c, grad):
+    """S = sum_{n>=0} t_n, t_n = (e_A)_n / (M + 1)_n c^n (2F1(e_A, 1; M + 1; c)), 0 <= c < 1, e_A > 0,
+    M + 1 > e_A. With ``grad`` also sum t_n H_A(n), sum t_n H_M(n) and sum n t_n, where
+    H_A(n) = sum_{k<n} 1/(e_A + k) and H_M(n) = sum_{k<n} 1/(M + 1 + k), so that
+    dS/de_A = sum t_n H_A, dS/dM = -sum t_n H_M and dS/dc = sum n t_n / c.
+
+    The ratio of consecutive terms is (e_A + n)/(M + 1 + n) c < c, so the tail after term n is below
+    t_n c/(1 - c) (and the derivative sums' tails below t_n (n + 1)(1 + H_A + H_M)/(1 - c)^2): the loop
+    stops when that is below one unit in the last place of S."""
+    t = 1.0
+    S = 1.0
+    hA = 0.0
+    hM = 0.0
+    sA = 0.0
+    sM = 0.0
+    sn = 0.0
+    n = 0.0
+    M1 = M + 1.0
+    omc2 = (1.0 - c) * (1.0 - c)
+    while True:
+        if grad:
+            hA += 1.0 / (eA + n)
+            hM += 1.0 / (M1 + n)
+        t *= (eA + n) / (M1 + n) * c
+        n += 1.0
+        S += t
+        if grad:
+            sA += t * hA
+            sM += t * hM
+            sn += n * t
+            if t * (n + 1.0) * (1.0 + hA + hM) <= _EPS * omc2 * S:
+                break
+        elif t <= _EPS * (1.0 - c) * S:
+            break
+        if t == 0.0:
+            break
+    return S, sA, sM, sn
+
+
+@njit(**_JIT, inline="always")
+def _rate(y, eA, eB, delta):
+    """(psi'(y), |psi'(y)| + 3 sqrt|psi''(y)|) for psi(y) = (1 - e_B) y - e_A log(e^y + delta): the slope
+    of the log-integrand of the split quadrature and the local rate a panel's width is measured by."""
+    ey = math.exp(y)
+    sig = ey / (ey + delta)
+    d1 = (1.0 - eB) - eA * sig
+    return d1, abs(d1) + 3.0 * math.sqrt(eA * sig * (1.0 - sig))
+
+
+@njit(**_JIT)
+def _tail(a, b, alpha, beta, t, grad):
+    """log J(a, b; t) and d log J / d(a, b, alpha, beta), J = int_t^inf (alpha + tau)^-a (beta + tau)^-b
+    dtau (a, b > 0, a + b > 1, alpha, beta > 0, t >= 0): the series for c <= 1/2, the split quadrature
+    above (module docstring). The derivatives are 0.0 unless ``grad``.
+
+    Every sum is of positive terms, normalised by exp(psi0) = (A + t)^-e_A (B + t)^(1 - e_B), so nothing
+    overflows at frequencies in the thousands; the derivative integrals are accumulated as
+    int (g(tau) - g(t)) f / int f with g the log-derivative of the integrand, single-signed, and g(t)
+    added at the end."""
+    nan = math.nan
+    if not (a > 0.0 and b > 0.0 and a + b > 1.0 and 0.0 < alpha < math.inf and 0.0 < beta < math.inf
+            and 0.0 <= t < math.inf and a < math.inf and b < math.inf):
+        return nan, nan, nan, nan, nan  # NaN in, or outside the domain: no loop may run on it
+    at = alpha + t
+    bt = beta + t
+    la = math.log(at)
+    lb = math.log(bt)
+    M = a + b - 1.0
+    if alpha >= beta:
+        swap = False
+        eA, eB, lA, lB, At, Bt, delta = a, b, la, lb, at, bt, alpha - beta
+    else:
+        swap = True
+        eA, eB, lA, lB, At, Bt, delta = b, a, lb, la, bt, at, beta - alpha
+    c = delta / At
+    psi0 = -eA * lA + (1.0 - eB) * lB
+    gA = gB = gAs = gBs = 0.0
+    if c <= _C_SPLIT:
+        S, sA, sM, sn = _series(eA, M, c, grad)
+        logJ = psi0 + math.log(S / M)
+        if grad:
+            dlc = sn / (c * S) if c > 0.0 else eA / (M + 1.0)  # d log S / dc
+            gA = -lA + (sA - sM) / S - 1.0 / M       # M = e_A + e_B - 1 moves with e_A ...
+            gB = -lB - sM / S - 1.0 / M              # ... and with e_B
+            gAs = -eA / At + dlc * Bt / (At * At)    # d/dA: c = 1 - (B + t)/(A + t)
+            gBs = (1.0 - eB) / Bt - dlc / At         # d/dB
+    else:
+        # quadrature over y = log(B + tau) from log(B + t) to log(B + t_m), where c(t_m) = 1/2
+        y0 = lB
+        Bm = delta * (1.0 - _C_SPLIT) / _C_SPLIT    # B + t_m
+        Am = delta / _C_SPLIT                        # A + t_m
+        y1 = math.log(Bm)
+        acc = 0.0
+        nA = nB = nAs = nBs = 0.0
+        invA = 1.0 / At
+        invB = 1.0 / Bt
+        u = y0
+        while y1 - u > 1e-13 * (1.0 + abs(y1)):
+            # panel [u, u + width]: at most _PANEL_EFOLDS of the local rate |psi'| + 3 sqrt|psi''| at both
+            # ends (psi' is monotone, and the rate grows at most like e^y, so a few shrinks settle it)
+            width = min(_PANEL_WIDTH, y1 - u, _PANEL_EFOLDS / _rate(u, eA, eB, delta)[1])
+            for _ in range(64):
+                k1 = _rate(u + width, eA, eB, delta)[1]
+                if k1 * width <= _PANEL_EFOLDS:
+                    break
+                width = _PANEL_EFOLDS / k1
+            for j in range(_GL_X.size):
+                y = u + width * _GL_X[j]
+                ey = math.exp(y)                    # B + tau
+                lAy = math.log(ey + delta)          # log(A + tau)
+                v = _GL_W[j] * width * math.exp((1.0 - eB) * y - eA * lAy - psi0)
+                acc += v
+                if grad:
+                    nA += v * (lA - lAy)
+                    nB += v * (y0 - y)
+                    nAs += v * eA * (invA - 1.0 / (ey + delta))
+                    nBs += v * eB * (invB - 1.0 / ey)
+            u += width
+            # log-concave: beyond a point where it decreases the integrand stays below its tangent there
+            slope = _rate(u, eA, eB, delta)[0]
+            if slope < 0.0:
+                rest = math.exp((1.0 - eB) * u - eA * math.log(math.exp(u) + delta) - psi0) / -slope
+                if rest <= 1e-18 * acc:
+                    break
+        S, sA, sM, sn = _series(eA, M, _C_SPLIT, grad)
+        lAm = math.log(Am)
+        v = math.exp(-eA * lAm + (1.0 - eB) * y1 - psi0) * S / M
+        acc += v
+        logJ = psi0 + math.log(acc)
+        if grad:
+            dlc = sn / (_C_SPLIT * S)
+            # the series' d log J / d(.) at t_m, less g(.) at t (as the quadrature's are)
+            nA += v * (-(lAm - lA) + (sA - sM) / S - 1.0 / M)
+            nB += v * (-(y1 - y0) - sM / S - 1.0 / M)
+            nAs += v * (-eA / Am + dlc * Bm / (Am * Am) + eA * invA)
+            nBs += v * ((1.0 - eB) / Bm - dlc / Am + eB * invB)
+            gA = -lA + nA / acc
+            gB = -lB + nB / acc
+            gAs = -eA * invA + nAs / acc
+            gBs = -eB * invB + nBs / acc
+    if swap:
+        return logJ, gB, gA, gBs, gAs
+    return logJ, gA, gB, gAs, gBs
+
+
+
+
+@njit(**_JIT)
+def _pnbd_kernel(r, alpha, s, beta, xl, Wx, f_x, f_t, h_x, h_t, x_idx, f_idx, h_idx, w):
+    """Total weighted Pareto/NBD log-likelihood and its gradient in (r, alpha, s, beta).
+
+        sum_x W_x [lgamma(r + x) - lgamma(r) + r log alpha + s log beta]
+        + sum_i w_i log(exp(u1_i) + exp(u2_i)),
+        u1 = log s + log J(r + x, s + 1; t_x),   u2 = log(r + x) + log J(r + x + 1, s; T).
+
+    With sigma_i = exp(u1_i) / (exp(u1_i) + exp(u2_i)), the second sum's gradient is
+    sum_i w_i [sigma_i du1_i + (1 - sigma_i) du2_i], and du1, du2 are per-pair (x, t_x) and (x, T)
+    quantities (plus 1/s and 1/(r + x)): the kernel adds each triplet's weights sigma and 1 - sigma to its
+    pairs and takes one dot product per pair at the end.
+    """
+    if not (0.0 < r < math.inf and 0.0 < alpha < math.inf and 0.0 < s < math.inf and 0.0 < beta < math.inf):
+        # a sampler's proposal off the parameter space (an overflowed exp, a NaN): density zero
+        return -math.inf, 0.0, 0.0, 0.0, 0.0
+    nx = xl.size
+    lrx = np.empty(nx)
+    irx = np.empty(nx)
+    val = 0.0
+    gr = 0.0
+    gal = 0.0
+    gs = 0.0
+    gbe = 0.0
+    n_tot = 0.0
+    for k in range(nx):
+        rx = r + xl[k]
+        lrx[k] = math.log(rx)
+        irx[k] = 1.0 / rx
+        W = Wx[k]
+        n_tot += W
+        if W != 0.0:
+            val += W * math.lgamma(rx)
+            gr += W * digamma(rx)
+    log_alpha = math.log(alpha)
+    log_beta = math.log(beta)
+    val += n_tot * (-math.lgamma(r) + r * log_alpha + s * log_beta)
+    gr += n_tot * (log_alpha - digamma(r))
+    gal += n_tot * r / alpha
+    gs += n_tot * log_beta
+    gbe += n_tot * s / beta
+    # the tail integrals per pair: log J and d log J / d(r, alpha, s, beta)
+    nf = f_t.size
+    nh = h_t.size
+    JF = np.empty((nf, 5))
+    JH = np.empty((nh, 5))
+    for j in range(nf):
+        rx = r + f_x[j]
+        v = _tail(rx, s + 1.0, alpha, beta, f_t[j], True)
+        JF[j, 0] = v[0]
+        JF[j, 1] = v[1]
+        JF[j, 2] = v[3]
+        JF[j, 3] = v[2]
+        JF[j, 4] = v[4]
+    for j in range(nh):
+        rx = r + h_x[j]
+        v = _tail(rx + 1.0, s, alpha, beta, h_t[j], True)
+        JH[j, 0] = v[0]
+        JH[j, 1] = v[1]
+        JH[j, 2] = v[3]
+        JH[j, 3] = v[2]
+        JH[j, 4] = v[4]
+    WF = np.zeros(nf)
+    WH = np.zeros(nh)
+    log_s = math.log(s)
+    inv_s = 1.0 / s
+    for i in range(w.size):
+        k = x_idx[i]
+        jf = f_idx[i]
+        jh = h_idx[i]
+        u1 = log_s + JF[jf, 0]
+        u2 = lrx[k] + JH[jh, 0]
+        d = u1 - u2
+        e = math.exp(-abs(d))
+        lp = math.log1p(e)
+        if d > 0.0:
+            val += w[i] * (u1 + lp)
+            sig = 1.0 / (1.0 + e)
+        else:
+            val += w[i] * (u2 + lp)
+            sig = e / (1.0 + e)
+        ws = w[i] * sig
+        wh = w[i] - ws
+        WF[jf] += ws
+        WH[jh] += wh
+        gs += ws * inv_s
+        gr += wh * irx[k]
+    for j in range(nf):
+        c = WF[j]
+        gr += c * JF[j, 1]
+        gal += c * JF[j, 2]
+        gs += c * JF[j, 3]
+        gbe += c * JF[j, 4]
+    for j in range(nh):
+        c = WH[j]
+        gr += c * JH[j, 1]
+        gal += c * JH[j, 2]
+        gs += c * JH[j, 3]
+        gbe += c * JH[j, 4]
+    return val, gr, gal, gs, gbe
+
+
+def _pairs(codes_a: np.ndarray, values_b: np.ndarray):
+    """Distinct (code, value) pairs (codes ints, values floats compared exactly) and each row's pair."""
+    import pandas as pd
+
+    key = pd.MultiIndex.from_arrays([codes_a, values_b])
+    idx, uniq = pd.factorize(key, sort=True)
+    la = np.asarray(uniq.get_level_values(0), dtype=np.int64)
+    lb = np.asarray(uniq.get_level_values(1), dtype=np.float64)
+    return idx.astype(np.int64), la, lb
+
+
+def pnbd_data(triplets) -> tuple[np.ndarray, ...]:
+    """The constant arrays :class:`ParetoNBDLogLike` takes after (r, alpha, s, beta), from a
+    :class:`~clvmodels.models.triplets.Triplets` (rows with T > 0): (x_levels, W_x, f_x, f_t, h_x, h_t,
+    x_index, f_index, h_index, weight). (f_x, f_t) are the distinct (frequency, recency) pairs and
+    (h_x, h_t) the distinct (frequency, T) pairs; the last four are per triplet."""
+    tr = triplets
+    if np.any(np.asarray(tr.T) <= 0):
+        raise ValueError("pnbd_data: rows with T = 0 carry no information and must be left out")
+    w = np.ascontiguousarray(tr.weight, dtype=np.float64)
+    xl = np.ascontiguousarray(tr.x_levels, dtype=np.float64)
+    x_index = np.asarray(tr.x_index, dtype=np.int64)
+    Wx = np.bincount(x_index, weights=w, minlength=xl.size).astype(np.float64)
+    rec = np.where(np.asarray(tr.frequency) > 0, np.asarray(tr.recency, dtype=float), 0.0) + 0.0
+    f_idx, f_xi, f_t = _pairs(x_index, rec)
+    h_idx, h_xi, h_t = _pairs(x_index, np.asarray(tr.T, dtype=float) + 0.0)
+    return (xl, Wx, np.ascontiguousarray(xl[f_xi]), np.ascontiguousarray(f_t), np.ascontiguousarray(xl[h_xi]),
+            np.ascontiguousarray(h_t), np.ascontiguousarray(x_index), f_idx, h_idx, w)
+
+
+class ParetoNBDLogLike(_FusedLogLike):
+    """Total weighted Pareto/NBD log-likelihood and its gradient (see :func:`pnbd_loglike`)."""
+
+    param_names = ("r", "alpha", "s", "beta")
+    data_names = ("x_levels", "W_x", "f_x", "f_t", "h_x", "h_t", "x_index", "f_index", "h_index", "weight")
+    _kernel = staticmethod(_pnbd_kernel)
+
+
+def pnbd_loglike(r, alpha, s, beta, triplets):
+    """sum_i w_i log L_i of the Pareto/NBD over a :class:`~clvmodels.models.triplets.Triplets` (T > 0),
+    as a PyTensor scalar computed by :class:`ParetoNBDLogLike` (value and gradient in one pass)."""
+    data = [pt.constant(d) for d in pnbd_data(triplets)]
+    return ParetoNBDLogLike()(r, alpha, s, beta, *data)[0]
+
+
+# -- numba backend (nutpie; PyTensor's default FAST_RUN mode) ----------------------------------------
+#: folded into PyTensor's cache key of the compiled node, so an edited kernel is never taken from the
+#: on-disk cache of an older one
+_CACHE_VERSION = cache_version(__file__)
+
+
+def _register_numba():
+    from pytensor.link.numba.dispatch.basic import numba_njit, register_funcify_default_op_cache_key
+
+    @register_funcify_default_op_cache_key(ParetoNBDLogLike)
+    def _numba_pnbd(op, node=None, **kwargs):
+        kernel = _pnbd_kernel
+
+        @numba_njit
+        def pnbd_loglike(r, alpha, s, beta, xl, Wx, f_x, f_t, h_x, h_t, x_idx, f_idx, h_idx, w):
+            v, g1, g2, g3, g4 = kernel(r.item(), alpha.item(), s.item(), beta.item(), xl, Wx, f_x, f_t, h_x, h_t,
+                                       x_idx, f_idx, h_idx, w)
+            return np.array(v), np.array(g1), np.array(g2), np.array(g3), np.array(g4)
+
+        return pnbd_loglike, _CACHE_VERSION
+
+
+_register_numba()

@@ -1,0 +1,306 @@
+r"""Pareto/NBD scoring: what the forecast engine (:mod:`clvmodels.engine`) needs of this model, per
+(distinct triplet, posterior draw), in the factorised form of the transaction-model protocol
+(:class:`clvmodels.models.protocol.TripletScores`).
+
+Given the data and that she is alive at T, a customer's future is that of a new customer with
+lambda ~ Gamma(r + x, rate alpha + T) and mu ~ Gamma(s, rate beta + T) (see :mod:`.math`). So every
+conditional quantity is P(alive | x, t_x, T) times a quantity of the *level* (x, T), and for the
+Pareto/NBD those level quantities are closed forms (no hypergeometric function, unlike the BG/NBD):
+
+- expected purchases in (T, T + h]: (r + x)/(alpha + T) times the expected time alive,
+  int_0^h (B0/(B0 + u))^s du, B0 = beta + T;
+- the discounted sums of the CLV: (r + x)/(alpha + T) times D(T) = sum_k disc[k] int_{k-1}^{k}
+  (B0/(B0 + u))^s du, and sum_k disc[k] (B0/(B0 + k - 1))^s, both per (draw, distinct T) only; each
+  period's integral is (B0/(B0 + k - 1))^s times the expected time alive of a customer alive at k - 1
+  (no difference of two cumulative integrals);
+- the count distribution of a customer alive at T (the mixture over the death time,
+  :func:`.math._alive_pmf_row`), per (draw, level), for the count intervals.
+
+P(alive) needs the two tail integrals of the likelihood (:func:`.likelihood._tail`): the one at T once
+per (draw, level), the one at t_x per (draw, triplet). The direct formulas of :mod:`.math` are the
+tests' reference.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit, prange
+
+from ..numerics.quantiles import _mixture_interval
+from ..protocol import TripletScores
+from . import math as _math
+from .likelihood import _tail
+from .math import _alive_pmf_row, _count_bound_many
+
+#: the parameters in the order of the scorer's fields
+PARAMS = ("r", "alpha", "s", "beta")
+
+
+# -- P(alive) per triplet -------------------------------------------------------------------------------
+@njit(cache=True, error_model="numpy", parallel=True)
+def _level_terms(r, alpha, s, beta, lx, lT, U2, LB):
+    """Per level (x, T) and draw: U2 = log((r + x) J(r + x + 1, s; T)) and LB = log of the survivor's
+    term (alpha + T)^-(r+x) (beta + T)^-s."""
+    S = r.size
+    for j in prange(lx.size):
+        x = lx[j]
+        T = lT[j]
+        for d in range(S):
+            rx = r[d] + x
+            U2[j, d] = math.log(rx) + _tail(rx + 1.0, s[d], alpha[d], beta[d], T, False)[0]
+            LB[j, d] = -rx * math.log(alpha[d] + T) - s[d] * math.log(beta[d] + T)
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def _alive_kernel(r, alpha, s, beta, x, tx, T, level_of, U2, LB, PA):
+    """PA[i, d] = P(alive at T | triplet i, draw d) = exp(LB - log(s J(r + x, s + 1; t_x) + exp(U2)))
+    (:func:`.math.p_alive`); 1 where T = 0 (a new customer)."""
+    S = r.size
+    for i in prange(x.size):
+        j = level_of[i]
+        for d in range(S):
+            if T[i] == 0.0:
+                PA[i, d] = 1.0
+                continue
+            u1 = math.log(s[d]) + _tail(r[d] + x[i], s[d] + 1.0, alpha[d], beta[d], tx[i], False)[0]
+            u2 = U2[j, d]
+            m = max(u1, u2)
+            PA[i, d] = min(1.0, math.exp(LB[j, d] - m - math.log1p(math.exp(-abs(u1 - u2)))))
+
+
+# -- the level quantities of a customer alive at T ------------------------------------------------------
+@njit(cache=True, error_model="numpy", inline="always")
+def _time_alive(s, B0, t):
+    """int_0^t (B0/(B0 + u))^s du = B0 L exprel((1 - s) L), L = log(1 + t/B0)."""
+    if t <= 0.0:
+        return 0.0
+    L = math.log1p(t / B0)
+    z = (1.0 - s) * L
+    ex = math.expm1(z) / z if z != 0.0 else 1.0
+    return B0 * L * ex
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def _T_kernel(s, beta, Tl, h, k0, H, disc, want_pv, want_alive, TA, D, APV):
+    """Per distinct T and draw d (B0 = beta + T): TA = expected time alive in (T, T + h];
+    D = sum_{k=k0+1}^{H} disc[k] int_{k-1}^{k} (B0/(B0 + u))^s du; APV = sum_k disc[k] (B0/(B0 + k - 1))^s."""
+    S = s.size
+    for j in prange(Tl.size):
+        for d in range(S):
+            sd = s[d]
+            B0 = beta[d] + Tl[j]
+            TA[j, d] = _time_alive(sd, B0, h)
+            if want_pv or want_alive:
+                acc_p = 0.0
+                acc_a = 0.0
+                for k in range(k0 + 1, H + 1):
+                    Bk = B0 + (k - 1.0)
+                    surv = math.exp(-sd * math.log1p((k - 1.0) / B0))  # alive at T + k - 1
+                    if want_pv:
+                        acc_p += disc[k] * surv * _time_alive(sd, Bk, 1.0)
+                    acc_a += disc[k] * surv
+                if want_pv:
+                    D[j, d] = acc_p
+                if want_alive:
+                    APV[j, d] = acc_a
+
+
+def level_paths(draws, xs, Ts, h: float, k0: int = 0, H: int = 0, disc=None, want_pv: bool = False,
+                want_alive: bool = False):
+    """For (x, T) levels and S draws: (EH, PV, APV), each (levels, S): the expected purchases in
+    (T, T + h], the discounted purchases and the discounted alive periods of a customer alive at T
+    (:class:`~clvmodels.models.protocol.TripletScores`). Times in the model's unit; ``disc[k]`` the
+    discount factor of period k (k = 0..H)."""
+    r, alpha, s, beta = (np.ascontiguousarray(np.ravel(draws[k]), dtype=float) for k in PARAMS)
+    xs = np.asarray(xs, float)
+    Ts = np.asarray(Ts, float)
+    T_lev, T_idx = np.unique(Ts, return_inverse=True)
+    S = r.size
+    disc = np.zeros(H + 1) if disc is None else np.ascontiguousarray(disc, dtype=float)
+    TA = np.empty((T_lev.size, S))
+    D = np.empty((T_lev.size, S)) if want_pv else np.empty((0, 0))
+    APV_T = np.empty((T_lev.size, S)) if want_alive else np.empty((0, 0))
+    _T_kernel(s, beta, T_lev, float(h), int(k0), int(H), disc, bool(want_pv), bool(want_alive), TA, D, APV_T)
+    rate = (r[None, :] + xs[:, None]) / (alpha[None, :] + Ts[:, None])  # E[lambda | alive at T]
+    EH = rate * TA[T_idx]
+    PV = rate * D[T_idx] if want_pv else np.empty((0, 0))
+    APV = APV_T[T_idx] if want_alive else np.empty((0, 0))
+    return EH, PV, APV
+
+
+# -- count intervals ------------------------------------------------------------------------------------
+@njit(cache=True, error_model="numpy", parallel=True)
+def _alive_pmf_block(r, alpha, s, beta, bx, bT, h, pmf):
+    """pmf[j, d, k] = P(k purchases in (T, T + h] | alive at T, draw d) for the levels (bx[j], bT[j])."""
+    nb = bx.size
+    S = r.size
+    for q in prange(nb * S):
+        j = q // S
+        d = q % S
+        _alive_pmf_row(r[d] + bx[j], alpha[d] + bT[j], s[d], beta[d] + bT[j], h, pmf[j, d])
+
+
+def _count_block(draws, PA, rows, xs, Ts, xt_rows, h, q_lo, q_hi, budget_bytes, out):
+    """Count intervals for triplets ``rows`` (indices into PA) whose (x, T) levels are ``xt_rows`` (into
+    xs/Ts). Fills the three columns of out[rows]: the lower and upper bounds of the predictive count
+    interval and the probability mass inside it."""
+    r, alpha, s, beta = (np.ascontiguousarray(np.ravel(draws[k]), dtype=float) for k in PARAMS)
+    S = r.size
+    if h <= 0:
+        out[rows] = (0.0, 0.0, 1.0)
+        return
+    uniq = np.unique(xt_rows)
+    # a count K beyond which every draw's mass is below (1 - q_hi)/2, so the mixture's q_hi quantile is at
+    # most K: the Poisson count over the whole window bounds the purchases, and it is stochastically
+    # largest at the largest r and the smallest alpha (Chernoff bound, math.purchases_count_upper_bound)
+    Rmax = r.max() + xs[uniq]
+    A0min = alpha.min() + Ts[uniq]
+    Kj = np.empty(len(uniq), dtype=np.int64)
+    _count_bound_many(Rmax, A0min, np.full(len(uniq), float(h)), np.full(len(uniq), math.log(0.5 * (1.0 - q_hi))), Kj)
+    pos = 0
+    while pos < len(uniq):
+        end = pos + 1
+        K = int(Kj[pos])
+        while end < len(uniq):  # grow the block while levels x draws x (K + 1) fits the budget
+            K2 = max(K, int(Kj[end]))
+            if S * (end + 1 - pos) * (K2 + 1) * 8 > budget_bytes:
+                break
+            K = K2
+            end += 1
+        blk = uniq[pos:end]
+        pmf = np.empty((len(blk), S, K + 1))
+        _alive_pmf_block(r, alpha, s, beta, xs[blk], Ts[blk], float(h), pmf)
+        sel = (xt_rows >= blk[0]) & (xt_rows <= blk[-1])
+        rws = rows[sel]
+        loc = np.searchsorted(blk, xt_rows[sel])
+        res = np.empty((len(rws), 3))
+        _mixture_interval(PA, rws, loc, pmf, q_lo, q_hi, res)
+        out[rws] = res
+        pos = end
+
+
+@dataclass(frozen=True)
+class ParetoNBDDraws:
+    """S posterior draws of the Pareto/NBD's (r, alpha, s, beta), scored by the forecast engine through
+    :meth:`score_triplets` (the transaction-model protocol)."""
+
+    r: np.ndarray
+    alpha: np.ndarray
+    s: np.ndarray
+    beta: np.ndarray
+
+    @classmethod
+    def from_mapping(cls, params) -> "ParetoNBDDraws":
+        return cls(*(np.ascontiguousarray(params[k], dtype=float) for k in PARAMS))
+
+    @property
+    def n_draws(self) -> int:
+        return int(np.shape(self.r)[0])
+
+    def as_dict(self) -> dict[str, np.ndarray]:
+        return dict(zip(PARAMS, (self.r, self.alpha, self.s, self.beta)))
+
+    def _flat(self) -> tuple[np.ndarray, ...]:
+        """(r, alpha, s, beta) as contiguous (S,) arrays (whether held as (S,) or (S, 1))."""
+        return tuple(np.ascontiguousarray(np.ravel(v), dtype=float) for v in (self.r, self.alpha, self.s, self.beta))
+
+    def score_triplets(self, x, tx, T, *, h: float, k0: int = 0, H: int = 0, disc=None, want_pv: bool = False,
+                       want_alive: bool = False, counts: bool = True, q_lo: float = 0.05, q_hi: float = 0.95,
+                       budget_bytes: int) -> TripletScores:
+        """Triplets (x, t_x, T) sorted by (x, T, t_x): P(alive) per (triplet, draw) and, per level (x, T),
+        the quantities of a customer alive at T (see :class:`~clvmodels.models.protocol.TripletScores`).
+        Rows with T = 0 are new customers (P(alive) = 1)."""
+        x, tx, T = (np.ascontiguousarray(v, dtype=float) for v in (x, tx, T))
+        new = np.r_[True, (x[1:] != x[:-1]) | (T[1:] != T[:-1])] if len(x) else np.zeros(0, bool)
+        level_of = (np.cumsum(new) - 1).astype(np.int64)
+        lx, lT = x[new], T[new]
+        r, alpha, s, beta = self._flat()
+        draws = dict(zip(PARAMS, (r, alpha, s, beta)))
+        EH, PV, APV = level_paths(draws, lx, lT, h, k0, H, disc, want_pv=want_pv, want_alive=want_alive)
+        U2 = np.empty((len(lx), r.size))
+        LB = np.empty((len(lx), r.size))
+        _level_terms(r, alpha, s, beta, lx, lT, U2, LB)
+        PA = np.empty((len(x), r.size))
+        _alive_kernel(r, alpha, s, beta, x, tx, T, level_of, U2, LB, PA)
+        count = None
+        if counts:
+            count = np.empty((len(x), 3))
+            _count_block(draws, PA, np.arange(len(x)), lx, lT, level_of, h, q_lo, q_hi, budget_bytes, count)
+        return TripletScores(alive=PA, level_of=level_of, expected=EH, pv=PV, alive_pv=APV, counts=count)
+
+    # -- the mathematics at these draws, for model-agnostic callers (plots, validation, CLV reference) --
+    # Each returns (S, rows) arrays (one row per customer or grid point); draws held as (S,) arrays are
+    # broadcast against the rows, draws already shaped (S, 1) (as reduce_over_draws hands them) are used
+    # as they are.
+    def _cols(self, extra: int = 0):
+        def col(v):
+            v = np.asarray(v, dtype=float)
+            return v.reshape(v.shape + (1,) * (1 + extra)) if v.ndim == 1 else v
+        return col(self.r), col(self.alpha), col(self.s), col(self.beta)
+
+    def p_alive(self, x, tx, T):
+        """P(alive at T | x, t_x, T) (FHL note, section 5)."""
+        return _math.p_alive(*self._cols(), x, tx, T)
+
+    def expected_purchases(self, x, tx, T, t, start: float = 0.0):
+        """Conditional expected purchases in (T + start, T + t] (FHL note, section 6; with a start, the
+        window formula of :func:`.math.conditional_expected_purchases_window`)."""
+        if start:
+            return _math.conditional_expected_purchases_window(*self._cols(), x, tx, T, start, t)
+        return _math.conditional_expected_purchases(*self._cols(), x, tx, T, t)
+
+    def log_likelihood(self, x, tx, T):
+        """Each row's Pareto/NBD log-likelihood at each draw: (S, rows); 0 where T = 0."""
+        return _math.log_likelihood(*self._cols(), x, tx, T)
+
+    def expected_purchases_new(self, t):
+        """Expected purchases of a new customer in her first t periods (FHL note, section 4)."""
+        return _math.expected_purchases_new(*self._cols(), t)
+
+    def future_p_alive(self, x, tx, T, h):
+        """P(still alive at T + h | x, t_x, T)."""
+        return _math.future_p_alive(*self._cols(), x, tx, T, h)
+
+    def purchases_pmf(self, x, tx, T, t, max_count: int):
+        """P(Y(t) = k | x, t_x, T), k = 0..max_count: (S, rows, max_count + 1)."""
+        return _math.conditional_purchases_pmf(*self._cols(), x, tx, T, t, max_count)
+
+    def count_upper_bound(self, x, tx, T, t, tail: float = 1e-10):
+        """Per (draw, row) a count above which the purchases in (T, T + t] have mass below ``tail``."""
+        return _math.purchases_count_upper_bound(*self._cols(), x, tx, T, t, tail=tail)
+
+    def purchases_pmf_new(self, T, max_count: int, return_tail: bool = False):
+        """P(X(T) = k) of a new customer observed for T, k = 0..max_count (and the mass beyond)."""
+        return _math.purchases_pmf_new(*self._cols(), T, max_count, return_tail=return_tail)
+
+    def present_values(self, x, tx, T, k0: int, H: int, d: float, with_alive: bool = True):
+        """Per draw and row: discounted expected purchases sum_k (E[Y(k)] - E[Y(k-1)]) d^k and discounted
+        alive periods sum_k P(alive at T+k-1) d^k, k = k0+1..H, by the direct formulas (the engine's
+        reference). Shapes (S, rows). ``with_alive=False`` skips the second (only costs to serve use it)."""
+        cols = self._cols(extra=1)
+        ks = np.arange(k0, H + 1, dtype=float)[None, None, :]
+        xx, txx, TT = (np.asarray(v, float)[None, :, None] for v in (x, tx, T))
+        cum = _math.conditional_expected_purchases(*cols, xx, txx, TT, ks)
+        per_period = np.diff(cum, axis=2)                        # purchases in period k
+        disc = d ** np.arange(k0 + 1, H + 1, dtype=float)        # end-of-period discount factors
+        purchases_pv = per_period @ disc
+        if not with_alive:
+            return purchases_pv, np.zeros_like(purchases_pv)
+        alive = _math.future_p_alive(*cols, xx, txx, TT, ks[..., :-1])
+        return purchases_pv, alive @ disc
+
+    def simulate_holdout(self, x, tx, T, h: float, rng) -> np.ndarray:
+        """One posterior-predictive draw of the purchases in (T, T + h] per (draw, row), from the
+        generative story: alive at T with P(alive); given alive, lambda ~ Gamma(r + x, alpha + T),
+        mu ~ Gamma(s, beta + T) and a remaining lifetime tau ~ Exponential(mu); the count is
+        Poisson(lambda min(tau, h)). Integer array (S, rows)."""
+        r, alpha, s, beta = self._cols()
+        x, tx, T = (np.asarray(v, float) for v in (x, tx, T))
+        shape = np.broadcast_shapes(r.shape, x.shape)
+        alive = rng.uniform(size=shape) < _math.p_alive(r, alpha, s, beta, x, tx, T)
+        lam = rng.gamma(r + x, 1.0 / (alpha + T), size=shape)
+        mu = rng.gamma(s * np.ones(shape), 1.0 / (beta + T))
+        tau = rng.exponential(1.0, size=shape) / mu
+        return np.where(alive, rng.poisson(lam * np.minimum(tau, h)), 0)
