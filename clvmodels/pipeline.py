@@ -23,6 +23,10 @@ from .models import BetaGeoModel, GammaGammaModel  # noqa: F401 (documented here
 from .models.registry import DEFAULT_MODEL, TRANSACTION_MODELS, transaction_model
 from .draws import DEFAULT_SCORING_DRAWS
 from .scoring import score
+from .scoring.table import column_descriptions
+from .units import Duration
+from .value.clv import _per_customer
+from .value.new_customer import new_customer_value
 
 BGNBD_FILE = "bgnbd.clvm"
 GAMMA_GAMMA_FILE = "gamma_gamma.clvm"
@@ -135,7 +139,8 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
              model_dir=None, fit: bool = True,
              model: str | None = None, purchase_priors=None, bgnbd_priors=None, gamma_gamma_priors=None,
              purchase_model=None, spend_model=None, max_draws: int | None = DEFAULT_SCORING_DRAWS, engine: str = "auto",
-             negative_amounts: str = "error", zero_amounts: str = "keep", progress: bool = True) -> ForecastResult:
+             negative_amounts: str = "error", zero_amounts: str = "keep", progress: bool = True,
+             currency: str | None = None) -> ForecastResult:
     """Forecast every customer's purchases, spend and CLV with intervals from a transaction log.
 
     Give either ``transactions`` (DataFrame or CSV/Parquet path/glob, summarised with ``observation_end``
@@ -153,6 +158,14 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
     ``purchase_model`` / ``spend_model``: a configured, unfitted estimator to fit instead
     (:class:`GammaGammaModel` with ``gamma_gamma_priors`` by default): any model of the protocol
     (:mod:`clvmodels.models.protocol`).
+
+    ``result.metadata`` (what ``clv forecast`` writes in the Parquet schema and the JSON sidecar) also
+    holds ``new_customer`` (:func:`clvmodels.value.new_customer_value` at the same horizon, discount,
+    margin and cost to serve; with a scalar ``acquisition_cost``, ``clv_cac_ratio`` and the largest
+    acquisition cost that still pays back), ``segments`` (per segment: customers, total and mean CLV
+    with intervals from the joint draws, total historical value), ``columns`` (each column's
+    description and unit; ``currency`` names the amounts' currency, e.g. 'USD') and ``horizon``
+    (``value``, ``unit``, ``periods``).
     """
     from .data import summarize
 
@@ -189,7 +202,15 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
     _stderr_progress("scoring customers", progress)
     table = score(summary, bg, gg, horizon, discount_rate=discount_rate, margin=margin,
                   cost_to_serve=cost_to_serve, acquisition_cost=acquisition_cost, interval=interval,
-                  max_draws=max_draws, progress=progress)
+                  max_draws=max_draws, progress=progress, segment_summary=True)
+    cac = acquisition_cost if acquisition_cost is not None and not isinstance(acquisition_cost, (str, pd.Series)) else None
+    new_customer = new_customer_value(
+        bg, gg, horizon, discount_rate=discount_rate, acquisition_cost=cac, interval=interval, max_draws=max_draws,
+        margin=margin if not isinstance(margin, (str, pd.Series)) else float(pd.Series(_per_customer(margin, summary, "margin")).mean()),
+        cost_to_serve=cost_to_serve if not isinstance(cost_to_serve, (str, pd.Series))
+        else float(pd.Series(_per_customer(cost_to_serve, summary, "cost_to_serve")).mean()))
+    if isinstance(margin, (str, pd.Series)) or isinstance(cost_to_serve, (str, pd.Series)):
+        new_customer["note"] = "per-customer margin or cost to serve: the new customer is valued at their means"
     timings["predict"] = time.perf_counter() - t2
     if fit and model_dir is not None:  # saved only when the models have scored every customer
         with staged_outputs():
@@ -219,6 +240,13 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
         },
         "clv": table.attrs.get("clvmodels_clv", {}),
         "n_customers": int(len(table)),
+        "horizon": {"value": str(Duration.parse(horizon)), "unit": bg.time_unit_,
+                    "periods": new_customer["horizon_periods"]},
+        "currency": currency,
+        "new_customer": new_customer,
+        "segments": table.attrs.get("clvmodels_segments", {}),
+        "columns": column_descriptions(list(table.columns), time_unit=bg.time_unit_, horizon=horizon,
+                                       interval=interval, currency=currency),
     }
     meta = strict_json(meta)
     return ForecastResult(table=table, summary=summary, purchase_model=bg, spend_model=gg, metadata=meta,

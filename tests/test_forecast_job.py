@@ -108,3 +108,71 @@ def test_python_forecast_matches_cli(job, cdnow_transactions):
     cli = pd.read_parquet(job / "f.parquet")
     np.testing.assert_allclose(res.table["clv"].to_numpy(), cli["clv"].to_numpy(), rtol=1e-9)
     assert list(res.table.columns) == list(cli.columns)
+
+
+def test_columns_describe_themselves_in_the_parquet_schema_and_the_sidecar(job, cdnow_transactions):
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(job / "f.parquet")
+    side = json.loads((job / "f.parquet.meta.json").read_text())
+    assert set(side["columns"]) == set(schema.names)
+    for name in schema.names:
+        md = schema.field(name).metadata
+        assert md is not None, name
+        assert md[b"description"].decode() == side["columns"][name]["description"] != ""
+        assert md[b"unit"].decode() == side["columns"][name]["unit"]
+    unit = lambda c: schema.field(c).metadata[b"unit"].decode()  # noqa: E731
+    assert "currency" in unit("clv") and "currency" in unit("historical_clv") and "currency" in unit("clv_upper")
+    assert unit("p_any_purchase") == unit("p_alive_lower") == "probability"
+    assert unit("recency") == unit("T") == "weeks" and unit("expected_purchases") == "purchases"
+    assert "52W" in schema.field("clv").metadata[b"description"].decode()
+    assert "0.95 quantile" in schema.field("clv_upper").metadata[b"description"].decode()
+    assert side["horizon"] == {"value": "52W", "unit": "W", "periods": 52}
+    # last_purchase: the date of the customer's last purchase in the log
+    t = pd.read_parquet(job / "f.parquet")
+    last = cdnow_transactions.groupby("customer_id")["date"].max()
+    got = pd.to_datetime(t.set_index("customer_id")["last_purchase"])
+    assert (got.dt.normalize() == pd.to_datetime(last.reindex(got.index)).dt.normalize()).all()
+
+
+def test_new_customer_and_segments_in_the_metadata(job):
+    from clvmodels.pipeline import load_models
+    from clvmodels.value import new_customer_value
+
+    meta = read_table_metadata(job / "f.parquet")
+    side = json.loads((job / "f.parquet.meta.json").read_text())
+    bg, gg = load_models(job / "models")
+    want = new_customer_value(bg, gg, "52W", discount_rate=0.1, max_draws=200)
+    for m in (meta, side):
+        nc = m["new_customer"]
+        for k in ("expected_purchases", "clv", "clv_lower", "clv_upper", "max_acquisition_cost"):
+            assert nc[k] == pytest.approx(want[k], rel=1e-12), k
+        assert nc["horizon"] == "52W" and nc["time_unit"] == "W" and "clv_cac_ratio" not in nc
+        assert nc["clv_lower"] < nc["clv"] < nc["clv_upper"]
+    t = pd.read_parquet(job / "f.parquet")
+    seg = side["segments"]
+    assert seg == meta["segments"]
+    assert sum(v["customers"] for k, v in seg.items() if k != "all") == seg["all"]["customers"] == len(t)
+    for name, v in seg.items():
+        rows = t if name == "all" else t[t["segment"].astype(str) == name]
+        assert v["customers"] == len(rows)
+        # the posterior mean of a total is the sum of the customers' posterior means
+        assert v["clv_total"] == pytest.approx(rows["clv"].sum(), rel=1e-9)
+        assert v["historical_clv_total"] == pytest.approx(rows["historical_clv"].sum(), rel=1e-12)
+        assert v["clv_mean"] == pytest.approx(rows["clv"].mean(), rel=1e-9)
+        # the interval of a total from the joint draws is far narrower than the sum of the customers' bounds
+        assert rows["clv_lower"].sum() < v["clv_total_lower"] < v["clv_total"] < v["clv_total_upper"] < rows["clv_upper"].sum()
+
+
+def test_acquisition_cost_gives_the_payback_figures(cdnow_transactions):
+    import clvmodels
+
+    res = clvmodels.forecast(cdnow_transactions, observation_end="1998-06-30", time_unit="W", horizon="26W",
+                             margin=0.3, acquisition_cost=4.0, method="map", seed=5, max_draws=100, progress=False,
+                             currency="USD")
+    nc = res.metadata["new_customer"]
+    assert nc["acquisition_cost"] == 4.0 and nc["clv_cac_ratio"] == pytest.approx(nc["clv"] / 4.0)
+    assert nc["max_acquisition_cost_prudent"] == nc["clv_lower"] < nc["max_acquisition_cost"] == nc["clv"]
+    assert nc["margin"] == 0.3 and nc["horizon"] == "26W"
+    assert res.metadata["columns"]["clv"]["unit"] == "USD"
+    assert res.metadata["columns"]["clv_cac_ratio"]["unit"] == "ratio"

@@ -272,7 +272,10 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike, metadata: dict[str, A
     ``metadata`` (JSON-serialisable) is stored in the Parquet schema under the key ``clvmodels`` and,
     for both formats, in a JSON file beside the table (``<name>.meta.json``); the table and its
     sidecar are put in place together. ``sidecar=False`` leaves the JSON to the caller (who knows more
-    only after the table is written, e.g. the write time).
+    only after the table is written, e.g. the write time). When ``metadata["columns"]`` maps column
+    names to dicts (e.g. ``{"description": ..., "unit": ...}``), a Parquet file also carries each
+    column's entries in its field's own metadata (keys and values as UTF-8 text), so any Parquet reader
+    shows what a column means without the sidecar.
     """
     path = Path(path)
     fmt = table_format(path)
@@ -288,6 +291,16 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike, metadata: dict[str, A
                     meta = dict(table.schema.metadata or {})
                     meta[b"clvmodels"] = dumps(metadata).encode()
                     table = table.replace_schema_metadata(meta)
+                    per_field = metadata.get("columns")
+                    if isinstance(per_field, dict):
+                        fields = []
+                        for f in table.schema:
+                            info = per_field.get(f.name)
+                            if isinstance(info, dict):
+                                f = f.with_metadata({**(f.metadata or {}), **{str(k).encode(): str(v).encode()
+                                                                                for k, v in info.items()}})
+                            fields.append(f)
+                        table = table.cast(pa.schema(fields, metadata=table.schema.metadata))
                 pq.write_table(table, tmp)
             else:
                 out.to_csv(tmp, index=False)

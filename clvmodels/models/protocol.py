@@ -41,6 +41,10 @@ class TripletScores:
         (empty when not asked for).
     counts: (n, 3) predictive interval of the purchase count in (T, T + h] per triplet, the mixture over
         draws: lower, upper, mass inside (None when not asked for).
+    any_purchase: (levels, S) P(at least one purchase in (T, T + h] | alive at T), so that
+        P(X(h) = 0 | data) = 1 - alive + alive (1 - any_purchase) and the forecast table's
+        ``p_any_purchase`` is alive * any_purchase per draw. Optional: a scorer that leaves it None is
+        asked for ``purchases_pmf(x, tx, T, h, 0)`` per triplet instead (correct, slower).
     """
 
     alive: np.ndarray
@@ -49,6 +53,7 @@ class TripletScores:
     pv: np.ndarray
     alive_pv: np.ndarray
     counts: np.ndarray | None
+    any_purchase: np.ndarray | None = None
 
 
 class TransactionScorer(Protocol):

@@ -41,6 +41,7 @@ figcaption{font-size:12px;color:#5a6372;margin-top:4px}
 .note{background:#fff6e5;border-left:4px solid #e8a33d;padding:8px 12px;margin:10px 0;font-size:13px}
 .grid{display:flex;flex-wrap:wrap;gap:16px} .grid figure{flex:1 1 460px}
 footer{margin-top:40px;font-size:12px;color:#5a6372}
+p.headline{font-size:15px;background:#eef4fb;border-left:4px solid #3d7be8;padding:8px 12px;margin:12px 0}
 """
 
 
@@ -282,10 +283,30 @@ def _validation_section(result, holdout: pd.DataFrame, transactions, fig: _Figur
     return "".join(parts)
 
 
-def segment_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Customers, predicted and historical value and mean P(alive) per value segment."""
+def segment_table(table: pd.DataFrame, segments: dict | None = None) -> pd.DataFrame:
+    """Customers, predicted and historical value and mean P(alive) per value segment. With ``segments``
+    (the forecast metadata's per-segment summary, :func:`clvmodels.scoring.table.segment_summary_from_draws`)
+    the totals and means of predicted CLV come with their credible intervals from the joint draws, and a
+    last row ``all`` sums every customer."""
     from ..value.segments import SEGMENTS
 
+    if segments:
+        rows = {}
+        for name, v in segments.items():
+            rows[name] = {"customers": v["customers"],
+                          "share of customers": v["customers"] / max(segments.get("all", {}).get("customers", 0), 1),
+                          "predicted CLV, total": v["clv_total"],
+                          "total, interval": f"{_fmt(v['clv_total_lower'])} to {_fmt(v['clv_total_upper'])}",
+                          "predicted CLV, mean": v["clv_mean"],
+                          "mean, interval": f"{_fmt(v['clv_mean_lower'])} to {_fmt(v['clv_mean_upper'])}"}
+            if "p_any_purchase_mean" in v:
+                rows[name]["P(any purchase), mean"] = v["p_any_purchase_mean"]
+            if "historical_clv_total" in v:
+                rows[name]["historical CLV, total"] = v["historical_clv_total"]
+        out = pd.DataFrame.from_dict(rows, orient="index")
+        out = out[out["customers"] > 0]
+        out.index.name = "segment"
+        return out
     t = table.copy()
     t["segment"] = t["segment"].astype(str)
     g = t.groupby("segment", observed=True)
@@ -295,6 +316,8 @@ def segment_table(table: pd.DataFrame) -> pd.DataFrame:
                         "share of predicted CLV": g["clv"].sum() / t["clv"].sum() if t["clv"].sum() else np.nan,
                         "predicted CLV, mean": g["clv"].mean(),
                         "P(alive), mean": g["p_alive"].mean()})
+    if "p_any_purchase" in t.columns:
+        out["P(any purchase), mean"] = g["p_any_purchase"].mean()
     if "historical_clv" in t.columns:
         out["historical CLV, total"] = g["historical_clv"].sum()
     order = [s for s in SEGMENTS if s in out.index] + [s for s in out.index if s not in SEGMENTS]
@@ -318,10 +341,18 @@ def _value_section(result, fig: _Figures) -> str:
         desc.append(f"annual discount rate {float(rate):.0%}")
     parts = ["<h2 id=\"value\">Value segments</h2>",
              f"<p class=\"meta\">Predicted CLV: posterior mean per customer ({_e(', '.join(desc) or 'see settings')}). "
-             "Segments: high value (top 20% by CLV), medium value (next 30%), low value (the rest); at risk: "
-             "valuable customers (top 30% by predicted or historical value) with P(alive) below 0.5.</p>"]
+             "Segments: high value (top 20% by CLV), medium value (next 30%), low value (the rest; customers "
+             "with equal CLVs always share a tier); at risk: valuable customers (top 30% by predicted or historical "
+             "value) with a probability of at least one purchase in the horizon (P(any purchase)) or P(alive) "
+             f"below 0.5. Intervals: {float(result.metadata.get('interval', 0.9)) if isinstance(result.metadata, dict) else 0.9:.0%} "
+             "credible intervals of the segment's total and mean from the joint posterior draws.</p>",
+             ("<p class=\"meta\">BG/NBD gives P(alive) = 1 to every customer without a repeat purchase, however long "
+             "ago she bought (it lets customers drop out only right after a repeat purchase); P(any purchase) does "
+             "fall with the time since her purchase, which is why the at-risk rule uses it.</p>"
+              if getattr(result.purchase_model, "name", "") == "bgnbd" else "")]
     if "segment" in t.columns:
-        parts.append(_table(segment_table(t)))
+        segs = result.metadata.get("segments") if isinstance(result.metadata, dict) else None
+        parts.append(_table(segment_table(t, segs)))
     figs = [fig(lambda: P.plot_clv_distribution(t), "Predicted CLV across customers.", "CLV distribution")]
     if "historical_clv" in t.columns:
         figs.append(fig(lambda: P.plot_historical_vs_predicted(t), "Historical spend against predicted CLV.",
@@ -338,6 +369,26 @@ def top_customers_table(table: pd.DataFrame, n: int) -> pd.DataFrame:
     t = table.reset_index() if "customer_id" not in table.columns and table.index.name == "customer_id" else table
     cols = [c for c in TOP_COLUMNS if c in t.columns]
     return t.sort_values("clv", ascending=False, kind="stable").head(int(n))[cols].reset_index(drop=True)
+
+
+def _headline(result) -> str:
+    """The value of a new customer, and the acquisition cost that still pays back, from the forecast's
+    metadata (``new_customer``, :func:`clvmodels.value.new_customer_value`); empty when it has none."""
+    nc = result.metadata.get("new_customer") if isinstance(result.metadata, dict) else None
+    if not nc:
+        return ""
+    pct = f"{float(nc.get('interval', 0.9)):.0%}"
+    first = "first purchase included" if nc.get("include_first_purchase") else "after the first purchase"
+    text = (f"A <b>new customer</b> acquired now is worth <b>{_e(_fmt(nc['clv']))}</b> over {_e(nc['horizon'])} "
+            f"({pct} credible interval {_e(_fmt(nc['clv_lower']))} to {_e(_fmt(nc['clv_upper']))}; discounted, "
+            f"at margin {_e(_fmt(nc.get('margin')))}), from {_e(_fmt(nc['expected_purchases']))} expected repeat "
+            f"purchases ({first}). An acquisition cost pays back up to <b>{_e(_fmt(nc['max_acquisition_cost']))}</b> "
+            f"(posterior mean; prudent figure, the interval's lower bound: "
+            f"{_e(_fmt(nc['max_acquisition_cost_prudent']))}).")
+    if "clv_cac_ratio" in nc:
+        text += (f" At the acquisition cost of {_e(_fmt(nc['acquisition_cost']))}, CLV/CAC = "
+                 f"<b>{_e(_fmt(nc['clv_cac_ratio']))}</b>.")
+    return f'<p class="headline" id="new-customer">{text}</p>'
 
 
 def _top_section(result, fig: _Figures, top_n: int) -> str:
@@ -408,7 +459,7 @@ def render_report(result, *, holdout: pd.DataFrame | None = None, transactions: 
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body><main>"
         f"<h1>{_e(title)}</h1><p class=\"meta\">Created {_e(now)} by clvmodels {_e(__version__)}"
-        f"{' &middot; ' + _e(shown) if shown else ''}</p><p class=\"meta\">{nav}</p>{fails}"
+        f"{' &middot; ' + _e(shown) if shown else ''}</p>{_headline(result)}<p class=\"meta\">{nav}</p>{fails}"
         + "".join(body)
         + f"<footer>{_e(references)}Gamma-Gamma: Fader, Hardie "
           f"&amp; Lee (2005), Journal of Marketing Research 42(4). Versions: {_e(vtext)}.</footer>"

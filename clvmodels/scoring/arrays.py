@@ -33,7 +33,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..models.numerics.quantiles import _interval, _select  # noqa: F401 (engine._select: the old path)
-from ..models.triplet_scores import PREDICT_COLUMNS, predict_triplets, triplet_blocks
+from ..models.triplet_scores import ANY_PURCHASE_COLUMNS, PREDICT_COLUMNS, predict_triplets, triplet_blocks
 from ..draws import DEFAULT_CHUNK_BYTES, distinct, interval_bounds, require_finite
 
 
@@ -69,11 +69,27 @@ def _customer_kernel(spend, margin, cost, trip_of, level_of, PA, PV, APV, want_a
         out[c, 6] = md / S
 
 
+@njit(cache=True, error_model="numpy", parallel=True)
+def _group_kernel(spend, margin, cost, trip_of, level_of, PA, PV, APV, want_alive, weight, group, totals):
+    """totals[group[c], s] += weight[c] CLV[c, s] over customer rows c (CLV as :func:`_customer_kernel`):
+    per-draw CLV totals of groups of customers, parallel over draws so that no two threads add to the
+    same cell."""
+    S = spend.shape[1]
+    for s in prange(S):
+        for c in range(spend.shape[0]):
+            i = trip_of[c]
+            j = level_of[i]
+            val = margin[c] * spend[c, s] * PA[i, s] * PV[j, s]
+            if want_alive:
+                val -= cost[c] * PA[i, s] * APV[j, s]
+            totals[group[c], s] += weight[c] * val
+
+
 def score_arrays(purchases, spend, frequency, recency, T, monetary_value=None, *,
                  h: float, k0: int = 0, H: int = 0, discount_factor: float = 1.0, margin=1.0, cost=0.0,
                  interval: float = 0.9, counts: bool = True, clv: bool = True,
                  budget_bytes: int = DEFAULT_CHUNK_BYTES, progress: bool = False,
-                 discount: float | None = None) -> dict[str, np.ndarray]:
+                 discount: float | None = None, groups=None) -> dict[str, np.ndarray]:
     """Per-customer forecast arrays from S joint draws (see the module docstring).
 
     ``purchases``: a transaction model's scorer (``model.scorer(max_draws)``: S draws and
@@ -93,8 +109,15 @@ def score_arrays(purchases, spend, frequency, recency, T, monetary_value=None, *
     (1.0: no discounting); not a rate (the public functions take ``discount_rate``, annual, and convert).
     ``discount``: the old name of ``discount_factor``, deprecated (DeprecationWarning).
 
+    ``groups``: optional integer codes 0..G-1 per customer (e.g. segments); the result then also holds
+    ``group_clv_draws``, (G, S): the total CLV of each group at each joint draw, from which the
+    posterior mean and interval of a group's total (or mean) CLV follow (an interval of a total is not
+    the sum of its customers' bounds). Accumulated block by block: memory G x S, not customers x S.
+
     Returns arrays named
-    like the forecast table's columns (``p_alive``, ``p_alive_lower``, ...), every value finite
+    like the forecast table's columns (``p_alive``, ``p_alive_lower``, ..., ``p_any_purchase`` with its
+    interval: P(at least one purchase in (T, T + h] | data) = P(alive) P(any purchase | alive), per
+    draw), every value finite
     (:func:`require_finite` raises :class:`~clvmodels.errors.FitError` otherwise).
 
     Customers first seen at the end of the period (x = t_x = T = 0) are new customers, whom the
@@ -124,17 +147,29 @@ def score_arrays(purchases, spend, frequency, recency, T, monetary_value=None, *
 
     if not clv:  # the transaction model's half alone
         out = predict_triplets(purchases, x, tx, TT, h=h, interval=interval, counts=counts, budget_bytes=budget_bytes,
-                               progress=progress)
+                               progress=progress, any_purchase=True)
         require_finite(out)
         return out
     trip = distinct(x, TT, tx)                      # sorted by (x, T, t_x)
     xs, Ts, txs = trip.keys
     nt = len(xs)
     # customers sharing (triplet, spend, margin, cost) share every number; rows sorted by triplet
-    cust = distinct(trip.inverse, mv, np.ascontiguousarray(margins), np.ascontiguousarray(costs))
-    c_trip, c_mv, c_margin, c_cost = cust.keys
+    if groups is None:
+        cust = distinct(trip.inverse, mv, np.ascontiguousarray(margins), np.ascontiguousarray(costs))
+        c_trip, c_mv, c_margin, c_cost = cust.keys
+    else:
+        g = np.asarray(groups)
+        if g.shape != (n,) or (n and (g.min() < 0 or not np.issubdtype(g.dtype, np.integer))):
+            raise ValueError("groups must be one non-negative integer code per customer")
+        n_groups = int(g.max()) + 1 if n else 0
+        cust = distinct(trip.inverse, mv, np.ascontiguousarray(margins), np.ascontiguousarray(costs),
+                        g.astype(np.int64))
+        c_trip, c_mv, c_margin, c_cost, c_group = cust.keys
+        c_group = np.ascontiguousarray(c_group, dtype=np.int64)
+        c_weight = cust.counts.astype(float)
+        totals = np.zeros((n_groups, S))
     c_x = xs[c_trip]
-    triplet_rows = np.empty((nt, 6))
+    triplet_rows = np.empty((nt, 9))
     count_rows = np.empty((nt, 3))
     customer_rows = np.empty((len(cust), 7))
     # customer rows per spend block: a quarter of the budget, in one buffer reused by every block (fresh
@@ -153,9 +188,13 @@ def score_arrays(purchases, spend, frequency, recency, T, monetary_value=None, *
             _customer_kernel(spend.spend(c_x[u0:u1], c_mv[u0:u1], out=buf[:u1 - u0]), c_margin[u0:u1], c_cost[u0:u1],
                              c_trip[u0:u1] - t0, sc.level_of, sc.alive, sc.pv, sc.alive_pv, want_alive, lo_q,
                              hi_q, customer_rows[u0:u1])
+            if groups is not None:
+                _group_kernel(buf[:u1 - u0], c_margin[u0:u1], c_cost[u0:u1], c_trip[u0:u1] - t0, sc.level_of, sc.alive,
+                              sc.pv, sc.alive_pv, want_alive, c_weight[u0:u1], c_group[u0:u1], totals)
         del sc  # the next block's scores are made while this one would still be held
     inv = trip.inverse
     out = {name: triplet_rows[inv, k] for k, name in enumerate(PREDICT_COLUMNS[:6])}
+    out.update({name: triplet_rows[inv, 6 + k] for k, name in enumerate(ANY_PURCHASE_COLUMNS)})
     if counts:
         out.update({name: count_rows[inv, k] for k, name in enumerate(PREDICT_COLUMNS[6:])})
     ci = cust.inverse
@@ -163,4 +202,7 @@ def score_arrays(purchases, spend, frequency, recency, T, monetary_value=None, *
                 "expected_spend_upper": customer_rows[ci, 2], "clv": customer_rows[ci, 3], "clv_lower": customer_rows[ci, 4],
                 "clv_upper": customer_rows[ci, 5], "discounted_purchases": customer_rows[ci, 6]})
     require_finite(out)
+    if groups is not None:
+        require_finite({"group_clv_draws": totals.ravel()}, "CLV totals per group")
+        out["group_clv_draws"] = totals
     return out

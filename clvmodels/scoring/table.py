@@ -10,15 +10,16 @@ import pandas as pd
 
 from . import arrays as engine
 from ..errors import InputError
-from ..draws import DEFAULT_SCORING_DRAWS, joint_scorers
+from ..draws import DEFAULT_SCORING_DRAWS, interval_bounds, joint_scorers
 from ..units import Duration, discount_rate_per_period
 from ..value.clv import _per_customer, _periods, add_cac_columns, check_models_and_data
 from ..value.segments import value_segments
 
 #: the fixed columns of the forecast table, in order (plain names are posterior means)
 FORECAST_COLUMNS = [
-    "customer_id", "frequency", "recency", "T", "monetary_value", "historical_clv",
+    "customer_id", "frequency", "recency", "T", "monetary_value", "historical_clv", "last_purchase",
     "p_alive", "p_alive_lower", "p_alive_upper",
+    "p_any_purchase", "p_any_purchase_lower", "p_any_purchase_upper",
     "expected_purchases", "expected_purchases_lower", "expected_purchases_upper",
     "purchases_lower", "purchases_upper",
     "expected_spend", "expected_spend_lower", "expected_spend_upper",
@@ -28,11 +29,15 @@ FORECAST_COLUMNS = [
 
 def score(summary: pd.DataFrame, bgnbd_model, gamma_gamma_model, horizon, *, discount_rate: float = 0.0,
           margin=1.0, cost_to_serve=0.0, acquisition_cost=None, interval: float = 0.9,
-          max_draws: int | None = DEFAULT_SCORING_DRAWS, segment_options: dict | None = None, progress: bool = False) -> pd.DataFrame:
+          max_draws: int | None = DEFAULT_SCORING_DRAWS, segment_options: dict | None = None, progress: bool = False,
+          segment_summary: bool = False) -> pd.DataFrame:
     """The forecast table: one row per customer of ``summary`` (indexed by customer_id) with
     :data:`FORECAST_COLUMNS` (plus CAC columns when ``acquisition_cost`` is given).
 
     ``horizon`` (e.g. '52W') is both the window of the purchase predictions and the CLV horizon.
+    ``p_any_purchase`` is P(at least one purchase in the horizon | data) = 1 - P(X(h) = 0 | data); every
+    column's meaning and unit: :func:`column_descriptions`. ``last_purchase`` (date) is copied from the
+    summary when it has one (:func:`clvmodels.summarize` gives it).
     Every column comes from the same ``max_draws`` joint posterior draws (default 1,000, evenly thinned;
     None = all) in one pass of :func:`clvmodels.scoring.arrays.score_arrays`.
 
@@ -41,6 +46,13 @@ def score(summary: pd.DataFrame, bgnbd_model, gamma_gamma_model, horizon, *, dis
     Every customer is scored: those first seen at the end of the period (T = 0) as new customers, those
     whose repeat purchases are all worth 0 with the spend expectation at a mean spend of 0. No column
     of the table ever holds NaN or inf: :class:`~clvmodels.errors.FitError` instead, naming the columns.
+
+    ``segment_summary``: also put :func:`segment_summary_from_draws`'s per-segment summary (customers,
+    total and mean CLV with intervals from the joint draws, total historical value) in
+    ``table.attrs["clvmodels_segments"]``. The interval of a segment's total needs the total at every
+    draw, which needs the segments, which need every customer's CLV: so it costs a second pass of the
+    CLV computation (without the count intervals), accumulating per-draw totals per segment (memory:
+    segments x draws).
     """
     bg, gg = bgnbd_model, gamma_gamma_model
     check_models_and_data(bg, gg, summary, "data to score")
@@ -57,13 +69,16 @@ def score(summary: pd.DataFrame, bgnbd_model, gamma_gamma_model, horizon, *, dis
     costs = _per_customer(cost_to_serve, summary, "cost_to_serve")
     purchases, spend = joint_scorers(bg, gg, max_draws)
     x = summary["frequency"].to_numpy(float)
-    arr = engine.score_arrays(purchases, spend, x, summary["recency"].to_numpy(float), summary["T"].to_numpy(float),
-                              summary["monetary_value"].to_numpy(float), h=h, k0=k0, H=H, discount_factor=d,
-                              margin=margins, cost=costs, interval=interval, progress=progress)
+    args = (purchases, spend, x, summary["recency"].to_numpy(float), summary["T"].to_numpy(float),
+            summary["monetary_value"].to_numpy(float))
+    kw = dict(h=h, k0=k0, H=H, discount_factor=d, margin=margins, cost=costs, interval=interval)
+    arr = engine.score_arrays(*args, **kw, progress=progress)
     base_cols = ["frequency", "recency", "T", "monetary_value"]
     if "historical_clv" in summary.columns:
         base_cols.append("historical_clv")
     table = summary[base_cols].copy()
+    if "last_purchase" in summary.columns:  # the date, as summarize() gives it (a summary may not have it)
+        table["last_purchase"] = pd.to_datetime(summary["last_purchase"]).astype("datetime64[ns]")
     for c in FORECAST_COLUMNS:
         if c in arr:
             table[c] = arr[c]
@@ -76,7 +91,98 @@ def score(summary: pd.DataFrame, bgnbd_model, gamma_gamma_model, horizon, *, dis
     extra = [c for c in table.columns if c not in cols]
     out = table[cols + extra]
     engine.require_finite(out, "forecast table", skip=("customer_id",))
+    if segment_summary:
+        codes = table["segment"].cat.codes.to_numpy().astype(np.int64)
+        totals = engine.score_arrays(*args, **kw, counts=False, groups=codes)["group_clv_draws"]
+        out.attrs["clvmodels_segments"] = segment_summary_from_draws(out, totals, interval)
     out.attrs["clvmodels_clv"] = {"horizon": str(Duration.parse(horizon)), "start": None,
                                   "discount_rate_annual": discount_rate, "discount_rate_per_period": i,
                                   "interval": interval, "n_draws": purchases.n_draws}
+    return out
+
+
+def segment_summary_from_draws(table: pd.DataFrame, totals: np.ndarray, interval: float) -> dict:
+    """Per segment of ``table`` (its categorical ``segment`` column, categories in order) and for all
+    customers (``"all"``): ``customers``, ``clv_total`` (posterior mean of the segment's total CLV) with
+    ``clv_total_lower``/``_upper`` (quantiles of the total over the joint draws: ``totals[g, s]`` is
+    segment g's total at draw s), ``clv_mean`` (per customer) with its bounds (the total's over the
+    customers), ``historical_clv_total`` (what they have spent so far, when the table has it) and
+    ``p_any_purchase_mean``. Currency units. Empty segments are listed with 0 customers and totals 0."""
+    lo_q, hi_q = interval_bounds(interval)
+    cats = list(table["segment"].cat.categories)
+    codes = table["segment"].cat.codes.to_numpy()
+    S = totals.shape[1]
+    full = np.zeros((len(cats) + 1, S))
+    full[:totals.shape[0]] = totals
+    full[-1] = totals.sum(axis=0)
+    out = {}
+    for g, name in enumerate(cats + ["all"]):
+        sel = codes == g if name != "all" else np.ones(len(codes), bool)
+        n = int(sel.sum())
+        tot = full[g]
+        row = {"customers": n, "clv_total": float(tot.mean()), "clv_total_lower": float(np.quantile(tot, lo_q)),
+               "clv_total_upper": float(np.quantile(tot, hi_q))}
+        row.update({"clv_mean": row["clv_total"] / n if n else 0.0,
+                    "clv_mean_lower": row["clv_total_lower"] / n if n else 0.0,
+                    "clv_mean_upper": row["clv_total_upper"] / n if n else 0.0})
+        if "historical_clv" in table.columns:
+            row["historical_clv_total"] = float(table["historical_clv"].to_numpy()[sel].sum())
+        if "p_any_purchase" in table.columns:
+            row["p_any_purchase_mean"] = float(table["p_any_purchase"].to_numpy()[sel].mean()) if n else 0.0
+        out[name] = row
+    return out
+
+
+def column_descriptions(columns, *, time_unit: str, horizon, interval: float, currency: str | None = None) -> dict:
+    """name -> {"description", "unit"} for the forecast table's ``columns`` (those it has: the fixed
+    ones, the CAC columns), with the horizon, the time unit and the currency spelled out. ``currency``:
+    the name of the transaction log's currency ('USD', 'EUR'; None: 'currency units of the transaction
+    log's amounts'). Columns this function does not know get a description saying so."""
+    cur = currency or "currency units of the transaction log's amounts"
+    hz = str(Duration.parse(horizon))
+    pct = f"{interval:.0%}"
+    lo, hi = interval_bounds(interval)
+    unit_name = {"D": "days", "W": "weeks", "M": "months", "Y": "years"}.get(str(time_unit), f"periods of {time_unit}")
+    win = f"the next {hz} after the end of the observation period"
+    base = {
+        "customer_id": ("the customer's identifier, as in the transaction log", "identifier"),
+        "frequency": ("repeat purchases in the observation period (purchase days after the first)", "purchases"),
+        "recency": ("time from the first to the last purchase", unit_name),
+        "T": ("time from the first purchase to the end of the observation period", unit_name),
+        "monetary_value": ("mean spend per repeat purchase (0 without repeat purchases)", cur),
+        "historical_clv": ("total spend so far, first purchase included", cur),
+        "last_purchase": ("date of the last purchase in the observation period", "date"),
+        "p_alive": ("probability that the customer is still active (has not dropped out) at the end of the "
+                    "observation period, posterior mean; BG/NBD gives 1 to every customer without repeat "
+                    "purchases", "probability"),
+        "p_any_purchase": (f"probability of at least one purchase in {win}, 1 - P(no purchase | data), posterior "
+                           "mean", "probability"),
+        "expected_purchases": (f"expected number of purchases in {win}, posterior mean", "purchases"),
+        "purchases_lower": (f"lower bound of the {pct} predictive interval of the number of purchases in {win}",
+                            "purchases"),
+        "purchases_upper": (f"upper bound of the {pct} predictive interval of the number of purchases in {win}",
+                            "purchases"),
+        "expected_spend": ("expected spend per future purchase, posterior mean", cur),
+        "clv": (f"customer lifetime value over {win}: discounted margin on expected spend minus cost to serve, "
+                "posterior mean", cur),
+        "segment": ("marketing segment: at risk, high value, medium value or low value (see the README)", "label"),
+        "clv_minus_cac": ("CLV minus the acquisition cost, posterior mean", cur),
+        "clv_cac_ratio": ("posterior mean CLV over the acquisition cost (> 1: the customer pays back)", "ratio"),
+        "expected_coverage": ("probability mass inside the purchase-count interval", "probability"),
+    }
+    out = {}
+    for c in columns:
+        stem, bound = c, None
+        for suffix in ("_lower", "_upper"):
+            if c.endswith(suffix) and c[:-len(suffix)] in base and c not in base:
+                stem, bound = c[:-len(suffix)], suffix[1:]
+        if stem in base:
+            desc, unit = base[stem]
+            if bound is not None:
+                q = lo if bound == "lower" else hi
+                desc = (f"{bound} bound of the {pct} central credible interval (the {q:g} quantile over the "
+                        f"posterior draws) of: {desc.replace(', posterior mean', '')}")
+        else:
+            desc, unit = "a column clvmodels does not describe (e.g. carried over from the input)", "unknown"
+        out[c] = {"description": desc, "unit": unit}
     return out

@@ -9,8 +9,8 @@ CLI call) on each Arrow batch of customers. Every per-customer number is therefo
 
 Segments are the one thing that depends on all customers (value tiers are shares of the ranking by
 CLV): they are recomputed over the whole DataFrame after the per-batch scoring, exactly as
-:func:`clvmodels.value.value_segments` ranks them (ties broken by ``customer_id``, which is the order
-of a summary made by :func:`clvmodels.summarize`). The cut-offs are found without sorting the data:
+:func:`clvmodels.value.value_segments` ranks them (ties never cut: every customer whose value equals
+the one at a cut-off is in the top). The cut-offs are found without sorting the data:
 approximate quantiles bracket each cut-off, the few rows inside the bracket are ranked exactly on the
 driver, and the tier of every customer is then a comparison with the cut-off.
 
@@ -78,6 +78,8 @@ def _spark_type(dtype, name: str, id_type):
 
     if name == "customer_id":
         return id_type
+    if name == "last_purchase":  # a date, as in the Spark summary (score() gives datetime64 at midnight)
+        return T.DateType()
     if isinstance(dtype, pd.CategoricalDtype) or dtype == object or pd.api.types.is_string_dtype(dtype):
         return T.StringType()
     if pd.api.types.is_bool_dtype(dtype):
@@ -111,6 +113,8 @@ def _probe(columns: list[str], option_columns: list[str], id_dtype, metadata: di
     data = {"frequency": np.array([1], np.int64), "recency": [1.0], "T": [2.0], "monetary_value": [1.0]}
     if "historical_clv" in columns:
         data["historical_clv"] = [1.0]
+    if "last_purchase" in columns:
+        data["last_purchase"] = [pd.Timestamp("2000-01-01")]
     for c in option_columns:
         data[c] = [1.0]
     probe = pd.DataFrame(data, index=pd.Index(np.array([0]).astype(id_dtype) if id_dtype is not None else ["0"],
@@ -166,7 +170,7 @@ def score_spark(summary_sdf, bgnbd_model, gamma_gamma_model, horizon, *, discoun
     option_columns = [c for c in (_check_option(margin, "margin", columns),
                                   _check_option(cost_to_serve, "cost_to_serve", columns),
                                   _check_option(acquisition_cost, "acquisition_cost", columns)) if c]
-    keep = needed + (["historical_clv"] if "historical_clv" in columns else [])
+    keep = needed + [c for c in ("historical_clv", "last_purchase") if c in columns]
     keep += [c for c in dict.fromkeys(option_columns) if c not in keep]
     meta = summary_metadata(summary_sdf)
     id_field = summary_sdf.schema[customer_id]
@@ -209,6 +213,8 @@ def score_spark(summary_sdf, bgnbd_model, gamma_gamma_model, horizon, *, discoun
             s.attrs["clvmodels"] = meta
             table = score_batch(s, bg, gg, horizon, **kwargs)
             table["segment"] = table["segment"].astype(str)
+            if "last_purchase" in table.columns:
+                table["last_purchase"] = table["last_purchase"].dt.date
             yield table[out_cols]
 
     src = summary_sdf.select(*[F.col(f"`{c}`") for c in keep])
@@ -240,6 +246,7 @@ def _global_segments(scored, has_history: bool, options: dict):
     medium_share = options.get("medium_share", 0.3)
     risk_value_share = options.get("risk_value_share", 0.3)
     risk_p_alive = options.get("risk_p_alive", 0.5)
+    risk_p_any = options.get("risk_p_any_purchase", 0.5)
 
     def valid(c):
         return F.col(c).isNotNull() & ~F.isnan(F.col(c))
@@ -259,13 +266,17 @@ def _global_segments(scored, has_history: bool, options: dict):
     valuable = top_clv[k_risk]
     if has_history:
         valuable = valuable | _top_k(scored, "historical_clv", [k_risk], int(counts["n_hist"] or 0))[k_risk]
-    at_risk = valuable & F.coalesce(F.col("p_alive") < F.lit(float(risk_p_alive)), F.lit(False))
+    unlikely = F.col("p_alive") < F.lit(float(risk_p_alive))
+    if risk_p_any is not None:
+        unlikely = unlikely | (F.col("p_any_purchase") < F.lit(float(risk_p_any)))
+    at_risk = valuable & F.coalesce(unlikely, F.lit(False))
     return F.when(at_risk, F.lit("at risk")).otherwise(tier)
 
 
 def _top_k(sdf, col: str, ks: list[int], n_valid: int) -> dict:
-    """For each k, a boolean Spark expression: the row is among the first k in the order (col
-    descending, customer_id ascending), NaN and null values last (never in the top)."""
+    """For each k, a boolean Spark expression: the row's value is at least the k-th largest (ties with
+    the k-th all in: value_segments ranks by method="min" so that ties are never cut), NaN and null
+    values never in the top."""
     from pyspark.sql import functions as F
 
     c, cid = F.col(col), F.col("customer_id")
@@ -303,7 +314,7 @@ def _top_k(sdf, col: str, ks: list[int], n_valid: int) -> dict:
                 hi = np.inf
         else:  # pragma: no cover
             raise RuntimeError(f"could not locate the cut-off of the top {k} by {col}")
-        out[k] = ok & ((c > F.lit(v_star)) | ((c == F.lit(v_star)) & (cid <= F.lit(id_star))))
+        out[k] = ok & (c >= F.lit(v_star))
     return out
 
 

@@ -285,3 +285,35 @@ def test_report_renders_in_headless_chromium(html, tmp_path):
     assert blue > 0.001, "no figure colours in the screenshot"
     # headings are dark text on white: the top of the page has dark pixels
     assert (im[:200].sum(axis=2) < 200).mean() > 0.002
+
+
+def test_headline_new_customer_and_segment_intervals(result, cdnow_split):
+    """The headline states the new customer's value from the metadata; the segment table shows the
+    totals' intervals from the joint draws when the metadata has them."""
+    import dataclasses
+
+    from clvmodels.scoring import score
+    from clvmodels.value import new_customer_value
+
+    nc = new_customer_value(result.purchase_model, result.spend_model, "52W", discount_rate=0.1, margin=0.3,
+                            acquisition_cost=5.0, max_draws=200)
+    table = score(cdnow_split, result.purchase_model, result.spend_model, "52W", discount_rate=0.1, max_draws=200,
+                  segment_summary=True)
+    segs = table.attrs["clvmodels_segments"]
+    res = dataclasses.replace(result, table=table, metadata={**result.metadata, "new_customer": nc, "segments": segs})
+    text = render_report(res, figures=False)
+    doc = parse(text)
+    head = re.search(r'<p class="headline"[^>]*>(.*?)</p>', text, re.S).group(1)
+    plain = re.sub(r"<[^>]+>", "", head)
+    assert f"worth {nc['clv']:,.2f} over 52W" in plain
+    assert f"90% credible interval {nc['clv_lower']:,.2f} to {nc['clv_upper']:,.2f}" in plain
+    assert f"pays back up to {nc['max_acquisition_cost']:,.2f}" in plain
+    assert f"CLV/CAC = {nc['clv_cac_ratio']:,.2f}" in plain
+    seg = next(t for t in doc.tables if t and t[0][0] == "segment")
+    rows = {r[0]: dict(zip(seg[0], r)) for r in seg[1:]}
+    assert rows["all"]["customers"] == "2,357"
+    assert rows["all"]["total, interval"] == (f"{segs['all']['clv_total_lower']:,.0f} to "
+                                              f"{segs['all']['clv_total_upper']:,.0f}")
+    assert "P(alive) = 1" in text                     # BG/NBD's one-time buyers, said in the report
+    # without the metadata there is no headline (a result built by hand)
+    assert 'class="headline"' not in render_report(result, figures=False)

@@ -346,6 +346,16 @@ def _count_block(bg_draws, PA, rows, xs, Ts, xt_rows, h, q_lo, q_hi, budget_byte
         pos = end
 
 
+def alive_any_purchase(r, alpha, lx, lT, h: float) -> np.ndarray:
+    """(levels, S) P(at least one purchase in (T, T + h] | alive at T) at level (x, T) and draw s: the
+    customer alive at T buys at lambda ~ Gamma(r + x, rate alpha + T) and can drop out only right after
+    a purchase, so no purchase means no Poisson event: 1 - ((alpha + T)/(alpha + T + h))^(r + x)
+    (FHL 2005 eq. 8 at k = 0 for the updated parameters), as -expm1 for accuracy at small h."""
+    R = np.asarray(r, float)[None, :] + np.asarray(lx, float)[:, None]
+    A0 = np.asarray(alpha, float)[None, :] + np.asarray(lT, float)[:, None]
+    return -np.expm1(-R * np.log1p(float(h) / A0))
+
+
 @dataclass(frozen=True)
 class BetaGeoDraws:
     """S posterior draws of (r, alpha, a, b), scored by the scoring computation through
@@ -384,7 +394,8 @@ class BetaGeoDraws:
         if counts:
             count = np.empty((len(x), 3))
             _count_block(draws, PA, np.arange(len(x)), lx, lT, level_of, h, q_lo, q_hi, budget_bytes, count)
-        return TripletScores(alive=PA, level_of=level_of, expected=EH, pv=PV, alive_pv=APV, counts=count)
+        return TripletScores(alive=PA, level_of=level_of, expected=EH, pv=PV, alive_pv=APV, counts=count,
+                             any_purchase=alive_any_purchase(self.r, self.alpha, lx, lT, h))
 
     # -- the mathematics at these draws, for model-agnostic callers (plots, validation, CLV reference) --
     # Each returns (S, rows) arrays (one row per customer or grid point); draws held as (S,) arrays are

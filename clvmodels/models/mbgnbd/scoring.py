@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
-from ..bgnbd.scoring import _count_block, xt_paths
+from ..bgnbd.scoring import _count_block, alive_any_purchase, xt_paths
 from ..protocol import TripletScores
 from . import math as _math
 
@@ -90,7 +90,9 @@ class ModifiedBetaGeoDraws:
         if counts:
             count = np.empty((len(x), 3))
             _count_block(draws, PA, np.arange(len(x)), lx, lT, level_of, h, q_lo, q_hi, budget_bytes, count)
-        return TripletScores(alive=PA, level_of=level_of, expected=EH, pv=PV, alive_pv=APV, counts=count)
+        # alive at T, drop-out only right after a purchase: no purchase means no Poisson event, as BG/NBD's
+        return TripletScores(alive=PA, level_of=level_of, expected=EH, pv=PV, alive_pv=APV, counts=count,
+                             any_purchase=alive_any_purchase(draws["r"], draws["alpha"], lx, lT, h))
 
     # -- the mathematics at these draws, for model-agnostic callers (plots, validation, CLV reference) --
     # Each returns (S, rows) arrays; draws held as (S,) arrays are broadcast against the rows, draws
