@@ -231,7 +231,12 @@ def score_spark(summary_sdf, bgnbd_model, gamma_gamma_model, horizon, *, discoun
     s_gg = gamma_gamma_model.posterior_.sizes["chain"] * gamma_gamma_model.posterior_.sizes["draw"]
     clv_meta["n_draws"] = int(min(s_bg, s_gg, max_draws or max(s_bg, s_gg)))  # as customer_lifetime_value
     forecast_meta = {"clvmodels_clv": clv_meta, METADATA_KEY: meta}
-    cols = [F.col("customer_id").alias("customer_id", metadata=forecast_meta)] + [F.col(f"`{c}`") for c in out_cols[1:]]
+    # each column's description and unit, as clv forecast writes them in its Parquet fields
+    from ..scoring.table import column_descriptions
+
+    described = column_descriptions(out_cols, time_unit=bgnbd_model.time_unit_, horizon=horizon, interval=interval)
+    cols = ([F.col("customer_id").alias("customer_id", metadata={**forecast_meta, **described["customer_id"]})]
+            + [F.col(f"`{c}`").alias(c, metadata=described[c]) for c in out_cols[1:]])
     return out.select(*cols)
 
 

@@ -404,6 +404,10 @@ def test_spark_scoring_equals_score(forecasts):
     assert set(got["segment"]) == {"at risk", "high value", "medium value", "low value"}
     meta = sdf.schema["customer_id"].metadata
     assert meta["clvmodels_clv"]["n_draws"] == 40 and meta["clvmodels_clv"]["horizon"] == "26W"
+    # each column described with its unit, as in clv forecast's Parquet fields
+    assert sdf.schema["clv"].metadata["unit"] == "currency units of the transaction log's amounts"
+    assert sdf.schema["p_any_purchase_upper"].metadata["unit"] == "probability"
+    assert "26W" in sdf.schema["expected_purchases"].metadata["description"]
 
 
 def test_forecast_is_written_as_parquet_atomically(forecasts, tmp_path):
