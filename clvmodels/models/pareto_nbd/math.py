@@ -291,6 +291,26 @@ def _alive_pmf_row(R, A0, s, B0, t, out):
             _nb_add(R, A0, u, _PMF_W[j] * width * dens, out)
 
 
+@njit(**_JIT)
+def _alive_any1(R, A0, s, B0, t):
+    """P(at least one purchase in the next t | alive now) = 1 - P(0 | alive), as the mixture over the
+    death time of 1 - (A0/(A0 + U))^R (by -expm1, so small probabilities keep their relative accuracy),
+    on the nodes of :func:`_alive_pmf_row`."""
+    if t <= 0.0:
+        return 0.0
+    acc = math.exp(-s * math.log1p(t / B0)) * -math.expm1(-R * math.log1p(t / A0))
+    m = min(A0, B0)
+    W = math.log1p(t / m)
+    npan = max(1, int(math.ceil(W * max((R + s + 1.0) / _PMF_EFOLDS, 1.0))))
+    width = W / npan
+    for p in range(npan):
+        for j in range(_PMF_X.size):
+            u = m * math.expm1((p + _PMF_X[j]) * width)
+            dens = s / B0 * math.exp(-(s + 1.0) * math.log1p(u / B0)) * (m + u)
+            acc += _PMF_W[j] * width * dens * -math.expm1(-R * math.log1p(u / A0))
+    return acc
+
+
 @njit(**_JIT, parallel=True)
 def _alive_pmf_many(R, A0, s, B0, t, pa, pmf, tail):
     """pmf[i] = pa_i P(k | alive) + (1 - pa_i)[k = 0]; tail[i] = pa_i (1 - sum_k P(k | alive)) (absolute

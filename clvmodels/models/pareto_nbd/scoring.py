@@ -14,7 +14,8 @@ Pareto/NBD those level quantities are closed forms (no hypergeometric function, 
   period's integral is (B0/(B0 + k - 1))^s times the expected time alive of a customer alive at k - 1
   (no difference of two cumulative integrals);
 - the count distribution of a customer alive at T (the mixture over the death time,
-  :func:`.math._alive_pmf_row`), per (draw, level), for the count intervals.
+  :func:`.math._alive_pmf_row`), per (draw, level), for the count intervals, and its P(no purchase)
+  for the probability of at least one purchase (``TripletScores.any_purchase``).
 
 P(alive) needs the two tail integrals of the likelihood (:func:`.likelihood._tail`): the one at T once
 per (draw, level), the one at t_x per (draw, triplet). The direct formulas of :mod:`.math` are the
@@ -32,7 +33,7 @@ from ..numerics.quantiles import _mixture_interval
 from ..protocol import TripletScores
 from . import math as _math
 from .likelihood import _tail
-from .math import _alive_pmf_row, _count_bound_many
+from .math import _alive_any1, _alive_pmf_row, _count_bound_many
 
 #: the parameters in the order of the scorer's fields
 PARAMS = ("r", "alpha", "s", "beta")
@@ -142,6 +143,25 @@ def _alive_pmf_block(r, alpha, s, beta, bx, bT, h, pmf):
         _alive_pmf_row(r[d] + bx[j], alpha[d] + bT[j], s[d], beta[d] + bT[j], h, pmf[j, d])
 
 
+@njit(cache=True, error_model="numpy", parallel=True)
+def _any_kernel(r, alpha, s, beta, lx, lT, h, ANY):
+    """ANY[j, d] = P(at least one purchase in (T, T + h] | alive at T) at level (lx[j], lT[j]), draw d."""
+    S = r.size
+    for j in prange(lx.size):
+        for d in range(S):
+            ANY[j, d] = _alive_any1(r[d] + lx[j], alpha[d] + lT[j], s[d], beta[d] + lT[j], h)
+
+
+def alive_any_purchase(draws, lx, lT, h: float) -> np.ndarray:
+    """(levels, S) P(at least one purchase in (T, T + h] | alive at T) per level (x, T) and draw: one
+    minus the count distribution's P(0 | alive) (:func:`.math._alive_any1`)."""
+    r, alpha, s, beta = (np.ascontiguousarray(np.ravel(draws[k]), dtype=float) for k in PARAMS)
+    lx, lT = np.ascontiguousarray(lx, dtype=float), np.ascontiguousarray(lT, dtype=float)
+    out = np.empty((lx.size, r.size))
+    _any_kernel(r, alpha, s, beta, lx, lT, float(h), out)
+    return out
+
+
 def _count_block(draws, PA, rows, xs, Ts, xt_rows, h, q_lo, q_hi, budget_bytes, out):
     """Count intervals for triplets ``rows`` (indices into PA) whose (x, T) levels are ``xt_rows`` (into
     xs/Ts). Fills the three columns of out[rows]: the lower and upper bounds of the predictive count
@@ -228,7 +248,8 @@ class ParetoNBDDraws:
         if counts:
             count = np.empty((len(x), 3))
             _count_block(draws, PA, np.arange(len(x)), lx, lT, level_of, h, q_lo, q_hi, budget_bytes, count)
-        return TripletScores(alive=PA, level_of=level_of, expected=EH, pv=PV, alive_pv=APV, counts=count)
+        return TripletScores(alive=PA, level_of=level_of, expected=EH, pv=PV, alive_pv=APV, counts=count,
+                             any_purchase=alive_any_purchase(draws, lx, lT, h))
 
     # -- the mathematics at these draws, for model-agnostic callers (plots, validation, CLV reference) --
     # Each returns (S, rows) arrays (one row per customer or grid point); draws held as (S,) arrays are
