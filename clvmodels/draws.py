@@ -22,6 +22,8 @@ from typing import Callable, Mapping
 import numpy as np
 import pandas as pd
 
+from ._renamed import renamed_keywords
+
 #: bytes of float64 work per chunk (draws x rows x per-row width); keeps peak memory bounded
 DEFAULT_CHUNK_BYTES = 64 * 2**20
 #: the joint posterior draws behind every per-customer forecast unless a caller asks otherwise: the
@@ -167,10 +169,11 @@ def require_finite(columns: dict, what: str = "forecast", *, skip: tuple[str, ..
         "and check the fits' diagnostics")
 
 
-def joint_scorers(bgnbd_model, gamma_gamma_model, max_draws: int | None = DEFAULT_SCORING_DRAWS):
+@renamed_keywords(bgnbd_model="purchase_model", gamma_gamma_model="spend_model")
+def joint_scorers(purchase_model, spend_model, max_draws: int | None = DEFAULT_SCORING_DRAWS):
     """:func:`joint_draws` as the models' scorers (:mod:`clvmodels.models.protocol`), for the engine."""
-    pb, pg = joint_draws(bgnbd_model, gamma_gamma_model, max_draws)
-    return bgnbd_model.scorer_class.from_mapping(pb), gamma_gamma_model.scorer_class.from_mapping(pg)
+    pb, pg = joint_draws(purchase_model, spend_model, max_draws)
+    return purchase_model.scorer_class.from_mapping(pb), spend_model.scorer_class.from_mapping(pg)
 
 
 def joint_draws(bgnbd_model, gamma_gamma_model, max_draws: int | None = DEFAULT_SCORING_DRAWS):

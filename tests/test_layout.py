@@ -10,7 +10,7 @@ from .imports import PACKAGE, graph
 
 #: the layers, bottom up: a module may import its own layer and those below
 LAYERS = [
-    {"", "errors", "units", "io", "draws", "predict", "datasets"},
+    {"", "_renamed", "errors", "units", "io", "draws", "predict", "datasets"},
     {"data"},
     {"models", "simulate"},  # simulate: the models' stories (in their packages) composed
     {"engine", "scoring", "value", "pipeline", "validation"},

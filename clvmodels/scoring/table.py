@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .._renamed import renamed_keywords
 from . import arrays as engine
 from ..errors import InputError
 from ..draws import DEFAULT_SCORING_DRAWS, interval_bounds, joint_scorers
@@ -27,7 +28,8 @@ FORECAST_COLUMNS = [
 ]
 
 
-def score(summary: pd.DataFrame, bgnbd_model, gamma_gamma_model, horizon, *, discount_rate: float = 0.0,
+@renamed_keywords(bgnbd_model="purchase_model", gamma_gamma_model="spend_model")
+def score(summary: pd.DataFrame, purchase_model, spend_model, horizon, *, discount_rate: float = 0.0,
           margin=1.0, cost_to_serve=0.0, acquisition_cost=None, interval: float = 0.9,
           max_draws: int | None = DEFAULT_SCORING_DRAWS, segment_options: dict | None = None, progress: bool = False,
           segment_summary: bool = False) -> pd.DataFrame:
@@ -54,7 +56,7 @@ def score(summary: pd.DataFrame, bgnbd_model, gamma_gamma_model, horizon, *, dis
     CLV computation (without the count intervals), accumulating per-draw totals per segment (memory:
     segments x draws).
     """
-    bg, gg = bgnbd_model, gamma_gamma_model
+    bg, gg = purchase_model, spend_model
     check_models_and_data(bg, gg, summary, "data to score")
     if "historical_clv" in summary.columns:  # copied into the table: it must be finite too
         hist = pd.to_numeric(summary["historical_clv"], errors="coerce").to_numpy(float)

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._renamed import renamed_keywords
 from ..draws import DEFAULT_SCORING_DRAWS
 
 __all__ = ["score_spark", "write_forecast_parquet", "model_bytes", "models_from_bytes"]
@@ -123,7 +124,8 @@ def _probe(columns: list[str], option_columns: list[str], id_dtype, metadata: di
     return probe
 
 
-def score_spark(summary_sdf, bgnbd_model, gamma_gamma_model, horizon, *, discount_rate: float = 0.0,
+@renamed_keywords(bgnbd_model="purchase_model", gamma_gamma_model="spend_model")
+def score_spark(summary_sdf, purchase_model, spend_model, horizon, *, discount_rate: float = 0.0,
                 margin=1.0, cost_to_serve=0.0, acquisition_cost=None, interval: float = 0.9,
                 max_draws: int | None = DEFAULT_SCORING_DRAWS, segment_options: dict | None = None,
                 customer_id: str = "customer_id", group_triplets: bool = True, persist: bool = True):
@@ -157,8 +159,8 @@ def score_spark(summary_sdf, bgnbd_model, gamma_gamma_model, horizon, *, discoun
     from .summary import METADATA_KEY, summary_metadata
 
     quiet_pandas_warning()
-    bgnbd_model._check_fitted()
-    gamma_gamma_model._check_fitted()
+    purchase_model._check_fitted()
+    spend_model._check_fitted()
     columns = list(summary_sdf.columns)
     needed = [customer_id, "frequency", "recency", "T", "monetary_value"]
     missing = [c for c in needed if c not in columns]
@@ -185,7 +187,7 @@ def score_spark(summary_sdf, bgnbd_model, gamma_gamma_model, horizon, *, discoun
                   segment_options=segment_options)
     # the output's columns and types, from the same function on a one-customer probe (this also checks
     # every option, e.g. the horizon's unit, before any work is sent to the cluster)
-    probe = score(_probe(keep, option_columns, id_dtype, meta), bgnbd_model, gamma_gamma_model, horizon,
+    probe = score(_probe(keep, option_columns, id_dtype, meta), purchase_model, spend_model, horizon,
                   **{**kwargs, "max_draws": 8})
     value_segments(probe, **(segment_options or {}))
     out_cols = list(probe.columns)
@@ -194,8 +196,8 @@ def score_spark(summary_sdf, bgnbd_model, gamma_gamma_model, horizon, *, discoun
 
     spark = summary_sdf.sparkSession
     # the models travel once, as the bytes of their model files (no pickled objects)
-    bc = spark.sparkContext.broadcast({"bgnbd": model_bytes(bgnbd_model),
-                                       "gamma_gamma": model_bytes(gamma_gamma_model)})
+    bc = spark.sparkContext.broadcast({"bgnbd": model_bytes(purchase_model),
+                                       "gamma_gamma": model_bytes(spend_model)})
 
     def run(batches):
         import warnings
@@ -227,14 +229,14 @@ def score_spark(summary_sdf, bgnbd_model, gamma_gamma_model, horizon, *, discoun
         scored = scored.persist(StorageLevel.MEMORY_AND_DISK)
     segment = _global_segments(scored, "historical_clv" in out_cols, segment_options or {})
     out = scored.withColumn("segment", segment)
-    s_bg = bgnbd_model.posterior_.sizes["chain"] * bgnbd_model.posterior_.sizes["draw"]
-    s_gg = gamma_gamma_model.posterior_.sizes["chain"] * gamma_gamma_model.posterior_.sizes["draw"]
+    s_bg = purchase_model.posterior_.sizes["chain"] * purchase_model.posterior_.sizes["draw"]
+    s_gg = spend_model.posterior_.sizes["chain"] * spend_model.posterior_.sizes["draw"]
     clv_meta["n_draws"] = int(min(s_bg, s_gg, max_draws or max(s_bg, s_gg)))  # as customer_lifetime_value
     forecast_meta = {"clvmodels_clv": clv_meta, METADATA_KEY: meta}
     # each column's description and unit, as clv forecast writes them in its Parquet fields
     from ..scoring.table import column_descriptions
 
-    described = column_descriptions(out_cols, time_unit=bgnbd_model.time_unit_, horizon=horizon, interval=interval)
+    described = column_descriptions(out_cols, time_unit=purchase_model.time_unit_, horizon=horizon, interval=interval)
     cols = ([F.col("customer_id").alias("customer_id", metadata={**forecast_meta, **described["customer_id"]})]
             + [F.col(f"`{c}`").alias(c, metadata=described[c]) for c in out_cols[1:]])
     return out.select(*cols)

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._renamed import renamed_keywords
 from ..errors import FitError, InputError
 from ..draws import DEFAULT_CHUNK_BYTES, DEFAULT_SCORING_DRAWS, chunk_rows
 from .pit import PIT_BINS, log_scores, pit_bin_masses, pit_chi2
@@ -98,7 +99,8 @@ def holdout_log_scores(model, summary: pd.DataFrame, t: float, cdf_below, cdf_at
     return scores
 
 
-def validate_purchases(bgnbd, summary: pd.DataFrame, *, interval: float = 0.9, seed: int = 0,
+@renamed_keywords(bgnbd="purchase_model")
+def validate_purchases(purchase_model, summary: pd.DataFrame, *, interval: float = 0.9, seed: int = 0,
                        max_draws: int | None = DEFAULT_SCORING_DRAWS, bins: int = PIT_BINS) -> dict[str, Any]:
     """Holdout accuracy, calibration and score of a fitted transaction model (any of
     :mod:`clvmodels.models.registry`, fitted on the calibration columns of ``summary``). Returns a
@@ -109,19 +111,19 @@ def validate_purchases(bgnbd, summary: pd.DataFrame, *, interval: float = 0.9, s
     distributions use at most that many). ``seed`` only moves the randomized ``pit`` and
     ``pit_pvalue``; every other number is the same for every seed. ``bins``: PIT histogram bins."""
     h = _holdout_length(summary)
-    horizon = (h, bgnbd.time_unit_)
+    horizon = (h, purchase_model.time_unit_)
     actual = summary["frequency_holdout"].to_numpy(float)
-    exp = bgnbd.expected_purchases(summary, horizon, interval=interval, max_draws=max_draws)
+    exp = purchase_model.expected_purchases(summary, horizon, interval=interval, max_draws=max_draws)
     pred = exp["expected_purchases"].to_numpy()
     count_draws = min(max_draws or DEFAULT_SCORING_DRAWS, DEFAULT_SCORING_DRAWS)
-    counts = bgnbd.purchases_interval(summary, horizon, interval=interval, observed=actual, seed=seed,
+    counts = purchase_model.purchases_interval(summary, horizon, interval=interval, observed=actual, seed=seed,
                                       max_draws=count_draws)
     if not {"cdf_below", "cdf_at"} <= set(counts.columns):
-        raise TypeError(f"{type(bgnbd).__name__}.purchases_interval(observed=...) returned no 'cdf_below'/'cdf_at' "
+        raise TypeError(f"{type(purchase_model).__name__}.purchases_interval(observed=...) returned no 'cdf_below'/'cdf_at' "
                         "columns (the predictive CDF below and at each observed count), which the PIT and the log "
                         "score need: see clvmodels.models.transaction.TransactionModel.purchases_interval")
     lo_cdf, hi_cdf = counts["cdf_below"].to_numpy(float), counts["cdf_at"].to_numpy(float)
-    score = holdout_log_scores(bgnbd, summary, h, lo_cdf, hi_cdf, max_draws=count_draws)
+    score = holdout_log_scores(purchase_model, summary, h, lo_cdf, hi_cdf, max_draws=count_draws)
     inside = (actual >= counts["purchases_lower"].to_numpy()) & (actual <= counts["purchases_upper"].to_numpy())
     err = pred - actual
     chi2, chi2_p = pit_chi2(lo_cdf, hi_cdf, bins)
@@ -129,11 +131,11 @@ def validate_purchases(bgnbd, summary: pd.DataFrame, *, interval: float = 0.9, s
                        counts[["purchases_lower", "purchases_upper", "expected_coverage", "cdf_below", "cdf_at",
                                "pit"]]], axis=1)
     table["log_score"] = score
-    summ = bgnbd.summary(interval)
+    summ = purchase_model.summary(interval)
     return {
         "n_customers": int(len(summary)),
         "holdout_length": h,
-        "time_unit": bgnbd.time_unit_,
+        "time_unit": purchase_model.time_unit_,
         "holdout_actual_total": float(actual.sum()),
         "holdout_predicted_total": float(pred.sum()),
         "mae": float(np.mean(np.abs(err))),
@@ -149,6 +151,6 @@ def validate_purchases(bgnbd, summary: pd.DataFrame, *, interval: float = 0.9, s
         "pit_pvalue": pit_uniformity_pvalue(counts["pit"].to_numpy(), bins),
         "params": {p: {"mean": float(summ.loc[p, "mean"]), "lower": float(summ.loc[p, "lower"]),
                        "upper": float(summ.loc[p, "upper"])} for p in summ.index},
-        "diagnostics": bgnbd.diagnostics_.to_dict(),
+        "diagnostics": purchase_model.diagnostics_.to_dict(),
         "table": table,
     }

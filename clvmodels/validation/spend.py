@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._renamed import renamed_keywords
 from ..errors import InputError
 from ..draws import DEFAULT_SCORING_DRAWS, chunk_rows, interval_bounds, joint_scorers
 from .holdout import _holdout_length
@@ -26,7 +27,8 @@ def simulate_holdout_spend(purchases, spend, x, tx, T, mv, h: float, rng) -> np.
     return spend.simulate_total(y, x, mv, rng)
 
 
-def validate_spend(bgnbd_model, gamma_gamma_model, summary: pd.DataFrame, *, interval: float = 0.9,
+@renamed_keywords(bgnbd_model="purchase_model", gamma_gamma_model="spend_model")
+def validate_spend(purchase_model, spend_model, summary: pd.DataFrame, *, interval: float = 0.9,
                    seed: int = 0, max_draws: int | None = DEFAULT_SCORING_DRAWS) -> dict[str, Any]:
     """Spend holdout metrics: ``spend_holdout_actual_total``, ``spend_holdout_predicted_total``,
     ``spend_interval_coverage`` (share of customers whose actual holdout spend lies inside the central
@@ -35,7 +37,7 @@ def validate_spend(bgnbd_model, gamma_gamma_model, summary: pd.DataFrame, *, int
         raise InputError("spend validation needs 'spend_holdout': build the summary with calibration_end")
     from ..models.base import check_data_unit
 
-    bg, gg = bgnbd_model, gamma_gamma_model
+    bg, gg = purchase_model, spend_model
     check_data_unit(summary, bg.time_unit_, who="the models were")
     h = _holdout_length(summary)
     lo_q, hi_q = interval_bounds(interval)

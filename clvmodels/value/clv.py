@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .._renamed import renamed_keywords
 from ..errors import InputError, Problem, UnitError
 from ..scoring import arrays as engine
 from ..draws import (DEFAULT_CHUNK_BYTES, DEFAULT_SCORING_DRAWS, chunk_rows, distinct, interval_bounds,
@@ -111,7 +112,8 @@ def _clv_draws(purchases, spend, data, x, tx, T, mv, margins, costs, k0, H, d, w
                         coords={"customer_id": data.index.to_numpy()}, name="clv")
 
 
-def customer_lifetime_value(bgnbd_model, gamma_gamma_model, data: pd.DataFrame, horizon, *,
+@renamed_keywords(bgnbd_model="purchase_model", gamma_gamma_model="spend_model")
+def customer_lifetime_value(purchase_model, spend_model, data: pd.DataFrame, horizon, *,
                             start=None, discount_rate: float = 0.0, margin=1.0, cost_to_serve=0.0,
                             acquisition_cost=None, interval: float = 0.9, max_draws: int | None = DEFAULT_SCORING_DRAWS,
                             budget_bytes: int = DEFAULT_CHUNK_BYTES, progress: bool = False,
@@ -121,7 +123,7 @@ def customer_lifetime_value(bgnbd_model, gamma_gamma_model, data: pd.DataFrame, 
 
     Parameters
     ----------
-    bgnbd_model, gamma_gamma_model: fitted :class:`BetaGeoModel` and :class:`GammaGammaModel`.
+    purchase_model, spend_model: fitted :class:`BetaGeoModel` and :class:`GammaGammaModel`.
     data: customer summary (frequency, recency, T, monetary_value), indexed by customer.
     horizon, start: durations with their unit, e.g. '52W'; whole periods of the model's unit.
     discount_rate: annual rate (0.1 = 10% a year), converted to the model's period by compounding.
@@ -137,7 +139,7 @@ def customer_lifetime_value(bgnbd_model, gamma_gamma_model, data: pd.DataFrame, 
     Returns a DataFrame indexed like ``data``: ``clv``, ``clv_lower``, ``clv_upper``, ``expected_spend``
     (posterior mean spend per transaction), ``discounted_purchases`` (posterior mean).
     """
-    bg, gg = bgnbd_model, gamma_gamma_model
+    bg, gg = purchase_model, spend_model
     check_models_and_data(bg, gg, data, "data to value")
     k0, H = _periods(bg, horizon, start)
     i = discount_rate_per_period(discount_rate, bg.time_unit_)
