@@ -12,6 +12,7 @@ import importlib
 TRANSACTION_MODELS: dict[str, str] = {
     "bgnbd": "clvmodels.models.bgnbd:BetaGeoModel",
     "mbgnbd": "clvmodels.models.mbgnbd:ModifiedBetaGeoModel",
+    "pnbd": "clvmodels.models.pareto_nbd:ParetoNBDModel",
 }
 
 DEFAULT_MODEL = "bgnbd"
