@@ -19,6 +19,7 @@ _LAZY = {
     "BetaGeoModel": ("clvmodels.models", "BetaGeoModel"),
     "GammaGammaModel": ("clvmodels.models", "GammaGammaModel"),
     "ModifiedBetaGeoModel": ("clvmodels.models", "ModifiedBetaGeoModel"),
+    "ParetoNBDModel": ("clvmodels.models", "ParetoNBDModel"),
     "Prior": ("clvmodels.models", "Prior"),
     "forecast": ("clvmodels.pipeline", "forecast"),
     "ForecastResult": ("clvmodels.pipeline", "ForecastResult"),
