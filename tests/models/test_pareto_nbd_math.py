@@ -193,6 +193,27 @@ def test_tail_integral_and_its_gradient_match_mpmath(case):
         assert abs(got[1 + i] - float(g[i])) <= 1e-12 * scale[i], (i, got[1 + i], float(g[i]))
 
 
+CORNERS = [(r + x, s + 1.0, alpha, beta, t) for r in (1e-3, 1e3) for s in (1e-3, 1e3)
+           for alpha, beta in ((1e-6, 1e8), (1e8, 1e-6), (1e-6, 1e-6)) for x, t in ((0.0, 0.0), (1e4, 1e5))]
+
+
+@pytest.mark.parametrize("case", CORNERS)
+def test_tail_integral_at_the_corners_of_the_reliable_range(case):
+    """r and s at 1e-3 and 1e3, alpha and beta at 1e-6 and 1e8 (ParetoNBDModel.reliable_range),
+    frequency 10,000 at T = 1e5: the value to 1e-13, the gradient to 1e-10 of the size of its terms (with
+    r + s + x small, M = a + b - 1 is small and d/d beta = (1 - b)/(beta + t) - (...)/(alpha + t) sums terms
+    of size 1/(beta + t) to a result M times smaller: about 1e-16/M relative is lost there)."""
+    a, b, alpha, beta, t = case
+    got = _tail(a, b, alpha, beta, t, True)
+    ref = float(mp_log_tail(*case))
+    assert abs(got[0] - ref) <= 1e-13 * max(1.0, abs(ref))
+    g = [float(v) for v in mp_log_tail_grad(*case)]
+    logs = max(1.0, abs(math.log(alpha + t)), abs(math.log(beta + t)))
+    scale = [logs, logs, max(abs(g[2]), a / (alpha + t)), max(abs(g[3]), b / (beta + t))]
+    for i in range(4):
+        assert abs(got[1 + i] - g[i]) <= 1e-10 * scale[i], (i, got[1 + i], g[i])
+
+
 def test_tail_integral_is_continuous_where_the_series_hands_over_to_the_quadrature():
     """c = (beta - alpha)/(beta + t) = 1/2 is where the series stops and the split quadrature starts:
     both sides agree with mpmath and with each other."""
@@ -318,7 +339,7 @@ def test_zero_horizon_and_bad_windows():
 PMF_CASES = [(0.553, 10.578, 0.606, 11.669, 39.0, 15), (30.55, 48.0, 0.61, 49.6, 39.0, 60),
              (1.55, 12.0, 0.61, 500.0, 52.0, 20), (5.5, 1000.0, 2.0, 1.0, 100.0, 10),
              (200.5, 30.0, 0.5, 30.0, 10.0, 200), (0.05, 0.01, 0.1, 100.0, 1000.0, 40),
-             (2.0, 5.0, 1.0, 5.0, 1e-3, 3), (3.0, 0.5, 20.0, 200.0, 3.0, 60)]
+             (2.0, 5.0, 1.0, 5.0, 1e-3, 3), (3.0, 0.5, 20.0, 200.0, 3.0, 60), (5000.5, 100.0, 0.61, 110.0, 10.0, 700)]
 
 
 @pytest.mark.parametrize("R, A0, s, B0, t, K", PMF_CASES)
