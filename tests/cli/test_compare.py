@@ -177,8 +177,15 @@ def test_a_failure_after_the_work_writes_nothing(tmp_path, monkeypatch):
 
 # -- the Pareto/NBD's own data -------------------------------------------------------------------------------
 def test_pareto_nbd_data_rank_the_pareto_nbd_first():
-    """4,000 customers from the Pareto/NBD story with CDNOW-like parameters (weeks: r 0.55, alpha 10.6,
-    s 0.61, beta 11.7), one year of calibration and one of holdout: compare ranks pnbd first."""
+    """4,000 customers from the Pareto/NBD story, one year of calibration and one of holdout: compare ranks
+    pnbd first, well ahead (over 5 standard errors of the paired difference).
+
+    The story must let the data tell the models apart: here purchase rates vary a lot between customers
+    (r 0.5, alpha 5 per week) and lifetimes little (s 5, beta 100: a death rate of about 0.05 a week for
+    everybody), so a slow buyer dies as soon as a fast one, which the BG/NBD and MBG/NBD, whose customers
+    can only leave at a purchase, cannot say. With CDNOW-like parameters (r 0.55, alpha 10.6, s 0.61,
+    beta 11.7) the MBG/NBD and the Pareto/NBD predict almost alike (measured on this design: holdout log
+    scores -2920.6 and -2919.4 at the true parameters), and which one wins is a coin toss."""
     from clvmodels.models.registry import TRANSACTION_MODELS
 
     if "pnbd" not in TRANSACTION_MODELS:
@@ -188,7 +195,7 @@ def test_pareto_nbd_data_rank_the_pareto_nbd_first():
     from clvmodels import summarize
     from clvmodels.validation import compare_models
 
-    log, _ = simulate.simulate_transactions(4000, r=0.55, alpha=10.6, s=0.61, beta=11.7, start="2020-01-01",
+    log, _ = simulate.simulate_transactions(4000, r=0.5, alpha=5.0, s=5.0, beta=100.0, start="2020-01-01",
                                             acquisition_days=90, observation_end="2021-12-31", time_unit="W", seed=1)
     log["amount"] = 1.0
     s = summarize(log, customer_id="customer_id", date="date", amount="amount", calibration_end="2020-12-31",
@@ -196,5 +203,8 @@ def test_pareto_nbd_data_rank_the_pareto_nbd_first():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         r = compare_models(s, ["bgnbd", "mbgnbd", "pnbd"], method="map", seed=1, spend=False)
-    assert r["ranking"][0] == "pnbd", {n: (m["holdout_log_score"], m["holdout_log_score_diff_se"])
-                                       for n, m in r["models"].items()}
+    scores = {n: (m["holdout_log_score"], m["holdout_log_score_diff_se"]) for n, m in r["models"].items()}
+    assert r["ranking"] == ["pnbd", "mbgnbd", "bgnbd"], scores
+    for other in ("mbgnbd", "bgnbd"):
+        m = r["models"][other]
+        assert m["holdout_log_score_diff"] > 5 * m["holdout_log_score_diff_se"], scores
