@@ -130,7 +130,10 @@ def test_off_the_parameter_space_the_density_is_zero(cdnow_trip):
 
 # -- data preparation ---------------------------------------------------------------------------------------
 def test_data_share_the_tail_integrals_per_pair(cdnow_trip):
-    xl, Wx, f_x, f_t, h_x, h_t, x_idx, f_idx, h_idx, w = pl.pnbd_data(cdnow_trip)
+    xl, Wx, tl, f_x, f_ti, h_x, h_ti, f_idx, h_idx, w = pl.pnbd_data(cdnow_trip)
+    f_t, h_t = tl[f_ti], tl[h_ti]
+    # the logs are taken once per distinct time: recencies and T
+    assert np.all(np.diff(tl) > 0) and set(tl) == set(np.r_[cdnow_trip.recency, cdnow_trip.T])
     tr = cdnow_trip
     # one (x, t_x) pair per distinct (frequency, recency) and one (x, T) pair per distinct (frequency, T)
     assert len(f_t) == len(set(zip(tr.frequency, tr.recency)))
@@ -139,7 +142,7 @@ def test_data_share_the_tail_integrals_per_pair(cdnow_trip):
     np.testing.assert_array_equal(f_t[f_idx], tr.recency)
     np.testing.assert_array_equal(h_x[h_idx], tr.frequency)
     np.testing.assert_array_equal(h_t[h_idx], tr.T)
-    np.testing.assert_array_equal(xl[x_idx], tr.frequency)
+    np.testing.assert_array_equal(np.sort(xl), np.unique(tr.frequency))
     assert Wx.sum() == w.sum() == 2357
     # the customers without repeat purchases share one (0, 0) pair
     assert np.sum(f_x == 0) == 1
