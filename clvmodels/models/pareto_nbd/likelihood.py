@@ -21,6 +21,8 @@ module's docstring). The work is shared as far as the data allow:
 - J(r + x, s + 1; t_x) once per distinct (x, t_x) (the customers without repeat purchases, x = t_x = 0,
   share one);
 - J(r + x + 1, s; T) once per distinct (x, T);
+- where alpha and beta differ by more than a factor of two, the split quadrature's series at c = 1/2
+  once per frequency level (it depends on the exponents alone);
 - per triplet only two gathers, the log of a sum of two exponentials and its sigmoid weight (the exp
   and log1p are fused_op's polynomial ones, in blocks of 256 triplets so that they run in vector lanes),
   and two scatter-adds of the weights to the triplet's pairs; the gradient is then one pass over the
@@ -58,6 +60,8 @@ _GL_X = 0.5 * (_GL_X + 1.0)
 _GL_W = 0.5 * _GL_W
 _PANEL_WIDTH = 2.0
 _PANEL_EFOLDS = 8.0
+#: "no precomputed series" for _tail_logs
+_NO_SERIES = (0.0, 0.0, 0.0, 0.0)
 
 
 # -- the tail integral J(a, b; t) ------------------------------------------------------------------------
@@ -82,10 +86,11 @@ def _series(eA, M, c, grad):
     M1 = M + 1.0
     omc2 = (1.0 - c) * (1.0 - c)
     while True:
+        im = 1.0 / (M1 + n)
         if grad:
             hA += 1.0 / (eA + n)
-            hM += 1.0 / (M1 + n)
-        t *= (eA + n) / (M1 + n) * c
+            hM += im
+        t *= (eA + n) * im * c
         n += 1.0
         S += t
         if grad:
@@ -119,13 +124,15 @@ def _tail(a, b, alpha, beta, t, grad):
     ``grad``. See :func:`_tail_logs`."""
     if not (0.0 < alpha < math.inf and 0.0 < beta < math.inf and 0.0 <= t < math.inf):
         return math.nan, math.nan, math.nan, math.nan, math.nan
-    return _tail_logs(a, b, alpha, beta, t, math.log(alpha + t), math.log(beta + t), grad)
+    return _tail_logs(a, b, alpha, beta, t, math.log(alpha + t), math.log(beta + t), grad, _NO_SERIES)
 
 
 @njit(**_JIT)
-def _tail_logs(a, b, alpha, beta, t, la, lb, grad):
+def _tail_logs(a, b, alpha, beta, t, la, lb, grad, split_series):
     """:func:`_tail` given la = log(alpha + t) and lb = log(beta + t) (the likelihood kernel takes them
-    once per distinct t).
+    once per distinct t) and, as ``split_series``, :func:`_series` at c = 1/2 for these exponents when
+    the caller has it (it depends on (a, b) alone, so the kernel takes it once per frequency level;
+    ``_NO_SERIES`` otherwise).
 
     Every sum is of positive terms, normalised by exp(psi0) = (A + t)^-e_A (B + t)^(1 - e_B), so nothing
     overflows at frequencies in the thousands; the derivative integrals are accumulated as
@@ -167,6 +174,7 @@ def _tail_logs(a, b, alpha, beta, t, la, lb, grad):
         invA = 1.0 / At
         invB = 1.0 / Bt
         u = y0
+        stopped = False
         while y1 - u > 1e-13 * (1.0 + abs(y1)):
             # panel [u, u + width]: at most _PANEL_EFOLDS of the local rate |psi'| + 3 sqrt|psi''| at both
             # ends (psi' is monotone, and the rate grows at most like e^y, so a few shrinks settle it)
@@ -193,19 +201,28 @@ def _tail_logs(a, b, alpha, beta, t, la, lb, grad):
             if slope < 0.0:
                 rest = math.exp((1.0 - eB) * u - eA * math.log(math.exp(u) + delta) - psi0) / -slope
                 if rest <= 1e-18 * acc:
+                    stopped = True
                     break
-        S, sA, sM, sn = _series(eA, M, _C_SPLIT, grad)
-        lAm = math.log(Am)
-        v = math.exp(-eA * lAm + (1.0 - eB) * y1 - psi0) * S / M
-        acc += v
+        v = 0.0
+        if not stopped:
+            # the rest beyond t_m (when the integrand has not already died away: the tangent bound covers
+            # it too), by the series at c = 1/2
+            if split_series[0] > 0.0:
+                S, sA, sM, sn = split_series
+            else:
+                S, sA, sM, sn = _series(eA, M, _C_SPLIT, grad)
+            lAm = math.log(Am)
+            v = math.exp(-eA * lAm + (1.0 - eB) * y1 - psi0) * S / M
+            acc += v
         logJ = psi0 + math.log(acc)
         if grad:
-            dlc = sn / (_C_SPLIT * S)
-            # the series' d log J / d(.) at t_m, less g(.) at t (as the quadrature's are)
-            nA += v * (-(lAm - lA) + (sA - sM) / S - 1.0 / M)
-            nB += v * (-(y1 - y0) - sM / S - 1.0 / M)
-            nAs += v * (-eA / Am + dlc * Bm / (Am * Am) + eA * invA)
-            nBs += v * ((1.0 - eB) / Bm - dlc / Am + eB * invB)
+            if v > 0.0:
+                dlc = sn / (_C_SPLIT * S)
+                # the series' d log J / d(.) at t_m, less g(.) at t (as the quadrature's are)
+                nA += v * (-(lAm - lA) + (sA - sM) / S - 1.0 / M)
+                nB += v * (-(y1 - y0) - sM / S - 1.0 / M)
+                nAs += v * (-eA / Am + dlc * Bm / (Am * Am) + eA * invA)
+                nBs += v * ((1.0 - eB) / Bm - dlc / Am + eB * invB)
             gA = -lA + nA / acc
             gB = -lB + nB / acc
             gAs = -eA * invA + nAs / acc
@@ -213,8 +230,6 @@ def _tail_logs(a, b, alpha, beta, t, la, lb, grad):
     if swap:
         return logJ, gB, gA, gBs, gAs
     return logJ, gA, gB, gAs, gBs
-
-
 
 
 _BLOCK = 256  # triplets per block: the block's buffers stay in the L1 cache
@@ -284,18 +299,33 @@ def _pnbd_kernel(r, alpha, s, beta, xl, Wx, tl, f_x, f_ti, h_x, h_ti, f_idx, h_i
     GH = np.empty((nh, 4))
     log_s = math.log(s)
     inv_s = 1.0 / s
+    # per frequency level (the pairs come sorted by frequency, then time), _series at the split point when
+    # the level's smallest time puts its first pair past it (c falls as t grows)
+    A_ab = max(alpha, beta)
+    delta = abs(alpha - beta)
+    ser = _NO_SERIES
     for j in range(nf):
         q = f_ti[j]
-        v = _tail_logs(r + f_x[j], s + 1.0, alpha, beta, tl[q], la[q], lb[q], True)
+        a = r + f_x[j]
+        if j == 0 or f_x[j] != f_x[j - 1]:
+            ser = _NO_SERIES
+            if delta / (A_ab + tl[q]) > _C_SPLIT:
+                ser = _series(a if alpha >= beta else s + 1.0, a + s, _C_SPLIT, True)
+        v = _tail_logs(a, s + 1.0, alpha, beta, tl[q], la[q], lb[q], True, ser)
         U1[j] = log_s + v[0]
         GF[j, 0] = v[1]
         GF[j, 1] = v[3]
         GF[j, 2] = v[2] + inv_s
         GF[j, 3] = v[4]
+    ser = _NO_SERIES
     for j in range(nh):
         q = h_ti[j]
         rx = r + h_x[j]
-        v = _tail_logs(rx + 1.0, s, alpha, beta, tl[q], la[q], lb[q], True)
+        if j == 0 or h_x[j] != h_x[j - 1]:
+            ser = _NO_SERIES
+            if delta / (A_ab + tl[q]) > _C_SPLIT:
+                ser = _series(rx + 1.0 if alpha >= beta else s, rx + s, _C_SPLIT, True)
+        v = _tail_logs(rx + 1.0, s, alpha, beta, tl[q], la[q], lb[q], True, ser)
         U2[j] = math.log(rx) + v[0]
         GH[j, 0] = v[1] + 1.0 / rx
         GH[j, 1] = v[3]
