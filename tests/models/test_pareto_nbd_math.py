@@ -259,6 +259,18 @@ def test_log_likelihood_and_p_alive_match_the_closed_form_and_the_death_time_int
             assert abs(ll[i] - float(mp_log_likelihood_death_time(*theta, *case))) <= 1e-12 * max(1.0, abs(ref))
 
 
+def test_lifetimes_overflow_case():
+    """lifetimes' ParetoNBDFitter test_overflow_error: alpha = 0.008 far below beta = 2.8 and frequencies
+    of 400 and 500, where its A_0 overflowed: the likelihood is finite and equals mpmath's."""
+    theta = (10.465, 7.98565181e-03, 3.0516, 2.820)
+    x, tx, T = np.array([400.0, 500.0, 500.0]), np.array([5.0, 1.0, 4.0]), np.array([6.0, 37.0, 37.0])
+    ll = pnbd.log_likelihood(*theta, x, tx, T)
+    for i in range(3):
+        assert ll[i] == pytest.approx(float(mp_log_likelihood(*theta, x[i], tx[i], T[i])), rel=1e-13)
+    pa = pnbd.p_alive(*theta, x, tx, T)
+    assert np.all((pa >= 0) & (pa < 1e-30))  # silent for 31 weeks after a burst of 500 purchases: dead
+
+
 def test_customers_seen_for_no_time_have_likelihood_one_and_are_alive():
     assert pnbd.log_likelihood(*PUBLISHED, 0, 0.0, 0.0) == 0.0
     assert pnbd.p_alive(*PUBLISHED, 0, 0.0, 0.0) == 1.0
