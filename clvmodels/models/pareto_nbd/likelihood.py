@@ -29,8 +29,8 @@ module's docstring). The work is shared as far as the data allow:
   pairs.
 
 On the CDNOW sample (1,016 distinct triplets, 585 pairs (x, t_x) with x > 0, 464 pairs (x, T)) at the
-published estimates the series need about a dozen terms, and one evaluation of value and gradient costs
-about 0.1 ms (benchmarks/bench_pnbd.py).
+published estimates the series need about a dozen terms; what an evaluation costs there and on large
+simulated bases is measured by benchmarks/bench_pnbd.py.
 
 Accuracy: the tail integrals' log-values and derivatives are within about 1e-14 of mpmath (40 digits);
 the Op's value and gradient are tested against the per-row :func:`~clvmodels.models.pareto_nbd.math.log_likelihood`,

@@ -1,7 +1,7 @@
 r"""The Pareto/NBD model's mathematics (Schmittlein, Morrison & Colombo 1987, "Counting your customers:
 who are they and what will they do next?", Management Science 33(1), 1-24; Fader, Hardie & Lee 2005, "A
-note on deriving the Pareto/NBD model and related expressions", "FHL note" below: section 3 the likelihood, section 4 the mean, section 5 P(alive), section 6 the
-conditional expectation).
+note on deriving the Pareto/NBD model and related expressions", "FHL note" below: section 3 the
+likelihood, section 4 the mean, section 5 P(alive), section 6 the conditional expectation).
 
 Story. Time is measured from a customer's first purchase, in the unit of the summary (weeks, days...).
 While alive, a customer makes repeat purchases as a Poisson process with rate lambda per unit of time;
@@ -29,11 +29,12 @@ of integrals of f times simple factors: d/da of the integrand is -log(alpha + ta
 
 The tail integral (:func:`clvmodels.models.pareto_nbd.likelihood._tail`, where the likelihood Op,
 which may import nothing but the shared Op machinery, finds it). Let A be the larger and B the smaller
-of alpha and beta, e_A and e_B the exponents of their factors, M = a + b - 1 and c = (A - B)/(A + t) in [0, 1). Substituting
-u = (A + t)/(A + tau) gives Euler's integral of a Gauss hypergeometric function, and Euler's
-transformation (DLMF 15.8.1) turns it into a series of positive, *decreasing* terms:
+of alpha and beta, e_A and e_B the exponents of their factors, M = a + b - 1 and c = (A - B)/(A + t) in
+[0, 1). Substituting u = (A + t)/(A + tau) gives Euler's integral of a Gauss hypergeometric function,
+and Euler's transformation (DLMF 15.8.1) turns it into a series of positive, *decreasing* terms:
 
-    J = (A + t)^-e_A (B + t)^(1 - e_B) / M * S(c),   S(c) = sum_n (e_A)_n / (M + 1)_n c^n = 2F1(e_A, 1; M + 1; c).
+    J = (A + t)^-e_A (B + t)^(1 - e_B) / M * S(c),
+    S(c) = sum_n (e_A)_n / (M + 1)_n c^n = 2F1(e_A, 1; M + 1; c).
 
 Its terms fall at least as fast as c^n, whatever the frequency (the ratio (e_A + n)/(M + 1 + n) is below
 one), and its derivatives in e_A, M and c are sums of the same terms times running sums of 1/(e_A + k)
@@ -46,14 +47,15 @@ psi(y) = (1 - e_B) y - e_A log(e^y + A - B), analytic in the strip |Im y| < pi. 
 panels of width at most 2 whose width times the local rate |psi'| + 3 sqrt|psi''| at both ends is at
 most 8 (12 nodes each: below 1e-15 relative; the local rate, not a global bound, keeps the panel count
 at a few dozen even for exponents of 1e8 where the integrand first rises over many decades of tau),
-and stops when the rest is below 1e-18 of the sum (log-concave: the rest is bounded by its tangent). Derivatives of the pieces are taken at fixed t_m (the terms of t_m's own derivative
-cancel). Value and gradient agree with mpmath's hyp2f1 form (40 digits, derivatives by mp.diff) to
-about 1e-14 relative (the tests hold the value to 1e-13 and the gradient to 1e-12 of the size of its
-terms) over r and s from 0.01 to 20, alpha and beta from 1e-3 to 1e4 in any ratio, t from 0 to 1e4 and x
-up to 1,000; at the corners r, s = 1e-3 or 1e3, alpha, beta = 1e-6 or 1e8, x = 10,000, t = 1e5, the
+and stops when the rest is below 1e-18 of the sum (log-concave: the rest is bounded by its tangent).
+Derivatives of the pieces are taken at fixed t_m (the terms of t_m's own derivative cancel). Value and
+gradient agree with mpmath's hyp2f1 form (40 digits, derivatives by mp.diff) to about 1e-14 relative
+(the tests hold the value to 1e-13 and the gradient to 1e-12 of the size of its terms) over r and s
+from 0.01 to 20, alpha and beta from 1e-3 to 1e4 in any ratio, t from 0 to 1e4 and x up to 1,000; at
+the corners r, s = 1e-3 or 1e3, alpha, beta = 1e-6 or 1e8, x = 10,000, t = 1e5, the
 gradient to 1e-10 (with r + s + x small the beta-derivative sums terms about 1/(r + s + x) times its
-size). Each evaluation takes well under a microsecond where the series applies and at most about 25
-microseconds anywhere in that range (tests/models/test_pareto_nbd_math.py).
+size); tests/models/test_pareto_nbd_math.py. The quadrature's panels follow the local rate, so the cost
+stays bounded over that range (benchmarks/bench_pnbd.py measures it).
 
 The future of a customer alive at T. Given the data and that she is alive at T, lambda ~ Gamma(r + x,
 rate alpha + T) and mu ~ Gamma(s, rate beta + T), independently (the likelihood of a survivor,

@@ -36,9 +36,9 @@ class ParetoNBDModel(TransactionModel):
     drop-out rate s/beta far better than s and beta apart, and the posterior of (log s, log beta) is a
     curved ridge whose cross-section is about three times narrower at its small-s end than in the middle
     (on CDNOW the Hessian's largest whitened eigenvalue grows from 1 to 9 to 11 there); a step size
-    adapted to the bulk then diverges now and then at that end: 7 to 16 divergent transitions in
-    4 x 1,000 draws at 0.8, none at 0.95 over the seeds tried, for about 40% more gradient evaluations
-    (each about 0.1 to 0.5 ms on CDNOW).
+    adapted to the bulk then diverges now and then at that end (when this default was chosen: 7 to 16
+    divergent transitions in 4 x 1,000 draws at 0.8 on CDNOW, none at 0.95 over the seeds tried, for
+    about 40% more gradient evaluations; benchmarks/bench_pnbd.py).
 
     Customers first seen at the end of the period (T = 0) are left out of the likelihood (theirs is 1
     whatever the parameters) and scored as new customers: P(alive) = 1, the expected purchases and the
