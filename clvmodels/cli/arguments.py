@@ -64,9 +64,10 @@ def add_fit_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--draws", type=int, default=1000)
     p.add_argument("--tune", type=int, default=1000)
     p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--target-accept", type=float, default=0.8,
-                   help="NUTS target acceptance rate (default 0.8); raise it (e.g. 0.95) when the fit reports "
-                        "divergent transitions")
+    p.add_argument("--target-accept", type=float, default=None,
+                   help="NUTS target acceptance rate (default: the model's own, 0.8, and 0.95 for the Pareto/NBD, "
+                        "whose (s, beta) ridge is curved); raise it (e.g. 0.95) when the fit reports divergent "
+                        "transitions")
     p.add_argument("--interval", type=float, default=0.9, help="central interval level (default 0.9)")
     p.add_argument("--quiet", action="store_true", help="no progress output on stderr")
 

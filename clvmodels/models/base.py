@@ -69,7 +69,8 @@ class BayesianModel:
         parameter (then MAP is the maximum-likelihood estimate). Unspecified parameters keep the defaults.
     method: ``"nuts"`` (default) or ``"map"`` (posterior mode with a Laplace approximation: quick).
     sampler: ``"auto"`` (nutpie, falling back to PyMC), ``"nutpie"`` or ``"pymc"``.
-    chains, draws, tune, seed, target_accept, progressbar: sampler settings.
+    chains, draws, tune, seed, target_accept, progressbar: sampler settings (``target_accept=None``: the
+    model's :attr:`default_target_accept`).
     """
 
     #: parameter names, in the paper's notation
@@ -83,6 +84,9 @@ class BayesianModel:
     reliable_range: ClassVar[dict[str, tuple[float, float]]] = {}
     #: why a fit can leave that range, and what to do (the end of the FitError's message)
     drift_advice: ClassVar[str] = ""
+    #: the NUTS target acceptance rate used when ``target_accept=None`` (the CLI's and forecast()'s
+    #: default: each model's own)
+    default_target_accept: ClassVar[float] = 0.8
 
     def __init__(self, priors: Mapping[str, Any] | str | None = None, *, method: str = "nuts",
                  sampler: str = "auto", chains: int = 4, draws: int = 1000, tune: int = 1000,
@@ -100,8 +104,9 @@ class BayesianModel:
 
     # -- configuration -------------------------------------------------------------------------
     def _config(self) -> FitConfig:
+        target_accept = self.default_target_accept if self.target_accept is None else self.target_accept
         return FitConfig(method=self.method, sampler=self.sampler, chains=self.chains, draws=self.draws,
-                         tune=self.tune, seed=self.seed, target_accept=self.target_accept,
+                         tune=self.tune, seed=self.seed, target_accept=target_accept,
                          progressbar=self.progressbar)
 
     def get_params(self) -> dict[str, Any]:

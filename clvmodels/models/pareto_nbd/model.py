@@ -50,6 +50,7 @@ class ParetoNBDModel(TransactionModel):
     """
 
     name = "pnbd"
+    default_target_accept = 0.95
     label = "Pareto/NBD"
     reference = ("Schmittlein, Morrison & Colombo (1987), \"Counting your customers: who are they and what will "
                  "they do next?\", Management Science 33(1); Fader, Hardie & Lee (2005), \"A note on deriving the "
