@@ -22,18 +22,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ...units import DAYS_PER_UNIT, check_unit
+from ..simulation import acquisition, check_params, purchase_spacings, transaction_log
 
 __all__ = ["simulate_summary", "simulate_transactions", "check_params"]
-
-
-def check_params(**kw):
-    """Each given parameter a positive finite number (ValueError naming it otherwise)."""
-    for k, val in kw.items():
-        if val is None:
-            continue
-        if not (np.isfinite(val) and val > 0):
-            raise ValueError(f"{k} must be a positive finite number, got {val!r}")
 
 
 def _dropout_index(p, rng):
@@ -123,41 +114,18 @@ def simulate_transactions(n_customers: int, r: float, alpha: float, a: float, b:
     ``p``, ``alive`` (at the observation end) and ``n_repeat`` (repeat purchases before day merging).
     """
     check_params(r=r, alpha=alpha, a=a, b=b)
-    unit_days = DAYS_PER_UNIT[check_unit(time_unit)]
     n = int(n_customers)
     rng = np.random.default_rng(seed) if rng is None else rng
-    t0 = pd.Timestamp(start)
-    end = t0 + pd.Timedelta(days=365.0) if observation_end is None else pd.Timestamp(observation_end)
-    horizon_days = (end - t0) / pd.Timedelta(days=1)
-    if not (0 < acquisition_days <= horizon_days):
-        raise ValueError("acquisition_days must be positive and end by observation_end")
-    first = rng.uniform(0.0, acquisition_days, n)  # days after start
-    T = (horizon_days - first) / unit_days  # observation time of each customer, in time_unit
+    t0, first, T, unit_days = acquisition(n, start, acquisition_days, observation_end, time_unit, rng)
     lam, pd_, N, G, x = _bgnbd_draws(n, r, alpha, a, b, T, rng)
     xi = x.astype(np.int64)
-    # repeat purchase times: the first x of N sorted uniforms on (0, T), from exponential spacings
-    total = int(xi.sum())
-    cust = np.repeat(np.arange(n), xi)
-    e = rng.standard_exponential(total)
-    cs = np.cumsum(e)
-    ends = np.cumsum(xi)
-    starts = ends - xi
-    before = np.concatenate(([0.0], cs))[starts]  # cumulative sum before each customer's block
-    within = cs - before[cust]  # S_j within the customer's block
-    s_x = np.zeros(n)
+    # repeat purchase times: the first x of N sorted uniforms on (0, T), T S_j / (S_x + E), E ~ Gamma(N - x + 1)
+    cust, within, s_x = purchase_spacings(xi, rng)
     has = xi > 0
-    s_x[has] = within[ends[has] - 1]
     rest = np.zeros(n)
     rest[has] = rng.gamma(N[has] - x[has] + 1.0)
     times = T[cust] * within / (s_x[cust] + rest[cust])  # in time_unit after the first purchase
-    # assemble: first purchases and repeat purchases, in days after start
-    cid = np.concatenate([np.arange(n), cust])
-    days = np.concatenate([first, first[cust] + times * unit_days])
-    order = np.lexsort((days, cid))
-    cid, days = cid[order], days[order]
-    dates = pd.DatetimeIndex(t0.normalize() + pd.to_timedelta(np.floor(days + (t0 - t0.normalize()) / pd.Timedelta(days=1)), unit="D"))
-    log = pd.DataFrame({"customer_id": cid + 1, "date": dates})
-    log = log.reset_index(drop=True)
+    log = transaction_log(t0, first, cust, times, unit_days)
     customers = pd.DataFrame({
         "first_purchase": t0 + pd.to_timedelta(first, unit="D"), "lam": lam, "p": pd_,
         "alive": G > N, "n_repeat": xi,

@@ -21,16 +21,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ...units import DAYS_PER_UNIT, check_unit
+from ..simulation import acquisition, check_params, purchase_spacings, transaction_log
 
 __all__ = ["simulate_summary", "simulate_transactions"]
-
-
-def check_params(**kw):
-    """Each given parameter a positive finite number (ValueError naming it otherwise)."""
-    for k, val in kw.items():
-        if not (np.isfinite(val) and val > 0):
-            raise ValueError(f"{k} must be a positive finite number, got {val!r}")
 
 
 def _pnbd_draws(n, r, alpha, s, beta, rng):
@@ -112,40 +105,17 @@ def simulate_transactions(n_customers: int, r: float, alpha: float, s: float, be
     (repeat purchases before day merging).
     """
     check_params(r=r, alpha=alpha, s=s, beta=beta)
-    unit_days = DAYS_PER_UNIT[check_unit(time_unit)]
     n = int(n_customers)
     rng = np.random.default_rng(seed) if rng is None else rng
-    t0 = pd.Timestamp(start)
-    end = t0 + pd.Timedelta(days=365.0) if observation_end is None else pd.Timestamp(observation_end)
-    horizon_days = (end - t0) / pd.Timedelta(days=1)
-    if not (0 < acquisition_days <= horizon_days):
-        raise ValueError("acquisition_days must be positive and end by observation_end")
-    first = rng.uniform(0.0, acquisition_days, n)  # days after start
-    T = (horizon_days - first) / unit_days  # observation time of each customer, in time_unit
+    t0, first, T, unit_days = acquisition(n, start, acquisition_days, observation_end, time_unit, rng)
     lam, mu, tau = _pnbd_draws(n, r, alpha, s, beta, rng)
     life = np.minimum(tau, T)
     xi = rng.poisson(lam * life).astype(np.int64)
     # purchase times: x sorted uniforms on (0, life), as life S_j / S_(x+1) from x + 1 exponential spacings
-    total = int(xi.sum())
-    cust = np.repeat(np.arange(n), xi)
-    e = rng.standard_exponential(total)
-    cs = np.cumsum(e)
-    ends = np.cumsum(xi)
-    starts = ends - xi
-    before = np.concatenate(([0.0], cs))[starts]  # cumulative sum before each customer's block
-    within = cs - before[cust]  # S_j within the customer's block
-    s_x = np.zeros(n)
-    has = xi > 0
-    s_x[has] = within[ends[has] - 1]
+    cust, within, s_x = purchase_spacings(xi, rng)
     last = rng.standard_exponential(n)  # the (x + 1)-th spacing
     times = life[cust] * within / (s_x[cust] + last[cust])  # in time_unit after the first purchase
-    cid = np.concatenate([np.arange(n), cust])
-    days = np.concatenate([first, first[cust] + times * unit_days])
-    order = np.lexsort((days, cid))
-    cid, days = cid[order], days[order]
-    dates = pd.DatetimeIndex(t0.normalize() + pd.to_timedelta(
-        np.floor(days + (t0 - t0.normalize()) / pd.Timedelta(days=1)), unit="D"))
-    log = pd.DataFrame({"customer_id": cid + 1, "date": dates}).reset_index(drop=True)
+    log = transaction_log(t0, first, cust, times, unit_days)
     customers = pd.DataFrame({
         "first_purchase": t0 + pd.to_timedelta(first, unit="D"), "lam": lam, "mu": mu, "tau": tau,
         "alive": tau > T, "n_repeat": xi,
