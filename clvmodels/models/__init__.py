@@ -7,6 +7,9 @@ reader finds a model in one folder; what the models share lives once, beside the
   own numba implementation), ``scoring.py`` (what the scoring computation computes with: the model's
   scorer of the protocol), ``simulate.py`` (its generative story), ``model.py`` (the estimator: priors,
   fit, the checks of its draws);
+- ``scorer.py``: what every transaction model's scorer shares (its draws as fields, the direct-formula
+  methods of the protocol as calls of the model's ``math`` module); ``simulation.py``: what the simulators
+  share (acquisition times, purchase spacings, the day-resolution log);
 - ``transaction.py``: what every transaction model shares (data checks, customers first seen at the end
   of the period, every per-customer prediction, through the scorer); ``registry.py``: the transaction
   models by name (``--model``, ``model=``);

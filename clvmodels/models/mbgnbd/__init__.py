@@ -7,7 +7,7 @@ right after the first purchase too, all in this folder:
   (imported from :mod:`clvmodels.models.bgnbd`), called at b + 1;
 - :mod:`~clvmodels.models.mbgnbd.likelihood`: the fused log-likelihood + gradient Op PyMC samples with
   (it registers its own numba implementation);
-- :mod:`~clvmodels.models.mbgnbd.scoring`: its scorer for the forecast engine (P(alive) per triplet; the
+- :mod:`~clvmodels.models.mbgnbd.scoring`: its scorer for the scoring computation (P(alive) per triplet; the
   BG/NBD's Chebyshev expectations, discounted sums and count intervals at b + 1 per (x, T));
 - :mod:`~clvmodels.models.mbgnbd.simulate`: summaries and transaction logs from its generative story;
 - :mod:`~clvmodels.models.mbgnbd.model`: :class:`ModifiedBetaGeoModel`, the estimator.

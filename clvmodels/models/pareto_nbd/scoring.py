@@ -1,4 +1,4 @@
-r"""Pareto/NBD scoring: what the forecast engine (:mod:`clvmodels.engine`) needs of this model, per
+r"""Pareto/NBD scoring: what the scoring computation (:mod:`clvmodels.engine`) needs of this model, per
 (distinct triplet, posterior draw), in the factorised form of the transaction-model protocol
 (:class:`clvmodels.models.protocol.TripletScores`).
 
@@ -31,6 +31,7 @@ from numba import njit, prange
 
 from ..numerics.quantiles import _mixture_interval
 from ..protocol import TripletScores
+from ..scorer import DrawsScorer
 from . import math as _math
 from .likelihood import _tail
 from .math import _alive_any1, _alive_pmf_row, _count_bound_many
@@ -202,29 +203,15 @@ def _count_block(draws, PA, rows, xs, Ts, xt_rows, h, q_lo, q_hi, budget_bytes, 
 
 
 @dataclass(frozen=True)
-class ParetoNBDDraws:
-    """S posterior draws of the Pareto/NBD's (r, alpha, s, beta), scored by the forecast engine through
+class ParetoNBDDraws(DrawsScorer):
+    """S posterior draws of the Pareto/NBD's (r, alpha, s, beta), scored by the scoring computation through
     :meth:`score_triplets` (the transaction-model protocol)."""
 
     r: np.ndarray
     alpha: np.ndarray
     s: np.ndarray
     beta: np.ndarray
-
-    @classmethod
-    def from_mapping(cls, params) -> "ParetoNBDDraws":
-        return cls(*(np.ascontiguousarray(params[k], dtype=float) for k in PARAMS))
-
-    @property
-    def n_draws(self) -> int:
-        return int(np.shape(self.r)[0])
-
-    def as_dict(self) -> dict[str, np.ndarray]:
-        return dict(zip(PARAMS, (self.r, self.alpha, self.s, self.beta)))
-
-    def _flat(self) -> tuple[np.ndarray, ...]:
-        """(r, alpha, s, beta) as contiguous (S,) arrays (whether held as (S,) or (S, 1))."""
-        return tuple(np.ascontiguousarray(np.ravel(v), dtype=float) for v in (self.r, self.alpha, self.s, self.beta))
+    math = _math  # the mathematics DrawsScorer calls (a class attribute, not a field)
 
     def score_triplets(self, x, tx, T, *, h: float, k0: int = 0, H: int = 0, disc=None, want_pv: bool = False,
                        want_alive: bool = False, counts: bool = True, q_lo: float = 0.05, q_hi: float = 0.95,
@@ -251,67 +238,8 @@ class ParetoNBDDraws:
         return TripletScores(alive=PA, level_of=level_of, expected=EH, pv=PV, alive_pv=APV, counts=count,
                              any_purchase=alive_any_purchase(draws, lx, lT, h))
 
-    # -- the mathematics at these draws, for model-agnostic callers (plots, validation, CLV reference) --
-    # Each returns (S, rows) arrays (one row per customer or grid point); draws held as (S,) arrays are
-    # broadcast against the rows, draws already shaped (S, 1) (as reduce_over_draws hands them) are used
-    # as they are.
-    def _cols(self, extra: int = 0):
-        def col(v):
-            v = np.asarray(v, dtype=float)
-            return v.reshape(v.shape + (1,) * (1 + extra)) if v.ndim == 1 else v
-        return col(self.r), col(self.alpha), col(self.s), col(self.beta)
-
-    def p_alive(self, x, tx, T):
-        """P(alive at T | x, t_x, T) (FHL note, section 5)."""
-        return _math.p_alive(*self._cols(), x, tx, T)
-
-    def expected_purchases(self, x, tx, T, t, start: float = 0.0):
-        """Conditional expected purchases in (T + start, T + t] (FHL note, section 6; with a start, the
-        window formula of :func:`.math.conditional_expected_purchases_window`)."""
-        if start:
-            return _math.conditional_expected_purchases_window(*self._cols(), x, tx, T, start, t)
-        return _math.conditional_expected_purchases(*self._cols(), x, tx, T, t)
-
-    def log_likelihood(self, x, tx, T):
-        """Each row's Pareto/NBD log-likelihood at each draw: (S, rows); 0 where T = 0."""
-        return _math.log_likelihood(*self._cols(), x, tx, T)
-
-    def expected_purchases_new(self, t):
-        """Expected purchases of a new customer in her first t periods (FHL note, section 4)."""
-        return _math.expected_purchases_new(*self._cols(), t)
-
-    def future_p_alive(self, x, tx, T, h):
-        """P(still alive at T + h | x, t_x, T)."""
-        return _math.future_p_alive(*self._cols(), x, tx, T, h)
-
-    def purchases_pmf(self, x, tx, T, t, max_count: int):
-        """P(Y(t) = k | x, t_x, T), k = 0..max_count: (S, rows, max_count + 1)."""
-        return _math.conditional_purchases_pmf(*self._cols(), x, tx, T, t, max_count)
-
-    def count_upper_bound(self, x, tx, T, t, tail: float = 1e-10):
-        """Per (draw, row) a count above which the purchases in (T, T + t] have mass below ``tail``."""
-        return _math.purchases_count_upper_bound(*self._cols(), x, tx, T, t, tail=tail)
-
-    def purchases_pmf_new(self, T, max_count: int, return_tail: bool = False):
-        """P(X(T) = k) of a new customer observed for T, k = 0..max_count (and the mass beyond)."""
-        return _math.purchases_pmf_new(*self._cols(), T, max_count, return_tail=return_tail)
-
-    def present_values(self, x, tx, T, k0: int, H: int, d: float, with_alive: bool = True):
-        """Per draw and row: discounted expected purchases sum_k (E[Y(k)] - E[Y(k-1)]) d^k and discounted
-        alive periods sum_k P(alive at T+k-1) d^k, k = k0+1..H, by the direct formulas (the engine's
-        reference). Shapes (S, rows). ``with_alive=False`` skips the second (only costs to serve use it)."""
-        cols = self._cols(extra=1)
-        ks = np.arange(k0, H + 1, dtype=float)[None, None, :]
-        xx, txx, TT = (np.asarray(v, float)[None, :, None] for v in (x, tx, T))
-        cum = _math.conditional_expected_purchases(*cols, xx, txx, TT, ks)
-        per_period = np.diff(cum, axis=2)                        # purchases in period k
-        disc = d ** np.arange(k0 + 1, H + 1, dtype=float)        # end-of-period discount factors
-        purchases_pv = per_period @ disc
-        if not with_alive:
-            return purchases_pv, np.zeros_like(purchases_pv)
-        alive = _math.future_p_alive(*cols, xx, txx, TT, ks[..., :-1])
-        return purchases_pv, alive @ disc
-
+    # the mathematics at these draws (p_alive, expected_purchases, ..., present_values) is DrawsScorer's,
+    # calling .math; what is this model's own beyond score_triplets is its story
     def simulate_holdout(self, x, tx, T, h: float, rng) -> np.ndarray:
         """One posterior-predictive draw of the purchases in (T, T + h] per (draw, row), from the
         generative story: alive at T with P(alive); given alive, lambda ~ Gamma(r + x, alpha + T),
