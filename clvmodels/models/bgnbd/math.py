@@ -34,6 +34,7 @@ import numpy as np
 from numba import njit, prange
 from scipy import special as sc
 
+from ..numerics.quantiles import _count_bound_many, _log_chernoff_nb, nb_count_bound  # noqa: F401 (their old home)
 from ..numerics.special import _NO_CONVERGENCE, _flat, _hyp2f1_1, _report, _series1, hyp2f1_scaled
 
 __all__ = [
@@ -338,36 +339,8 @@ def conditional_purchases_pmf(r, alpha, a, b, frequency, recency, T, t, max_coun
     return (pmf, tail) if return_tail else pmf
 
 
-@njit(cache=True, error_model="numpy")
-def _log_chernoff_nb(k, R, log_q, log_1mq, mean):
-    """Chernoff bound on log P(N >= k), N ~ NB(R, q): 0 up to the mean, then
-    R log(q (R + k)/R) + k log((1 - q)(R + k)/k)."""
-    if k <= mean:
-        return 0.0
-    return R * (log_q + math.log1p(k / R)) + k * (log_1mq + math.log1p(R / k))
 
 
-@njit(cache=True, error_model="numpy", parallel=True)
-def _count_bound_many(R, A0, t, log_target, out):
-    for i in prange(R.size):
-        if t[i] <= 0.0 or log_target[i] >= 0.0:
-            out[i] = 0
-            continue
-        log_q = -math.log1p(t[i] / A0[i])
-        log_1mq = math.log(t[i] / (A0[i] + t[i]))
-        mean = R[i] * t[i] / A0[i]
-        lo = mean
-        hi = max(2.0 * mean, mean + 10.0)
-        while _log_chernoff_nb(hi, R[i], log_q, log_1mq, mean) > log_target[i]:
-            lo = hi
-            hi *= 2.0
-        while hi - lo > 0.25:  # an integer answer needs no more precision
-            mid = 0.5 * (lo + hi)
-            if _log_chernoff_nb(mid, R[i], log_q, log_1mq, mean) <= log_target[i]:
-                hi = mid
-            else:
-                lo = mid
-        out[i] = max(int(math.ceil(hi)) - 1, 0)
 
 
 def purchases_count_upper_bound(r, alpha, a, b, frequency, recency, T, t, tail: float = 1e-10):
@@ -381,13 +354,7 @@ def purchases_count_upper_bound(r, alpha, a, b, frequency, recency, T, t, tail: 
     conservative (a few counts above the exact quantile).
     """
     x, T = _f(frequency), _f(T)
-    pa = p_alive(r, alpha, a, b, x, recency, T)
-    with np.errstate(divide="ignore"):
-        log_target = np.log(tail) - np.log(pa)  # need log P(N >= K + 1) <= log(tail / P(alive))
-    shape, (R, A0, tt, lt) = _flat(_f(r) + x, _f(alpha) + T, t, log_target)
-    out = np.empty(R.size, dtype=np.int64)
-    _count_bound_many(R, A0, tt, lt, out)
-    return out.reshape(shape)
+    return nb_count_bound(p_alive(r, alpha, a, b, x, recency, T), _f(r) + x, _f(alpha) + T, t, tail)
 
 
 # -- PyTensor likelihood for sampling ---------------------------------------------------------------

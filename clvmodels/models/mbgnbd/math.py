@@ -29,7 +29,7 @@ chance than in the BG/NBD), and her future is that of a BG/NBD customer alive no
 parameters: the Poisson process is memoryless and after each future purchase she drops out with
 probability p, exactly as in the BG/NBD. So every "alive now" quantity is the BG/NBD's with b replaced
 by b + 1, and this module *reuses* the BG/NBD's numba kernels (``bgnbd.math._alive_expected``,
-``_alive_survival``, ``_alive_pmf``, ``_count_bound_many``) at (r + x, alpha + T, a, b + x + 1); what it
+``_alive_survival``, ``_alive_pmf``) at (r + x, alpha + T, a, b + x + 1); what it
 writes itself is what differs: P(alive), the likelihood and the new customer (who is alive at time 0
 only with probability b/(a + b)).
 
@@ -41,7 +41,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import special as sc
 
-from ..bgnbd.math import _alive_expected, _alive_pmf, _alive_survival, _count_bound_many
+from ..bgnbd.math import _alive_expected, _alive_pmf, _alive_survival
+from ..numerics.quantiles import _count_bound_many, nb_count_bound  # noqa: F401 (the scorer sizes its pmfs with it)
 from ..numerics.special import _flat
 
 __all__ = [
@@ -175,17 +176,11 @@ def purchases_count_upper_bound(r, alpha, a, b, frequency, recency, T, t, tail: 
 
     Y is at most the Poisson count N, whose marginal given alive is negative binomial with R = r + x and
     q = (alpha + T)/(alpha + T + t); the Chernoff bound on its tail is solved for the smallest K with
-    P(alive) P(N >= K + 1) <= tail (the BG/NBD's ``_count_bound_many``: drop-out does not enter it). A
+    P(alive) P(N >= K + 1) <= tail (:func:`clvmodels.models.numerics.quantiles.nb_count_bound`: drop-out does not enter it). A
     rigorous bound, slightly conservative.
     """
     x, T = _f(frequency), _f(T)
-    pa = p_alive(r, alpha, a, b, x, recency, T)
-    with np.errstate(divide="ignore"):
-        log_target = np.log(tail) - np.log(pa)  # need log P(N >= K + 1) <= log(tail / P(alive))
-    shape, (R, A0, tt, lt) = _flat(_f(r) + x, _f(alpha) + T, t, log_target)
-    out = np.empty(R.size, dtype=np.int64)
-    _count_bound_many(R, A0, tt, lt, out)
-    return out.reshape(shape)
+    return nb_count_bound(p_alive(r, alpha, a, b, x, recency, T), _f(r) + x, _f(alpha) + T, t, tail)
 
 
 # -- PyTensor likelihood for sampling ---------------------------------------------------------------
