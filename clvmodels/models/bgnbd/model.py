@@ -28,7 +28,58 @@ _row_weights = row_weights
 bgnbd_triplets = summary_triplets
 
 
-class BetaGeoModel(TransactionModel):
+class BetaGeoFamily(TransactionModel):
+    """What the BG/NBD and its MBG/NBD variant share: the parameters (r, alpha, a, b), their default
+    priors, the range where the formulas were checked and the probe of the fitted draws. A customer alive
+    at T with x repeat purchases has lambda ~ Gamma(r + x, alpha + T) and p ~ Beta(a, b + x +
+    :attr:`survived_dropouts`): 0 in the BG/NBD (drop-out only after a repeat purchase), 1 in the MBG/NBD
+    (also after the first)."""
+
+    #: drop-out chances a customer alive with x repeat purchases survived beyond x
+    survived_dropouts: float = 0.0
+    param_names = ("r", "alpha", "a", "b")
+    #: where the expectation's hypergeometric sums were checked against quadrature: r up to 50 (for
+    #: larger r the series cancel and lose every digit at long horizons), a and b up to 1e5 (from about
+    #: 1e6 the series no longer converge), alpha from 1e-6 (time-unit scale; below, counts explode)
+    reliable_range = {"r": (0.0, 50.0), "alpha": (1e-6, np.inf), "a": (0.0, 1e5), "b": (0.0, 1e5)}
+    drift_advice = ("as a and b grow together (every customer with the same drop-out probability) or r and "
+                    "alpha grow together (every customer with the same purchase rate), the likelihood tends to a "
+                    "positive limit, so under flat priors the posterior is improper and the fit "
+                    "drifts off along those directions.")
+
+    def default_priors(self, time_unit: str, data=None) -> dict[str, Prior]:
+        return {
+            "r": Prior("HalfNormal", sigma=5.0),
+            "alpha": Prior("HalfNormal", sigma=float(PERIODS_PER_YEAR[time_unit])),
+            "a": Prior("HalfNormal", sigma=10.0),
+            "b": Prior("HalfNormal", sigma=10.0),
+        }
+
+    def _probe_predictions(self, draws, data) -> list[str]:
+        """At every draw: the expected purchases of customers alive now, for a probe of the fitted
+        data's frequencies (up to 12, smallest and largest included) at T = 0 and at the largest T, over
+        the longest observation and ten times it. Each must be finite and its series must converge."""
+        from ..numerics.special import _NO_CONVERGENCE
+
+        x = np.unique(data["frequency"].to_numpy(float))
+        if len(x) > 12:
+            x = np.unique(x[np.linspace(0, len(x) - 1, 12).round().astype(int)])
+        Tmax = float(data["T"].to_numpy(float).max())
+        t_long = max(Tmax, 1.0)
+        xs, Ts, ts = (g.ravel() for g in np.meshgrid(x, [0.0, Tmax], [t_long, 10.0 * t_long], indexing="ij"))
+        p = {k: np.asarray(draws[k], float)[:, None] for k in self.param_names}
+        # alive now: lambda ~ Gamma(r + x, alpha + T), p ~ Beta(a, b + x + survived_dropouts)
+        shape, (R, A0, a, B, t) = _flat(p["r"] + xs, p["alpha"] + Ts, p["a"], p["b"] + xs + self.survived_dropouts, ts)
+        out = np.empty(R.size)
+        st = np.empty(R.size, dtype=np.int64)
+        bgnbd._alive_expected_many(R, A0, a, B, t, out, st)
+        bad = (~np.isfinite(out) | (st == _NO_CONVERGENCE)).reshape(shape).any(axis=1)
+        if bad.any():
+            return [f"the expected purchases cannot be computed at {int(bad.sum())} of {len(bad)} draws"]
+        return []
+
+
+class BetaGeoModel(BetaGeoFamily):
     """Bayesian BG/NBD purchase model.
 
     Purchase rate while alive ``lambda ~ Gamma(r, rate alpha)`` (alpha in the model's time unit) and
@@ -58,47 +109,9 @@ class BetaGeoModel(TransactionModel):
     label = "BG/NBD"
     reference = ("Fader, Hardie & Lee (2005), \"Counting your customers the easy way: an alternative to the "
                  "Pareto/NBD model\", Marketing Science 24(2)")
-    param_names = ("r", "alpha", "a", "b")
     scorer_class = BetaGeoDraws
-    #: where the expectation's hypergeometric sums were checked against quadrature: r up to 50 (for
-    #: larger r the series cancel and lose every digit at long horizons), a and b up to 1e5 (from about
-    #: 1e6 the series no longer converge), alpha from 1e-6 (time-unit scale; below, counts explode)
-    reliable_range = {"r": (0.0, 50.0), "alpha": (1e-6, np.inf), "a": (0.0, 1e5), "b": (0.0, 1e5)}
-    drift_advice = ("as a and b grow together (every customer with the same drop-out probability) or r and "
-                    "alpha grow together (every customer with the same purchase rate), the BG/NBD likelihood "
-                    "tends to a positive limit, so under flat priors the posterior is improper and the fit "
-                    "drifts off along those directions.")
-
-    def default_priors(self, time_unit: str, data=None) -> dict[str, Prior]:
-        return {
-            "r": Prior("HalfNormal", sigma=5.0),
-            "alpha": Prior("HalfNormal", sigma=float(PERIODS_PER_YEAR[time_unit])),
-            "a": Prior("HalfNormal", sigma=10.0),
-            "b": Prior("HalfNormal", sigma=10.0),
-        }
 
     # -- fitting --------------------------------------------------------------------------------
     def _log_likelihood_graph(self, params, triplets):
         return bgnbd.pt_log_likelihood(params["r"], params["alpha"], params["a"], params["b"], triplets)
 
-    def _probe_predictions(self, draws, data) -> list[str]:
-        """At every draw: the expected purchases of customers alive now, for a probe of the fitted
-        data's frequencies (up to 12, smallest and largest included) at T = 0 and at the largest T, over
-        the longest observation and ten times it. Each must be finite and its series must converge."""
-        from ..numerics.special import _NO_CONVERGENCE
-
-        x = np.unique(data["frequency"].to_numpy(float))
-        if len(x) > 12:
-            x = np.unique(x[np.linspace(0, len(x) - 1, 12).round().astype(int)])
-        Tmax = float(data["T"].to_numpy(float).max())
-        t_long = max(Tmax, 1.0)
-        xs, Ts, ts = (g.ravel() for g in np.meshgrid(x, [0.0, Tmax], [t_long, 10.0 * t_long], indexing="ij"))
-        p = {k: np.asarray(draws[k], float)[:, None] for k in self.param_names}
-        shape, (R, A0, a, B, t) = _flat(p["r"] + xs, p["alpha"] + Ts, p["a"], p["b"] + xs, ts)
-        out = np.empty(R.size)
-        st = np.empty(R.size, dtype=np.int64)
-        bgnbd._alive_expected_many(R, A0, a, B, t, out, st)
-        bad = (~np.isfinite(out) | (st == _NO_CONVERGENCE)).reshape(shape).any(axis=1)
-        if bad.any():
-            return [f"the expected purchases cannot be computed at {int(bad.sum())} of {len(bad)} draws"]
-        return []
