@@ -140,7 +140,7 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
              model: str | None = None, purchase_priors=None, bgnbd_priors=None, gamma_gamma_priors=None,
              purchase_model=None, spend_model=None, max_draws: int | None = DEFAULT_SCORING_DRAWS, engine: str = "auto",
              negative_amounts: str = "error", zero_amounts: str = "keep", progress: bool = True,
-             currency: str | None = None) -> ForecastResult:
+             currency: str | None = None, date_format: str | None = None) -> ForecastResult:
     """Forecast every customer's purchases, spend and CLV with intervals from a transaction log.
 
     Give either ``transactions`` (DataFrame or CSV/Parquet path/glob, summarised with ``observation_end``
@@ -158,6 +158,9 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
     ``purchase_model`` / ``spend_model``: a configured, unfitted estimator to fit instead
     (:class:`GammaGammaModel` with ``gamma_gamma_priors`` by default): any model of the protocol
     (:mod:`clvmodels.models.protocol`).
+
+    ``observation_end`` and ``date_format`` are those of :func:`clvmodels.summarize` (the end in any form
+    the date column takes: ISO text, text in ``date_format``, a date, Timestamp, datetime64 or Period).
 
     ``result.metadata`` (what ``clv forecast`` writes in the Parquet schema and the JSON sidecar) also
     holds ``new_customer`` (:func:`clvmodels.value.new_customer_value` at the same horizon, discount,
@@ -177,7 +180,7 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
         _stderr_progress("summarising transactions", progress)
         summary = summarize(transactions, customer_id=customer_id, date=date, amount=amount,
                             observation_end=observation_end, time_unit=time_unit, engine=engine,
-                            negative_amounts=negative_amounts, zero_amounts=zero_amounts)
+                            negative_amounts=negative_amounts, zero_amounts=zero_amounts, date_format=date_format)
     timings["summary"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     if fit:

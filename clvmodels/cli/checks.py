@@ -189,6 +189,16 @@ def log_inputs(transactions, problems: ProblemCollector) -> list[tuple[str, Path
     return [("TRANSACTIONS", Path(p)) for p in source.paths]
 
 
+def check_period_ends(args, problems: ProblemCollector) -> None:
+    """--observation-end and --calibration-end (when the command has it), read as the summary reads them
+    (any form the date column takes: ISO, or text in --date-format), before the log is read: a typo in a
+    date must not cost a scan of the log."""
+    from ..data.checks import parse_period_ends
+
+    parse_period_ends(getattr(args, "observation_end", None), getattr(args, "calibration_end", None), problems,
+                      getattr(args, "date_format", None), names=("--observation-end", "--calibration-end"))
+
+
 def check_fit_options(args, problems: ProblemCollector) -> None:
     """--chains, --draws, --tune, --seed, --target-accept and --interval."""
     for name in ("chains", "draws", "tune"):
@@ -209,6 +219,7 @@ def check_forecast(args) -> tuple[RunPaths, str | None]:
     from ..io.atomic import metadata_path
 
     problems = ProblemCollector("arguments")
+    check_period_ends(args, problems)
     horizon = horizon_spec(args.horizon, args.time_unit, problems)
     _number(args, "discount_rate", problems, low=0,
             what="the annual discount rate must be 0 or more (0.1 is 10% a year)")
@@ -267,6 +278,7 @@ def check_forecast(args) -> tuple[RunPaths, str | None]:
 
 def check_validate(args) -> RunPaths:
     problems = ProblemCollector("arguments")
+    check_period_ends(args, problems)
     check_fit_options(args, problems)
     paths = RunPaths(inputs=log_inputs(args.transactions, problems))
     paths.outputs.append(("--json", Path(args.json_out)))
@@ -285,6 +297,7 @@ def check_compare(args) -> tuple[RunPaths, list[str]]:
     from ..validation.compare import model_name_problems
 
     problems = ProblemCollector("arguments")
+    check_period_ends(args, problems)
     names, bad = model_name_problems(args.models)
     for text in bad:
         problems.add(None, f"--models {args.models!r}: {text}")
@@ -304,6 +317,7 @@ def check_summarize(args) -> RunPaths:
     from ..io.atomic import metadata_path
 
     problems = ProblemCollector("arguments")
+    check_period_ends(args, problems)
     paths = RunPaths(inputs=log_inputs(args.transactions, problems))
     out = Path(args.output)
     paths.outputs += [("-o/--output", out), ("-o/--output (its sidecar)", metadata_path(out))]

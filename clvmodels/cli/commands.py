@@ -205,7 +205,7 @@ def _transactions_frame(args):
 
     kw = summarize_kwargs(args)
     problems = ProblemCollector("transactions")
-    obs, cal = parse_period_ends(args.observation_end, args.calibration_end, problems)
+    obs, cal = parse_period_ends(args.observation_end, args.calibration_end, problems, kw["date_format"])
     log = read_log(kw["transactions"], customer_id=kw["customer_id"], date=kw["date"], amount=kw["amount"],
                    observation_end=obs, calibration_end=cal, negative_amounts=kw["negative_amounts"],
                    date_format=kw["date_format"], problems=problems, zero_amounts=kw["zero_amounts"])

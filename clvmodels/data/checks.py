@@ -190,31 +190,129 @@ def msg_end_before_all(which: str, end: str, first: str) -> str:
 # ---------------------------------------------------------------------------------------------------
 # Observation and calibration ends
 # ---------------------------------------------------------------------------------------------------
-def parse_end_date(value, name: str, problems: ProblemCollector) -> np.datetime64 | None:
+#: what an observation or calibration end may be, for the messages (with date_format, text and integers in it too)
+END_FORMS = ("an ISO 8601 date such as '1997-09-30' (a time of day, as in '1997-09-30 18:00' or "
+             "'1997-09-30T18:00:00Z', is ignored), a datetime.date, datetime.datetime, pandas.Timestamp or "
+             "numpy.datetime64 (its calendar day; UTC for time-zone-aware values), or a pandas.Period (its "
+             "last day: pd.Period('1997-09', 'M') is 1997-09-30)")
+
+
+def msg_bad_end(name: str, value, date_format: str | None, why: str = "") -> str:
+    """The problem of an observation or calibration end that is not a date: names the option and lists
+    the accepted forms (with ``date_format``, text and integers in that format are accepted too)."""
+    if date_format:
+        try:
+            example = f", e.g. {pd.Timestamp('1997-09-30').strftime(date_format)!r}"
+        except ValueError:
+            example = ""
+        fmt = f"; or text (or an integer) in date_format {date_format!r}{example}, as the date column"
+    else:
+        fmt = "; other layouts, such as '19970930', need date_format (e.g. '%Y%m%d'), as the date column does"
+    return f"{name} {value!r} is not a date{': ' + why if why else ''}. Accepted: {END_FORMS}{fmt}"
+
+
+class _NotADate(ValueError):
+    """An end value that is not a date; the argument (if any) says why, for the message."""
+
+
+def _formatted_day(text: str, date_format: str) -> np.datetime64 | None:
+    """The calendar day of one text under ``date_format``, read by the very rule that reads the date
+    column (:func:`clvmodels.data.pandas_engine.parse_dates`, which the Spark engine also runs), or None."""
+    from .pandas_engine import parse_dates  # the engine imports this module: imported at call time
+
+    days, missing, bad, _ = parse_dates(pd.Series([text], dtype=object), date_format)
+    if missing[0] or bad[0]:
+        return None
+    return _EPOCH + np.timedelta64(int(days[0]), "D")
+
+
+def end_day(value, date_format: str | None = None) -> np.datetime64:
+    """The calendar day (``datetime64[D]``) that an observation or calibration end stands for.
+
+    Ends are inclusive days. Accepted, as the date column accepts them:
+
+    * text: ISO 8601 (``"1997-09-30"``, optionally with a time ``[T ]HH:MM[:SS[.fff]]`` and ``Z``, which
+      is ignored); with ``date_format`` also text in that format (``"19970930"`` for ``"%Y%m%d"``). Text
+      that both read, as different days (``"1997-09-10"`` under ``"%Y-%d-%m"``), is ambiguous: an error.
+    * an integer (``19970930``), only with ``date_format``, read as its digits (as an integer date
+      column is); without it an integer is an error, never a count of nanoseconds since 1970.
+    * :class:`datetime.date`, :class:`datetime.datetime`, :class:`pandas.Timestamp`, ``numpy.datetime64``
+      of a day or finer unit: its calendar day (time-zone-aware values in UTC, like the log's dates). A
+      ``datetime64`` of months or years is refused (is it the first day or the last?): use a Period.
+    * :class:`pandas.Period`: its **last** day, since an end is inclusive: ``pd.Period("1997-09", "M")``
+      is 1997-09-30, ``pd.Period("1997Q3")`` too, a daily Period its own day.
+
+    Raises :class:`ValueError` (a :class:`_NotADate`, whose message, if any, says why) for anything else.
+    """
+    import datetime as _dt
+
+    if isinstance(value, (bool, np.bool_)):
+        raise _NotADate
+    if isinstance(value, pd.Period):
+        ts = value.end_time
+    elif isinstance(value, str):
+        text = value.strip()
+        iso = None
+        if pd.Series([text]).str.fullmatch(DATE_PATTERN).iloc[0]:
+            iso = np.datetime64(pd.Timestamp(text[:10]).date(), "D")
+        if date_format:
+            formatted = _formatted_day(value, date_format)
+            if formatted is not None and iso is not None and formatted != iso:
+                raise _NotADate(f"ambiguous: {formatted} under date_format {date_format!r}, {iso} as ISO 8601")
+            if formatted is not None:
+                return formatted
+        if iso is None:
+            raise _NotADate
+        return iso
+    elif isinstance(value, (int, np.integer)):
+        if not date_format:
+            raise _NotADate("an integer needs date_format (e.g. '%Y%m%d' for 19970930)")
+        day = _formatted_day(str(int(value)), date_format)
+        if day is None:
+            raise _NotADate(f"it does not match date_format {date_format!r}")
+        return day
+    elif isinstance(value, np.datetime64):
+        if np.isnat(value):
+            raise _NotADate("it is NaT (missing)")
+        unit = np.datetime_data(value.dtype)[0]
+        if unit in ("Y", "M", "W", "generic"):
+            raise _NotADate(f"a numpy.datetime64 in unit {unit!r} is not one day: give a day, or a pandas.Period "
+                            "for the period's last day")
+        ts = pd.Timestamp(value)
+    elif isinstance(value, (_dt.date, pd.Timestamp)):
+        ts = pd.Timestamp(value)
+    elif value is pd.NaT:
+        raise _NotADate("it is NaT (missing)")
+    else:
+        raise _NotADate
+    if ts is pd.NaT:
+        raise _NotADate("it is NaT (missing)")
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return np.datetime64(ts.date(), "D")
+
+
+def parse_end_date(value, name: str, problems: ProblemCollector,
+                   date_format: str | None = None) -> np.datetime64 | None:
     """Parse ``observation_end`` / ``calibration_end`` to a calendar day (inclusive end of a period).
 
-    Accepts ``"1997-09-30"``, :class:`datetime.date`, :class:`datetime.datetime`,
-    :class:`pandas.Timestamp` or ``numpy.datetime64``. A time of day is dropped (the end is the whole
-    day); a time-zone-aware timestamp is converted to UTC first, like the dates of the log.
-    Adds a problem and returns None when the value cannot be read or lies outside the supported
-    range (:data:`MIN_DATE` to :data:`MAX_DATE`).
+    Accepts what the date column accepts (see :func:`end_day`): ISO 8601 text, with ``date_format`` also
+    text or integers in that format, :class:`datetime.date`, :class:`datetime.datetime`,
+    :class:`pandas.Timestamp`, ``numpy.datetime64``, and :class:`pandas.Period` (its last day). A time of
+    day is dropped (the end is the whole day); a time-zone-aware timestamp is converted to UTC first,
+    like the dates of the log. ``name`` is the option as the user wrote it (``observation_end``, or
+    ``--observation-end`` on the command line). Adds a problem naming it and listing the accepted forms
+    and returns None when the value cannot be read, or lies outside the supported range
+    (:data:`MIN_DATE` to :data:`MAX_DATE`).
     """
     if value is None:
         problems.add(None, f"{name} is required (the last day of the period, e.g. '1997-09-30')")
         return None
     try:
-        if isinstance(value, str):
-            value = value.strip()
-            if not pd.Series([value]).str.fullmatch(DATE_PATTERN).iloc[0]:
-                raise ValueError
-        ts = pd.Timestamp(value)
-        if ts is pd.NaT:
-            raise ValueError
-        if ts.tzinfo is not None:
-            ts = ts.tz_convert("UTC").tz_localize(None)
-        day = np.datetime64(ts.date(), "D")
-    except (ValueError, TypeError, OverflowError):
-        problems.add(None, f"{name} {value!r} is not a date: use ISO 8601, e.g. '1997-09-30'")
+        day = end_day(value, date_format)
+    except (ValueError, TypeError, OverflowError) as exc:
+        why = str(exc) if isinstance(exc, _NotADate) else ""
+        problems.add(None, msg_bad_end(name, value, date_format, why))
         return None
     if not MIN_DATE <= day <= MAX_DATE:
         problems.add(None, msg_end_out_of_range(name, day))
@@ -222,13 +320,18 @@ def parse_end_date(value, name: str, problems: ProblemCollector) -> np.datetime6
     return day
 
 
-def parse_period_ends(observation_end, calibration_end, problems: ProblemCollector):
+def parse_period_ends(observation_end, calibration_end, problems: ProblemCollector, date_format: str | None = None,
+                      names: tuple[str, str] = ("observation_end", "calibration_end")):
     """(observation end, calibration end or None) as calendar days, each problem added to ``problems``;
-    a calibration end on or after the observation end is a problem (and read as None)."""
-    obs = parse_end_date(observation_end, "observation_end", problems)
-    cal = parse_end_date(calibration_end, "calibration_end", problems) if calibration_end is not None else None
+    a calibration end on or after the observation end is a problem (and read as None).
+
+    ``date_format``: the date column's strptime format, which the ends may use too (see :func:`end_day`);
+    ``names``: the two options as the user wrote them, for the messages."""
+    obs_name, cal_name = names
+    obs = parse_end_date(observation_end, obs_name, problems, date_format)
+    cal = parse_end_date(calibration_end, cal_name, problems, date_format) if calibration_end is not None else None
     if obs is not None and cal is not None and cal >= obs:
-        problems.add(None, f"calibration_end {cal} must be before observation_end {obs}: the holdout period "
+        problems.add(None, f"{cal_name} {cal} must be before {obs_name} {obs}: the holdout period "
                            "is what comes after the calibration end")
         cal = None
     return obs, cal

@@ -116,13 +116,16 @@ def summarize(transactions, *, customer_id: str = "customer_id", date: str = "da
         :mod:`clvmodels.data.readers`). One row per transaction.
     customer_id, date, amount: the names of the columns holding the customer id, the transaction date
         and its value (money).
-    observation_end: last day of the observation period, inclusive (``"1997-09-30"``, a date or a
-        Timestamp). A transaction after it is an input error (filter the log or pass a later end):
-        clvmodels never silently drops data.
+    observation_end: last day of the observation period, inclusive. What the date column accepts: ISO
+        text (``"1997-09-30"``), with ``date_format`` also text or an integer in that format
+        (``"19970930"``), a ``datetime.date``/``datetime``, ``pd.Timestamp`` or ``np.datetime64`` (its
+        calendar day), or a ``pd.Period``, which stands for its *last* day (``pd.Period("1997-09", "M")``
+        is 1997-09-30); see :func:`clvmodels.data.checks.end_day`. A transaction after it is an input
+        error (filter the log or pass a later end): clvmodels never silently drops data.
     time_unit: 'D', 'W' (default) or 'M': the unit of ``recency``, ``T``, ``time_since_last_purchase``
         and ``duration_holdout``, recorded in ``attrs`` so the models cannot misread it.
-    calibration_end: optional last day (inclusive) of a calibration period; the period after it, up to
-        ``observation_end``, is the holdout. The main columns then describe the calibration period (T is
+    calibration_end: optional last day (inclusive, in any form ``observation_end`` takes) of a calibration
+        period; the period after it, up to ``observation_end``, is the holdout. The main columns then describe the calibration period (T is
         measured to ``calibration_end``) and holdout columns are added. Customers whose first purchase
         is in the holdout cannot be in a calibration summary: they are excluded with an
         :class:`ExcludedCustomersWarning` giving their number, also kept in
@@ -214,7 +217,7 @@ def summarize(transactions, *, customer_id: str = "customer_id", date: str = "da
         engine = "duckdb" if files else "pandas"
 
     problems = ProblemCollector("transaction log")
-    obs, cal = parse_period_ends(observation_end, calibration_end, problems)
+    obs, cal = parse_period_ends(observation_end, calibration_end, problems, date_format)
     log_args = dict(customer_id=customer_id, date=date, amount=amount, observation_end=obs, calibration_end=cal,
                     negative_amounts=negative_amounts, date_format=date_format, problems=problems,
                     zero_amounts=zero_amounts)

@@ -68,15 +68,17 @@ def unit_days(unit: str) -> float:
     return DAYS_PER_UNIT[check_unit(unit)]
 
 
-def as_day(value, name: str) -> int:
-    """A date-like value as a day number (days since 1970-01-01)."""
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{name}={value!r} is not a date") from exc
-    if ts is pd.NaT:
-        raise InputError(f"{name} is missing")
-    return int(np.datetime64(ts.date(), "D").astype(np.int64))
+def as_day(value, name: str, date_format: str | None = None) -> int:
+    """A period end as a day number (days since 1970-01-01), read as :func:`clvmodels.summarize` reads
+    its ends (:func:`clvmodels.data.checks.end_day`: ISO text, text in ``date_format``, dates,
+    Timestamps, datetime64, and a Period as its last day); InputError naming ``name`` otherwise."""
+    from ..data.checks import parse_end_date
+    from ..errors import ProblemCollector
+
+    problems = ProblemCollector("arguments")
+    day = parse_end_date(value, name, problems, date_format)
+    problems.raise_if_any()
+    return int(day.astype(np.int64))
 
 
 def day_dates(days) -> pd.DatetimeIndex:

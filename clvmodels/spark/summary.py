@@ -504,11 +504,12 @@ def _aggregate(src, *, unit: str, time_mode: str, calibration_day: int | None):
     )
 
 
-def _parse_options(observation_end, calibration_end, time_unit, time_mode, negative_amounts, zero_amounts="keep"):
+def _parse_options(observation_end, calibration_end, time_unit, time_mode, negative_amounts, zero_amounts="keep",
+                   date_format=None):
     check_options(time_mode=time_mode, negative_amounts=negative_amounts, engine="auto", zero_amounts=zero_amounts)
     unit = check_unit(time_unit)
     problems = ProblemCollector("transaction log")
-    obs, cal = parse_period_ends(observation_end, calibration_end, problems)
+    obs, cal = parse_period_ends(observation_end, calibration_end, problems, date_format)
     return unit, problems, obs, cal
 
 
@@ -550,7 +551,7 @@ def summarize_spark(transactions, *, customer_id: str = "customer_id", date: str
     from pyspark.sql import functions as F
 
     unit, problems, obs, cal = _parse_options(observation_end, calibration_end, time_unit, time_mode,
-                                              negative_amounts, zero_amounts)
+                                              negative_amounts, zero_amounts, date_format)
     prep = _prepare(transactions, customer_id=customer_id, date=date, amount=amount, obs=obs, cal=cal,
                     unit=unit, time_mode=time_mode, negative_amounts=negative_amounts,
                     date_format=date_format, problems=problems, spark=spark, zero_amounts=zero_amounts)
@@ -679,7 +680,7 @@ def summarize_to_pandas(transactions, *, customer_id: str = "customer_id", date:
     Spark: what ``clvmodels.summarize(..., engine="spark")`` returns (it calls :func:`aggregate_spark`
     itself), for a Spark DataFrame too and in a given ``spark`` session."""
     unit, problems, obs, cal = _parse_options(observation_end, calibration_end, time_unit, time_mode,
-                                              negative_amounts, zero_amounts)
+                                              negative_amounts, zero_amounts, date_format)
     agg, n_negative = aggregate_spark(
         transactions, customer_id=customer_id, date=date, amount=amount, observation_end=obs,
         calibration_end=cal, unit=unit, time_mode=time_mode, negative_amounts=negative_amounts,
