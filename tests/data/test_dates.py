@@ -173,7 +173,9 @@ def test_spark_engine_gives_the_same_summary_for_every_form():
         pytest.skip("Spark needs Java")
     from clvmodels.spark import local_session
 
-    local_session(1, driver_memory="1g", shuffle_partitions=2, app_name="clvmodels-test-dates")
+    from clvmodels.spark.summary import summarize_to_pandas
+
+    session = local_session(1, driver_memory="1g", shuffle_partitions=2, app_name="clvmodels-test-dates")
     kw = dict(date_format="%Y%m%d", time_unit="D")
     with pytest.warns(UserWarning):
         ref = summarize(_log(), observation_end="1997-12-31", calibration_end="1997-09-30", engine="pandas", **kw)
@@ -181,3 +183,8 @@ def test_spark_engine_gives_the_same_summary_for_every_form():
         with pytest.warns(UserWarning):
             got = summarize(_log(), observation_end=obs, calibration_end=cal, engine="spark", **kw)
         pd.testing.assert_frame_equal(got[ref.columns], ref, check_dtype=False)
+    # the Spark API's own entry point parses the ends with the date_format too
+    with pytest.warns(UserWarning):
+        got = summarize_to_pandas(session.createDataFrame(_log()), observation_end=19971231,
+                                  calibration_end=pd.Period("1997Q3"), spark=session, **kw)
+    pd.testing.assert_frame_equal(got[ref.columns], ref, check_dtype=False)
