@@ -3,7 +3,16 @@ holdout (the figures of Fader, Hardie & Lee 2005, "Counting your customers the e
 
 The model's curve is the expected number of repeat transactions of the cohort by each date,
 ``sum_c E[X(t_date - t_first(c))]`` with ``E[X(t)]`` the expected repeat purchases of a customer in the
-first ``t`` periods after her first purchase (FHL eq. 9). It is computed per posterior draw, so the
+first ``t`` periods after her first purchase (FHL eq. 9).
+
+Day convention (the summary's): a purchase on calendar day D happens at time ``D - F`` after a first
+purchase on day F, and the curve at day D, inclusive, counts the actual repeat purchases on days up to
+and including D and the expected ``E[X(D - F)]``: exactly the T that :func:`clvmodels.summarize` gives a
+customer with ``observation_end=D`` (T = D - F, a purchase on the end day counted). So the curve at the
+observation end is ``sum_c E[X(T_c)]`` over the summary's T, and a customer's first day adds 0. lifetimes'
+``expected_cumulative_transactions`` (and, reportedly, BTYD's and pymc-marketing's tracking) puts
+``E[X(D + 1 - F)]`` next to the same actual count through day D: one day more exposure than the summary's
+T, so its curve at day D is ours at day D + 1 (checked to 1e-12 on CDNOW in tests/plotting/test_tracking.py). It is computed per posterior draw, so the
 curve comes with a credible band (the uncertainty of the *expected* count; the actual count also has
 purchase-to-purchase randomness on top, which the band does not include).
 
@@ -38,10 +47,24 @@ def _grid(start: int, cal_end: int, end: int, ud: float) -> np.ndarray:
     return ends
 
 
+def _dates_in_format(transactions: pd.DataFrame, date: str, date_format: str) -> pd.DataFrame:
+    """The log with its date column read by ``date_format``, by the summary's own rule
+    (:func:`clvmodels.data.pandas_engine.parse_dates`), so the plot and the summary see the same days."""
+    from ..data.pandas_engine import parse_dates
+
+    if not isinstance(transactions, pd.DataFrame) or date not in transactions.columns:
+        return transactions  # purchase_days says what is wrong
+    days, missing, bad, whole = parse_dates(transactions[date], date_format)
+    if whole is not None or missing.any() or bad.any():
+        n = int((missing | bad).sum()) or len(days)
+        raise InputError(f"column {date!r}: {n} dates are missing or do not match date_format={date_format!r}")
+    return transactions.assign(**{date: days.astype("datetime64[D]")})
+
+
 def tracking_data(model, transactions: pd.DataFrame, *, calibration_end, observation_end=None,
                   customer_id: str = "customer_id", date: str = "date", customers=None,
                   interval: float = 0.9, max_draws: int | None = PLOT_DRAWS,
-                  budget_bytes: int = DEFAULT_CHUNK_BYTES) -> pd.DataFrame:
+                  budget_bytes: int = DEFAULT_CHUNK_BYTES, date_format: str | None = None) -> pd.DataFrame:
     """Actual and expected repeat transactions of a cohort per period and cumulated.
 
     Parameters
@@ -49,21 +72,28 @@ def tracking_data(model, transactions: pd.DataFrame, *, calibration_end, observa
     model: a fitted transaction model (:class:`~clvmodels.BetaGeoModel` or another of :mod:`clvmodels.models.registry`; fitted on the calibration period).
     transactions: the transaction log (one row per transaction); purchases on the same day merge, as in
         :func:`clvmodels.summarize`, and a customer's first purchase is not a repeat transaction.
-    calibration_end: last day of the calibration period (inclusive).
-    observation_end: last day shown (inclusive; default: the last date in the log).
+    calibration_end: last day of the calibration period (inclusive), in any form :func:`clvmodels.summarize`
+        takes (ISO text, text in ``date_format``, a date, Timestamp, datetime64, or a Period: its last day).
+    observation_end: last day shown (inclusive, the same forms; default: the last date in the log).
+    date_format: strptime format of the log's text dates (as in :func:`clvmodels.summarize`), which the
+        ends may use too; default ISO 8601.
     customers: the cohort (ids); default: every customer whose first purchase is on or before
         ``calibration_end``, i.e. the customers the model was fitted on.
     interval: level of the central credible band; max_draws: posterior draws used (thinned evenly).
 
     Returns one row per period of the model's time unit (periods are anchored at ``calibration_end``;
-    the first may be partial) with ``period_end`` (inclusive date), ``phase`` ('calibration' or
+    the first may be partial) with ``period_end`` (inclusive date; the cumulative columns count through the
+    end of that day, the expected ones as ``sum_c E[X(period_end - first day of c)]``: see the module
+    docstring for this convention), ``phase`` ('calibration' or
     'holdout'), ``actual``, ``expected``, ``expected_lower``, ``expected_upper`` (repeat transactions in
     the period) and the same cumulated (``cumulative_actual``, ``cumulative_expected``, ...).
     """
     unit = model_unit(model)
     ud = unit_days(unit)
+    cal_end = as_day(calibration_end, "calibration_end", date_format)
+    if date_format is not None:
+        transactions = _dates_in_format(transactions, date, date_format)
     pdays = purchase_days(transactions, customer_id, date)
-    cal_end = as_day(calibration_end, "calibration_end")
     first = pdays.loc[pdays["is_first"], ["customer_id", "day"]]
     if customers is not None:
         cohort = pd.Index(pd.unique(pd.Series(list(customers))))
@@ -76,7 +106,8 @@ def tracking_data(model, transactions: pd.DataFrame, *, calibration_end, observa
     if len(first) == 0:
         raise InputError(f"no customer made a first purchase on or before calibration_end={calibration_end}")
     pdays = pdays[pdays["customer_id"].isin(first["customer_id"])]
-    end = as_day(observation_end, "observation_end") if observation_end is not None else int(pdays["day"].max())
+    end = (as_day(observation_end, "observation_end", date_format) if observation_end is not None
+           else int(pdays["day"].max()))
     if end < cal_end:
         raise InputError(f"observation_end ({day_dates([end])[0].date()}) is before calibration_end "
                          f"({day_dates([cal_end])[0].date()})")
@@ -98,7 +129,9 @@ def tracking_data(model, transactions: pd.DataFrame, *, calibration_end, observa
     n_by_day = n_by_day.astype(float)
     sc = model.scorer(max_draws)
     S = sc.n_draws
-    # E[X(lag)] per draw at every whole-day lag 0..E (lag 0: no repeat purchase yet), chunked over lags
+    # E[X(lag)] per draw at every whole-day lag 0..E (lag 0: no repeat purchase yet), chunked over lags.
+    # lag = period end - first day, both calendar days: the summary's T at observation_end = period end
+    # (not lifetimes' one day more; see the module docstring), matching the actual count through that day
     e = np.zeros((S, E + 1))
     step = chunk_rows(S, 2, budget_bytes)
     for j in range(1, E + 1, step):
@@ -133,7 +166,8 @@ def tracking_data(model, transactions: pd.DataFrame, *, calibration_end, observa
 
 def plot_tracking(model, transactions: pd.DataFrame, *, calibration_end, observation_end=None,
                   kind: str = "cumulative", customer_id: str = "customer_id", date: str = "date",
-                  customers=None, interval: float = 0.9, max_draws: int | None = PLOT_DRAWS, ax=None):
+                  customers=None, interval: float = 0.9, max_draws: int | None = PLOT_DRAWS, ax=None,
+                  date_format: str | None = None):
     """Tracking plot of repeat transactions, actual against the model's expectation with its credible
     band, across the calibration and holdout periods (FHL 2005, figs. 1 and 2).
 
@@ -146,7 +180,7 @@ def plot_tracking(model, transactions: pd.DataFrame, *, calibration_end, observa
         raise ValueError(f"kind must be 'cumulative', 'incremental' or 'both', got {kind!r}")
     data = tracking_data(model, transactions, calibration_end=calibration_end,
                          observation_end=observation_end, customer_id=customer_id, date=date,
-                         customers=customers, interval=interval, max_draws=max_draws)
+                         customers=customers, interval=interval, max_draws=max_draws, date_format=date_format)
     meta = data.attrs["clvmodels"]
     kinds = ["cumulative", "incremental"] if kind == "both" else [kind]
     if kind == "both":
