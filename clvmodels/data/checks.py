@@ -39,6 +39,12 @@ dates
     (1678-01-01 to 2261-12-31), which every engine and the summary's ``datetime64[ns]`` columns can
     hold; a date outside it (0001-01-01, 1600-..., 9999-12-31: usually a placeholder for "no date")
     is reported as bad input, not read as "unparseable" and never silently wrapped around.
+period ends
+    ``observation_end`` and ``calibration_end`` accept what the date column accepts (ISO text; with
+    ``date_format`` also text or integers in it, read by :func:`parse_formatted_dates`, the column's
+    rule), and dates, datetimes, Timestamps and datetime64 (their calendar day, UTC when time-zone
+    aware), and ``pd.Period`` as its last day, an end being inclusive: :func:`end_day`. They are parsed
+    once, here, and handed to every engine as calendar days, so the engines cannot differ on them.
 amounts
     Numbers, or text holding a decimal number (``12``, ``-3.5``, ``1e3``; surrounding blanks
     allowed; no currency signs, thousands separators or ``nan``/``inf``). NaN and null are missing;
@@ -215,15 +221,23 @@ class _NotADate(ValueError):
     """An end value that is not a date; the argument (if any) says why, for the message."""
 
 
-def _formatted_day(text: str, date_format: str) -> np.datetime64 | None:
-    """The calendar day of one text under ``date_format``, read by the very rule that reads the date
-    column (:func:`clvmodels.data.pandas_engine.parse_dates`, which the Spark engine also runs), or None."""
-    from .pandas_engine import parse_dates  # the engine imports this module: imported at call time
+def parse_formatted_dates(text: pd.Series, date_format: str) -> pd.Series:
+    """Text dates read by a strptime ``date_format``, as naive datetimes (NaT where a value does not
+    match): the rule of the pandas engine's date column (which the Spark engine runs too) and of the
+    period ends. With ``%z`` the offsets may differ from row to row, which only a conversion to UTC can
+    hold in one column: such dates become UTC wall times."""
+    parsed = pd.to_datetime(text, format=date_format, errors="coerce", utc="%z" in date_format)
+    if isinstance(parsed.dtype, pd.DatetimeTZDtype):
+        parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+    return parsed
 
-    days, missing, bad, _ = parse_dates(pd.Series([text], dtype=object), date_format)
-    if missing[0] or bad[0]:
+
+def _formatted_day(text: str, date_format: str) -> np.datetime64 | None:
+    """The calendar day of one text under ``date_format`` (:func:`parse_formatted_dates`), or None."""
+    ts = parse_formatted_dates(pd.Series([text], dtype=object), date_format).iloc[0]
+    if ts is pd.NaT or pd.isna(ts):
         return None
-    return _EPOCH + np.timedelta64(int(days[0]), "D")
+    return np.datetime64(ts.date(), "D")
 
 
 def end_day(value, date_format: str | None = None) -> np.datetime64:

@@ -34,6 +34,7 @@ from .checks import (
     msg_bad_date_type,
     msg_integer_dates,
     msg_missing_column,
+    parse_formatted_dates,
     report_log_problems,
     report_missing_columns,
     rows_to_drop,
@@ -168,9 +169,7 @@ def parse_dates(s: pd.Series, date_format: str | None) -> tuple[np.ndarray, np.n
     missing = (text.isna() | _blank(text)).to_numpy()
     if date_format is not None:
         # %z: offsets may differ from row to row, which only a conversion to UTC can hold in one column
-        parsed = pd.to_datetime(text.where(~missing), format=date_format, errors="coerce", utc="%z" in date_format)
-        if isinstance(parsed.dtype, pd.DatetimeTZDtype):
-            parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+        parsed = parse_formatted_dates(text.where(~missing), date_format)
     else:
         ok = text.str.fullmatch(DATE_PATTERN).fillna(False).astype(bool)
         head = text.str.strip().str.slice(0, 10).where(ok & ~missing)
