@@ -23,8 +23,8 @@ def add_transaction_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--amount", default="amount", metavar="COL",
                         help="column of transaction values (default: amount)")
     parser.add_argument("--observation-end", required=True, metavar="DATE",
-                        help="last day of the observation period, inclusive (YYYY-MM-DD); later transactions "
-                             "are an error")
+                        help="last day of the observation period, inclusive (YYYY-MM-DD, or as the dates in "
+                             "--date-format); later transactions are an error")
     parser.add_argument("--time-unit", choices=["D", "W", "M"], default="W",
                         help="unit of recency, T and horizons: days, weeks (default) or months")
     parser.add_argument("--negative-amounts", choices=["error", "drop", "net"], default="error",

@@ -30,7 +30,8 @@ def add_summarize(sub) -> None:
     add_transaction_arguments(p)
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="summary table, .csv or .parquet")
     p.add_argument("--calibration-end", default=None, metavar="DATE",
-                   help="last day of a calibration period (inclusive): adds holdout columns up to --observation-end")
+                   help="last day of a calibration period (inclusive; YYYY-MM-DD or as --date-format): adds "
+                        "holdout columns up to --observation-end")
     p.add_argument("--quiet", action="store_true", help="no progress line on stderr")
     p.set_defaults(func=run_summarize)
 
@@ -72,7 +73,7 @@ def add_job_commands(sub) -> None:
 
     v = sub.add_parser("validate", help="calibration/holdout validation of the purchase (and spend) forecasts")
     add_transaction_arguments(v)
-    v.add_argument("--calibration-end", required=True, help="last day of the calibration period (inclusive)")
+    v.add_argument("--calibration-end", required=True, help="last day of the calibration period (inclusive; YYYY-MM-DD or as --date-format)")
     v.add_argument("--json", required=True, dest="json_out", help="write the metrics here")
     v.add_argument("--table", default=None, help="optional per-customer validation table (.csv/.parquet)")
     add_model_argument(v)
@@ -86,7 +87,7 @@ def add_job_commands(sub) -> None:
                     "holdout log predictive score (higher is better). Writes one JSON (--json) and optionally a "
                     "side-by-side HTML report (--report), together.")
     add_transaction_arguments(c)
-    c.add_argument("--calibration-end", required=True, help="last day of the calibration period (inclusive)")
+    c.add_argument("--calibration-end", required=True, help="last day of the calibration period (inclusive; YYYY-MM-DD or as --date-format)")
     add_models_argument(c)
     c.add_argument("--json", required=True, dest="json_out", help="write the comparison here")
     c.add_argument("--report", default=None, help="also write a self-contained HTML report of the models side by side")

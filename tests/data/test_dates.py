@@ -188,3 +188,20 @@ def test_spark_engine_gives_the_same_summary_for_every_form():
         got = summarize_to_pandas(session.createDataFrame(_log()), observation_end=19971231,
                                   calibration_end=pd.Period("1997Q3"), spark=session, **kw)
     pd.testing.assert_frame_equal(got[ref.columns], ref, check_dtype=False)
+
+
+@pytest.mark.parametrize("command", ["summarize", "forecast", "validate", "compare"])
+def test_every_command_checks_the_ends_before_the_log(command, tmp_path, capsys):
+    """A broken log and a bad end: only the end is reported (the log was not read), naming the option."""
+    bad_log = tmp_path / "bad.csv"
+    bad_log.write_text("customer_id,date,amount\n1,notadate,abc\n")
+    extra = {"summarize": ["-o", tmp_path / "s.parquet"],
+             "forecast": ["--horizon", "52", "-o", tmp_path / "f.parquet"],
+             "validate": ["--calibration-end", "1997-13-01", "--json", tmp_path / "v.json"],
+             "compare": ["--calibration-end", "1997-13-01", "--json", tmp_path / "c.json"]}[command]
+    rc = main([command, str(bad_log), "--observation-end", "31/12/1997", "--quiet", *map(str, extra)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--observation-end '31/12/1997' is not a date" in err and "pandas.Period" in err
+    if command in ("validate", "compare"):
+        assert "--calibration-end '1997-13-01' is not a date" in err
+    assert "unparseable dates" not in err and list(tmp_path.iterdir()) == [bad_log]
