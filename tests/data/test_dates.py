@@ -205,3 +205,15 @@ def test_every_command_checks_the_ends_before_the_log(command, tmp_path, capsys)
     if command in ("validate", "compare"):
         assert "--calibration-end '1997-13-01' is not a date" in err
     assert "unparseable dates" not in err and list(tmp_path.iterdir()) == [bad_log]
+
+
+def test_forecast_reads_the_log_and_the_end_in_date_format(cdnow_transactions):
+    from clvmodels import forecast
+
+    text = cdnow_transactions[["customer_id", "date", "amount"]].assign(
+        date=cdnow_transactions["date"].dt.strftime("%d/%m/%Y"))
+    res = forecast(text, observation_end="30/06/1998", date_format="%d/%m/%Y", method="map", horizon="13W",
+                   max_draws=20, progress=False)
+    ref = summarize(cdnow_transactions, observation_end="1998-06-30")
+    pd.testing.assert_frame_equal(res.summary, ref)
+    assert res.summary["frequency"].sum() == 4339
