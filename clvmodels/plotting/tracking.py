@@ -13,8 +13,11 @@ observation end is ``sum_c E[X(T_c)]`` over the summary's T, and a customer's fi
 ``expected_cumulative_transactions`` (and, reportedly, BTYD's and pymc-marketing's tracking) puts
 ``E[X(D + 1 - F)]`` next to the same actual count through day D: one day more exposure than the summary's
 T, so its curve at day D is ours at day D + 1 (on CDNOW the two agree to 1.3e-13 relatively every day;
-tests/plotting/test_tracking.py). The curve is computed per posterior draw, so it comes with a credible band (the uncertainty of the *expected* count; the actual count also has
-purchase-to-purchase randomness on top, which the band does not include).
+tests/plotting/test_tracking.py).
+
+The curve is computed per posterior draw, so it comes with a credible band (the uncertainty of the
+*expected* count; the actual count also has purchase-to-purchase randomness on top, which the band does
+not include).
 
 Bounded memory: customers who made their first purchase on the same day share the curve, and the
 curve is only needed at whole-day lags ``date - first day``. So the work is one evaluation of
