@@ -113,6 +113,8 @@ def score(summary: pd.DataFrame, purchase_model, spend_model, horizon, *, discou
     for c in FORECAST_COLUMNS:
         if c in arr:
             table[c] = arr[c]
+    if given is not None:  # the value given, exactly (the engine's mean over draws adds rounding)
+        table["expected_spend"] = table["expected_spend_lower"] = table["expected_spend_upper"] = given
     if acquisition_cost is not None:
         add_cac_columns(table, _per_customer(acquisition_cost, summary, "acquisition_cost"))
     if with_clv:  # segments rank customers by value: none without it

@@ -146,8 +146,8 @@ def new_customer_value(purchase_model, spend_model, horizon, *, discount_rate: f
             raise InputError("acquisition_cost must be positive (clv_cac_ratio divides by it); leave it out when "
                              "there is none")
         out.update({"acquisition_cost": cac, "clv_cac_ratio": out["clv"] / cac, "clv_minus_cac": out["clv"] - cac})
-    if spend is not None:
-        out["spend_source"] = "supplied"
+    if spend is not None:  # the value given, exactly (not a mean over draws of it)
+        out.update({"expected_spend": float(value[0]), "spend_source": "supplied"})
     if return_draws:
         out["clv_draws"] = clv
         out["expected_purchases_draws"] = ep
