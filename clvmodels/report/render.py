@@ -463,7 +463,8 @@ def render_report(result, *, holdout: pd.DataFrame | None = None, transactions: 
         body = [_data_section(result), _model_section(result, fig, max_draws, interval)]
         if hold is not None:
             body.append(_validation_section(result, hold, transactions, fig, max_draws, interval, validation_draws))
-        if "clv" in result.table.columns:
+        table = getattr(result, "table", None)
+        if table is None or "clv" in table.columns:
             body += [_value_section(result, fig), _top_section(result, fig, top_n)]
         else:  # purchases only (no amounts, no supplied spend): no value sections, and why
             body.append(_no_value_section(result, top_n))
