@@ -36,13 +36,18 @@ def files(tmp_path_factory, log):
     return d
 
 
+@pytest.mark.parametrize("source", ["frame", "csv"])
 @pytest.mark.parametrize("engine", ["pandas", "duckdb"])
 @pytest.mark.parametrize("calibration_end", [None, "1997-06-30"])
 def test_the_summary_without_amounts_is_the_summary_minus_its_money_columns(cdnow_transactions, engine,
-                                                                           calibration_end):
+                                                                           calibration_end, source, tmp_path):
     kw = dict(observation_end="1998-06-30", calibration_end=calibration_end, engine=engine)
     with_amounts = summarize(cdnow_transactions, **kw)
-    without = summarize(cdnow_transactions.drop(columns=["amount"]), amount=None, **kw)
+    log = cdnow_transactions.drop(columns=["amount"])
+    if source == "csv":  # the engines read files their own way (DuckDB in SQL, pandas with pyarrow)
+        log.to_csv(tmp_path / "log.csv", index=False)
+        log = str(tmp_path / "log.csv")
+    without = summarize(log, amount=None, **kw)
     money = [c for c in MONEY_COLUMNS if c in with_amounts.columns]
     assert set(money) == ({"monetary_value", "historical_clv"} | ({"monetary_value_holdout", "spend_holdout"}
                                                                   if calibration_end else set()))
@@ -124,7 +129,7 @@ def test_cli_spend_file_gives_the_python_apis_clv(files, tmp_path, log):
     out = tmp_path / "f.parquet"
     assert main(["forecast", str(files / "no_amount.csv"), "--observation-end", END, "--no-amount", *FIT,
                  "--spend", str(files / "spend.csv"), "--spend-column", "price", "--margin", "0.3",
-                 "--currency", "EUR", "-o", str(out), "--quiet"]) == 0
+                 "--currency", "EUR", "-o", str(out), "--report", str(tmp_path / "r.html"), "--quiet"]) == 0
     table = pd.read_parquet(out).set_index("customer_id")
     spend = pd.read_csv(files / "spend.csv").set_index("customer_id")["price"]
     api = forecast(log.drop(columns=["amount"]), amount=None, observation_end=END, horizon="26W", method="map",
@@ -135,6 +140,9 @@ def test_cli_spend_file_gives_the_python_apis_clv(files, tmp_path, log):
     meta = json.loads((tmp_path / "f.parquet.meta.json").read_text())
     assert meta["spend"]["source"] == "supplied" and "spend.csv" in meta["spend"]["given_as"]
     assert meta["currency"] == "EUR" and meta["columns"]["clv"]["unit"] == "EUR"
+    html = (tmp_path / "r.html").read_text()
+    assert "No spend model: the spend per purchase was supplied per customer" in html and "amounts in EUR" in html
+    assert '<h2 id="value">Value segments</h2>' in html
 
 
 @pytest.mark.parametrize("extra, words", [
