@@ -46,7 +46,9 @@ class ForecastResult:
     """What a forecast run produced: the table, the summary, the models, timings and metadata.
 
     ``purchase_model`` (the fitted transaction model) and ``spend_model`` (the fitted spend model) were
-    called ``bgnbd`` and ``gamma_gamma``; those names still work, as attributes and as keywords."""
+    called ``bgnbd`` and ``gamma_gamma``; those names still work, as attributes and as keywords.
+    ``spend_model`` is None when no spend model was fitted: a supplied spend (``forecast(spend=...)``)
+    or the purchases only (a log without amounts)."""
 
     table: pd.DataFrame
     summary: pd.DataFrame
@@ -60,9 +62,8 @@ class ForecastResult:
         # the old keywords take precedence (dataclasses.replace(result, bgnbd=other) passes both)
         purchase_model = bgnbd if bgnbd is not None else purchase_model
         spend_model = gamma_gamma if gamma_gamma is not None else spend_model
-        if purchase_model is None or spend_model is None:
-            raise TypeError("ForecastResult needs purchase_model and spend_model (or their old names bgnbd and "
-                            "gamma_gamma)")
+        if purchase_model is None:
+            raise TypeError("ForecastResult needs purchase_model (or its old name bgnbd)")
         self.table = table
         self.summary = summary
         self.purchase_model = purchase_model
@@ -119,13 +120,16 @@ def find_purchase_model_file(model_dir, model: str | None = None) -> Path:
     return found[0]
 
 
-def load_models(model_dir, model: str | None = None):
+def load_models(model_dir, model: str | None = None, *, spend_model: bool = True):
     """The purchase and spend models a forecast saved in ``model_dir`` (whatever their classes: a model
-    file names its class); ``model`` names the purchase model when the folder holds several."""
+    file names its class); ``model`` names the purchase model when the folder holds several.
+    ``spend_model=False``: the purchase model alone (the spend model is returned as None)."""
     from .models.base import BayesianModel
 
     d = Path(model_dir)
     purchases = find_purchase_model_file(d, model)
+    if not spend_model:
+        return BayesianModel.load(purchases), None
     if not (d / GAMMA_GAMMA_FILE).exists():
         raise ModelFileError(f"no fitted model {GAMMA_GAMMA_FILE} in {str(d)!r}: run a forecast with --model-dir first")
     return BayesianModel.load(purchases), BayesianModel.load(d / GAMMA_GAMMA_FILE)
@@ -140,7 +144,8 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
              model: str | None = None, purchase_priors=None, bgnbd_priors=None, gamma_gamma_priors=None,
              purchase_model=None, spend_model=None, max_draws: int | None = DEFAULT_SCORING_DRAWS, engine: str = "auto",
              negative_amounts: str = "error", zero_amounts: str = "keep", progress: bool = True,
-             currency: str | None = None, date_format: str | None = None) -> ForecastResult:
+             currency: str | None = None, date_format: str | None = None, spend=None,
+             new_customer_spend: float | None = None) -> ForecastResult:
     """Forecast every customer's purchases, spend and CLV with intervals from a transaction log.
 
     Give either ``transactions`` (DataFrame or CSV/Parquet path/glob, summarised with ``observation_end``
@@ -169,7 +174,22 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
     with intervals from the joint draws, total historical value), ``columns`` (each column's
     description and unit; ``currency`` names the amounts' currency, e.g. 'USD') and ``horizon``
     (``value``, ``unit``, ``periods``).
+
+    ``spend``: a known spend per purchase per customer (a contract price, a subscription fee, another
+    model's output) instead of the Gamma-Gamma model: one number, a column name of the summary, or a
+    Series indexed by customer id (:func:`clvmodels.scoring.score`). No spend model is fitted (nor
+    saved or loaded); ``expected_spend`` is the value given (its interval is that point) and the CLV
+    intervals carry the purchase model's uncertainty. The new customer is valued at
+    ``new_customer_spend`` (default: the customer-weighted mean of the supplied spends), recorded in
+    ``metadata["new_customer"]["note"]``; ``metadata["spend"]["source"]`` is ``"supplied"``.
+
+    ``amount=None`` (a log without amounts), or a summary without ``monetary_value``, and no ``spend``:
+    the purchases only. Only the purchase model is fitted; the table has the purchase columns (P(alive),
+    P(any purchase), expected purchases, the count interval, with intervals) and no spend, CLV or
+    segment columns; ``metadata["note"]`` (and stderr, with ``progress``) says so and how to get CLV.
+    ``margin``, ``cost_to_serve`` and ``acquisition_cost`` must then be left at their defaults.
     """
+    from .scoring.table import NO_AMOUNTS_NOTE
     from .data import summarize
 
     timings: dict[str, float] = {}
@@ -182,6 +202,22 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
                             observation_end=observation_end, time_unit=time_unit, engine=engine,
                             negative_amounts=negative_amounts, zero_amounts=zero_amounts, date_format=date_format)
     timings["summary"] = time.perf_counter() - t0
+    if spend is not None and spend_model is not None:
+        raise ValueError("give spend (a known spend per customer) or spend_model, not both")
+    # no spend model: a supplied spend, or no amounts at all (the purchases only)
+    with_spend_model = spend is None and "monetary_value" in summary.columns
+    purchases_only = spend is None and not with_spend_model
+    if purchases_only:
+        if spend_model is not None:
+            raise ValueError("spend_model needs amounts: the summary has no monetary_value (summarize with amount=COL)")
+        from .scoring.table import _check_purchases_only_options
+
+        _check_purchases_only_options(margin, cost_to_serve, acquisition_cost)  # before the fit, not after
+        _stderr_progress(NO_AMOUNTS_NOTE, progress)
+    elif spend is not None:
+        from .value.spend import supplied_spend_values
+
+        given = supplied_spend_values(spend, summary)  # every customer has a valid spend: before the fit
     t1 = time.perf_counter()
     if fit:
         common = dict(method=method, sampler=sampler, chains=chains, draws=draws, tune=tune, seed=seed,
@@ -194,32 +230,50 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
             priors = purchase_priors if purchase_priors is not None else bgnbd_priors
             purchase_model = transaction_model(model or DEFAULT_MODEL, priors=priors, **common)
         bg = purchase_model.fit(summary)
-        _stderr_progress("fitting the spend model", progress)
-        gg = (spend_model if spend_model is not None else GammaGammaModel(priors=gamma_gamma_priors, **common)).fit(summary)
+        gg = None
+        if with_spend_model:
+            _stderr_progress("fitting the spend model", progress)
+            gg = (spend_model if spend_model is not None else GammaGammaModel(priors=gamma_gamma_priors, **common)).fit(summary)
     else:
         if model_dir is None:
             raise ValueError("fit=False needs model_dir with previously fitted models")
-        bg, gg = load_models(model_dir, model)
+        bg, gg = load_models(model_dir, model, spend_model=with_spend_model)
     timings["fit"] = time.perf_counter() - t1
     t2 = time.perf_counter()
     _stderr_progress("scoring customers", progress)
     table = score(summary, bg, gg, horizon, discount_rate=discount_rate, margin=margin,
                   cost_to_serve=cost_to_serve, acquisition_cost=acquisition_cost, interval=interval,
-                  max_draws=max_draws, progress=progress, segment_summary=True)
+                  max_draws=max_draws, progress=progress, segment_summary=True, spend=spend)
     cac = acquisition_cost if acquisition_cost is not None and not isinstance(acquisition_cost, (str, pd.Series)) else None
-    new_customer = new_customer_value(
-        bg, gg, horizon, discount_rate=discount_rate, acquisition_cost=cac, interval=interval, max_draws=max_draws,
-        margin=margin if not isinstance(margin, (str, pd.Series)) else float(pd.Series(_per_customer(margin, summary, "margin")).mean()),
-        cost_to_serve=cost_to_serve if not isinstance(cost_to_serve, (str, pd.Series))
-        else float(pd.Series(_per_customer(cost_to_serve, summary, "cost_to_serve")).mean()))
+    nc_spend = None
+    if spend is not None:  # the new customer's spend: given, else the customers' mean (each customer once)
+        nc_spend = float(new_customer_spend) if new_customer_spend is not None else float(given.mean())
+    if purchases_only:
+        new_customer = new_customer_value(bg, None, horizon, discount_rate=discount_rate, interval=interval,
+                                          max_draws=max_draws)
+    else:
+        new_customer = new_customer_value(
+            bg, gg, horizon, discount_rate=discount_rate, acquisition_cost=cac, interval=interval, max_draws=max_draws,
+            margin=margin if not isinstance(margin, (str, pd.Series)) else float(pd.Series(_per_customer(margin, summary, "margin")).mean()),
+            cost_to_serve=cost_to_serve if not isinstance(cost_to_serve, (str, pd.Series))
+            else float(pd.Series(_per_customer(cost_to_serve, summary, "cost_to_serve")).mean()),
+            spend=nc_spend)
+    notes = []
     if isinstance(margin, (str, pd.Series)) or isinstance(cost_to_serve, (str, pd.Series)):
-        new_customer["note"] = "per-customer margin or cost to serve: the new customer is valued at their means"
+        notes.append("per-customer margin or cost to serve: the new customer is valued at their means")
+    if spend is not None:
+        notes.append(f"supplied spend: the new customer is valued at a spend per purchase of {nc_spend:.6g}, "
+                     + ("new_customer_spend as given" if new_customer_spend is not None
+                        else "the mean of the supplied spends over the customers (each customer once)"))
+    if notes:
+        new_customer["note"] = "; ".join(notes)
     timings["predict"] = time.perf_counter() - t2
     if fit and model_dir is not None:  # saved only when the models have scored every customer
         with staged_outputs():
             make_output_dir(model_dir)
             bg.save(Path(model_dir) / purchase_model_file(bg))
-            gg.save(Path(model_dir) / GAMMA_GAMMA_FILE)
+            if gg is not None:
+                gg.save(Path(model_dir) / GAMMA_GAMMA_FILE)
     meta = {
         "created_by": f"clvmodels {__version__}",
         "settings": {"horizon": str(horizon), "discount_rate": discount_rate,
@@ -237,9 +291,10 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
         "models": {
             (getattr(bg, "name", "") or "purchases"): {"params": bg.summary(interval).to_dict(orient="index"), "diagnostics": bg.diagnostics_.to_dict(),
                       "fit_info": bg.fit_info_},
-            "gamma_gamma": {"params": gg.summary(interval).to_dict(orient="index"), "diagnostics": gg.diagnostics_.to_dict(),
-                            "fit_info": gg.fit_info_,
-                            "spend_frequency_correlation": gg.fit_info_.get("spend_frequency_correlation")},
+            **({"gamma_gamma": {"params": gg.summary(interval).to_dict(orient="index"), "diagnostics": gg.diagnostics_.to_dict(),
+                                "fit_info": gg.fit_info_,
+                                "spend_frequency_correlation": gg.fit_info_.get("spend_frequency_correlation")}}
+               if gg is not None else {}),
         },
         "clv": table.attrs.get("clvmodels_clv", {}),
         "n_customers": int(len(table)),
@@ -249,8 +304,13 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
         "new_customer": new_customer,
         "segments": table.attrs.get("clvmodels_segments", {}),
         "columns": column_descriptions(list(table.columns), time_unit=bg.time_unit_, horizon=horizon,
-                                       interval=interval, currency=currency),
+                                       interval=interval, currency=currency,
+                                       spend_source="supplied" if spend is not None else None),
+        "spend": table.attrs.get("clvmodels_clv", {}).get("spend"),
     }
+    if purchases_only:
+        meta["note"] = NO_AMOUNTS_NOTE
+        meta["settings"]["amount"] = None
     meta = strict_json(meta)
     return ForecastResult(table=table, summary=summary, purchase_model=bg, spend_model=gg, metadata=meta,
                           timings=timings)

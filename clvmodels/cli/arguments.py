@@ -50,11 +50,19 @@ def summarize_kwargs(args: argparse.Namespace) -> dict:
     transactions = args.transactions
     if isinstance(transactions, (list, tuple)) and len(transactions) == 1:
         transactions = transactions[0]
-    return dict(transactions=transactions, customer_id=args.customer_id, date=args.date, amount=args.amount,
+    amount = None if getattr(args, "no_amount", False) else args.amount  # --no-amount: a log without amounts
+    return dict(transactions=transactions, customer_id=args.customer_id, date=args.date, amount=amount,
                 observation_end=args.observation_end, time_unit=args.time_unit,
                 negative_amounts=getattr(args, "negative_amounts", "error"),
                 zero_amounts=getattr(args, "zero_amounts", "keep"), engine=getattr(args, "engine", "auto"),
                 date_format=getattr(args, "date_format", None), time_mode=getattr(args, "time_mode", "continuous"))
+
+
+def add_no_amount_argument(p: argparse.ArgumentParser) -> None:
+    """``--no-amount``: a transaction log without amounts (summarize, forecast)."""
+    p.add_argument("--no-amount", action="store_true",
+                   help="the log has no amounts: summarise without the money columns; clv forecast then forecasts "
+                        "the purchases only (no CLV columns), or CLV with --spend FILE")
 
 
 def add_fit_arguments(p: argparse.ArgumentParser) -> None:

@@ -235,6 +235,7 @@ def check_forecast(args) -> tuple[RunPaths, str | None]:
         problems.add(None, f"--max-draws {args.max_draws}: must be 0 (all draws) or a positive number")
     check_fit_options(args, problems)
     paths = RunPaths(inputs=log_inputs(args.transactions, problems))
+    args.spend_values = check_spend_options(args, problems, paths)  # --spend, --no-amount, --currency
     out = Path(args.output)
     paths.outputs += [("-o/--output", out), ("-o/--output (its sidecar)", metadata_path(out))]
     _check_output_file("-o/--output", out, problems, table=True)
@@ -251,6 +252,8 @@ def check_forecast(args) -> tuple[RunPaths, str | None]:
 
         md = Path(args.model_dir)
         models = [md / purchase_model_file(args.model or DEFAULT_MODEL), md / GAMMA_GAMMA_FILE]
+        if getattr(args, "spend", None) or getattr(args, "no_amount", False):
+            models = models[:1]  # no spend model is fitted, saved or loaded
         if args.no_fit:
             if md.exists() and not md.is_dir():
                 problems.add(None, f"--model-dir {str(md)!r} is a file, not a directory")
@@ -334,3 +337,114 @@ def check_demo(args) -> RunPaths:
     problems.raise_if_any()
     paths = RunPaths(output_dirs=[("--out", out), ("--out", out / "models")])
     return paths
+
+
+#: --currency: three capital letters, as ISO 4217 codes are (USD, EUR, JPY)
+CURRENCY_PATTERN = r"[A-Z]{3}"
+
+
+def check_spend_options(args, problems: ProblemCollector, paths: RunPaths):
+    """``clv forecast``'s --spend FILE (with --spend-column, --customer-id), --no-amount and --currency,
+    before any work: the file readable (CSV or Parquet), with the customer-id and spend columns, one
+    spend per customer, every spend a finite number of 0 or more; without amounts and without --spend,
+    no option that only shapes the CLV; the currency a 3-letter code. Returns the spends as a Series
+    indexed by customer id (None without --spend); whether every customer of the log has one is checked
+    once the log is summarised (:func:`check_spend_coverage`), before the fit."""
+    import re
+
+    currency = getattr(args, "currency", None)
+    if currency is not None and not re.fullmatch(CURRENCY_PATTERN, currency):
+        problems.add(None, f"--currency {currency!r}: give a 3-letter ISO 4217 currency code in capitals, e.g. USD, "
+                           "EUR or GBP")
+    spend_file = getattr(args, "spend", None)
+    if getattr(args, "no_amount", False) and spend_file is None:
+        shaping = [opt for opt, bad in (("--margin", args.margin != 1.0), ("--cost-to-serve", args.cost_to_serve != 0.0),
+                                        ("--acquisition-cost", args.acquisition_cost is not None)) if bad]
+        if shaping:
+            problems.add(None, f"{', '.join(shaping)} appl{'y' if len(shaping) > 1 else 'ies'} to CLV, and --no-amount "
+                               "without --spend forecasts the purchases only: leave "
+                               f"{'them' if len(shaping) > 1 else 'it'} out, or give --spend FILE for CLV")
+    if spend_file is None:
+        if getattr(args, "spend_column", "spend") != "spend":
+            problems.add(None, "--spend-column names the spend column of --spend FILE: give --spend FILE too")
+        return None
+    path = Path(spend_file)
+    paths.inputs.append(("--spend", path))
+    return read_spend_file(path, args.customer_id, args.spend_column, problems)
+
+
+def read_spend_file(path: Path, customer_id: str, column: str, problems: ProblemCollector):
+    """The spend per purchase by customer id from a CSV/Parquet file (--spend), every problem added to
+    ``problems`` (None is returned then)."""
+    import numpy as np
+    import pandas as pd
+
+    from ..data.readers import _kind
+
+    opt = f"--spend {str(path)!r}"
+    kind = _kind(str(path))
+    if kind is None:
+        problems.add(None, f"{opt}: use a .csv or .parquet file")
+        return None
+    if not path.is_file():
+        problems.add(None, f"{opt}: no such file")
+        return None
+    try:
+        if kind == "csv":
+            head = pd.read_csv(path, nrows=0).columns
+            frame = pd.read_csv(path, dtype={customer_id: str, column: str}, usecols=lambda c: c in (customer_id, column),
+                                keep_default_na=False)
+        else:
+            import pyarrow.parquet as pq
+
+            head = pq.read_schema(path).names
+            frame = pd.read_parquet(path, columns=[c for c in (customer_id, column) if c in head])
+    except Exception as exc:  # unreadable: say why, exit 2 (not a traceback)
+        problems.add(None, f"{opt} cannot be read as {kind.upper()}: {type(exc).__name__}: {exc}")
+        return None
+    missing = [(c, o) for c, o in ((customer_id, "--customer-id"), (column, "--spend-column")) if c not in head]
+    for c, o in missing:
+        problems.add(c, f"{opt} has no column {c!r} ({o}); its columns: {', '.join(map(repr, list(head)[:20]))}")
+    if missing:
+        return None
+    ids = frame[customer_id]
+    blank = ids.isna() | (ids.astype(str).str.strip() == "")
+    raw = frame[column]
+    values = pd.to_numeric(raw.astype(str).str.strip() if raw.dtype == object else raw, errors="coerce").to_numpy(float)
+    checks = [(blank.to_numpy(), "rows without a customer id"),
+              (ids.duplicated(keep=False).to_numpy() & ~blank.to_numpy(), "customers with more than one spend (give one "
+                                                                           "spend per purchase per customer)"),
+              (np.isnan(values), "spends missing or not a number"),
+              (np.isinf(values), "spends infinite"),
+              (values < 0, "spends negative (a spend per purchase is 0 or more)")]
+    ok = True
+    for mask, what in checks:
+        if mask.any():
+            ok = False
+            rows = frame.loc[mask, [customer_id, column]].head(5)
+            rows.index = rows.index + 2 if kind == "csv" else rows.index  # CSV line numbers (header is line 1)
+            problems.add(column, f"{opt}: {what}", rows, int(mask.sum()))
+    if not ok:
+        return None
+    return pd.Series(values, index=pd.Index(ids.to_numpy()), name=column)
+
+
+def check_spend_coverage(spend, summary, option: str = "--spend") -> "pd.Series":
+    """The --spend values aligned to the summary's customer ids (the file's ids read as the log's: text
+    ids of a CSV matched to integer ids of the summary), and an :class:`InputError` naming ``option``
+    and a few customers of the log that have no spend (exit 2, before the fit)."""
+    import pandas as pd
+
+    idx = spend.index
+    if pd.api.types.is_integer_dtype(summary.index.dtype) and not pd.api.types.is_integer_dtype(idx.dtype):
+        conv = pd.to_numeric(pd.Series(idx.astype(str)).str.strip(), errors="coerce")
+        keep = conv.notna().to_numpy() & (conv.round() == conv).to_numpy()
+        spend = pd.Series(spend.to_numpy()[keep], index=pd.Index(conv[keep].astype("int64").to_numpy()), name=spend.name)
+    elif not pd.api.types.is_integer_dtype(summary.index.dtype) and pd.api.types.is_integer_dtype(idx.dtype):
+        spend = pd.Series(spend.to_numpy(), index=pd.Index(idx.astype(str)), name=spend.name)
+    missing = ~summary.index.isin(spend.index)
+    if missing.any():
+        ids = list(summary.index[missing][:5])
+        raise InputError(f"{option}: {int(missing.sum())} customers of the transaction log have no spend "
+                         f"(column {spend.name!r}), e.g. {ids}: give every customer a spend", what="arguments")
+    return spend

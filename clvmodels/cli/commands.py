@@ -15,8 +15,8 @@ from pathlib import Path
 
 from ..draws import DEFAULT_SCORING_DRAWS
 from ..io.atomic import metadata_path, recover, staged_outputs, write_json, write_table
-from .arguments import (add_fit_arguments, add_model_argument, add_models_argument, add_transaction_arguments,
-                        summarize_kwargs)
+from .arguments import (add_fit_arguments, add_model_argument, add_models_argument, add_no_amount_argument,
+                        add_transaction_arguments, summarize_kwargs)
 from .checks import check_compare, check_demo, check_forecast, check_summarize, check_validate
 
 
@@ -33,6 +33,7 @@ def add_summarize(sub) -> None:
                    help="last day of a calibration period (inclusive; YYYY-MM-DD or as --date-format): adds "
                         "holdout columns up to --observation-end")
     p.add_argument("--quiet", action="store_true", help="no progress line on stderr")
+    add_no_amount_argument(p)
     p.set_defaults(func=run_summarize)
 
 
@@ -67,6 +68,16 @@ def add_job_commands(sub) -> None:
                    help=f"joint posterior draws used for scoring, evenly thinned (default {DEFAULT_SCORING_DRAWS}; "
                         "0 = all)")
     p.add_argument("--report", default=None, help="also write a self-contained HTML report here")
+    add_no_amount_argument(p)
+    p.add_argument("--spend", default=None, metavar="FILE",
+                   help="a known spend per purchase per customer (CSV/Parquet with the --customer-id column and a "
+                        "spend column) instead of the Gamma-Gamma model: CLV = discounted expected purchases x spend "
+                        "x margin - costs, its interval from the purchase model's draws")
+    p.add_argument("--spend-column", default="spend", metavar="COL",
+                   help="the spend column of --spend FILE (default: spend)")
+    p.add_argument("--currency", default=None, metavar="CODE",
+                   help="the amounts' currency, a 3-letter ISO 4217 code (e.g. USD): named in the column "
+                        "descriptions and the report")
     add_model_argument(p)
     add_fit_arguments(p)
     p.set_defaults(func=run_forecast)
@@ -114,6 +125,11 @@ def run_forecast(args) -> int:
     if progress:
         print("[clv] summarising transactions", file=sys.stderr, flush=True)
     summary = summarize(**summarize_kwargs(args))
+    spend = getattr(args, "spend_values", None)
+    if spend is not None:  # every customer of the log has a spend: exit 2 now, not after the fit
+        from .checks import check_spend_coverage
+
+        spend = check_spend_coverage(spend, summary, f"--spend {args.spend!r}")
     t_summary = time.perf_counter() - t0
     # everything below writes into one staged set: put in place together, only when all of it succeeded
     with staged_outputs():
@@ -122,7 +138,10 @@ def run_forecast(args) -> int:
                        interval=args.interval, method=args.method, sampler=args.sampler, chains=args.chains,
                        draws=args.draws, tune=args.tune, seed=args.seed, target_accept=args.target_accept,
                        model_dir=args.model_dir, fit=not args.no_fit, max_draws=args.max_draws or None,
-                       model=args.model, progress=progress)
+                       model=args.model, progress=progress, spend=spend, currency=getattr(args, "currency", None))
+        if spend is not None:  # the metadata names the file the spend came from
+            res.metadata["spend"] = {**(res.metadata.get("spend") or {}), "given_as": f"--spend {args.spend} "
+                                     f"(column {args.spend_column!r})"}
         res.timings["summary"] = t_summary
         t1 = time.perf_counter()
         meta = dict(res.metadata)
@@ -140,6 +159,8 @@ def run_forecast(args) -> int:
               file=sys.stderr)
         for name, m in ((res.purchase_model.label or type(res.purchase_model).__name__, res.purchase_model),
                         ("Gamma-Gamma", res.spend_model)):
+            if m is None:  # no spend model: --spend, or --no-amount
+                continue
             d = m.diagnostics_
             status = "ok" if d.ok else "PROBLEMS: " + "; ".join(d.problems)
             print(f"[clv] {name} diagnostics ({d.method}): {status}", file=sys.stderr)

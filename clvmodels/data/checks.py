@@ -108,7 +108,9 @@ def msg_missing_column(column: str, role: str, available: list[str]) -> str:
     shown = ", ".join(repr(c) for c in available[:20]) + (" ..." if len(available) > 20 else "")
     return (f"required {role} column is missing; the columns present are: {shown or '(none)'}. "
             f"Name the right column with the {role.replace(' ', '_')} argument "
-            f"(--{role.replace(' ', '-')} on the command line)")
+            f"(--{role.replace(' ', '-')} on the command line)"
+            + ("; for a log without amounts, amount=None (--no-amount): the purchase forecast, and CLV with a "
+               "spend per customer (spend=, --spend FILE)" if role == "amount" else ""))
 
 
 MSG_EMPTY = "the transaction log is empty: there are no rows to summarise"
@@ -447,7 +449,7 @@ def report_missing_columns(problems: ProblemCollector, *, customer_id: str, date
     """A problem for each of the three columns not in ``present``, listing the ``available`` ones."""
     roles = {customer_id: "customer id", date: "date", amount: "amount"}
     for col, role in roles.items():
-        if col not in present:
+        if col is not None and col not in present:  # amount None: a log without amounts
             problems.add(col, msg_missing_column(col, role, available))
 
 

@@ -117,7 +117,7 @@ class _Columns:
                  date_format: str | None, from_csv: bool, integer_dates: Callable[[], str]):
         # problems of a column as a whole, by role: message, or a function giving it
         self.problems_whole: dict[str, str | Callable[[], str]] = {}
-        c, d, a = _q(customer_id), _q(date), _q(amount)
+        c, d, a = _q(customer_id), _q(date), (_q(amount) if amount is not None else None)
         # customer id
         ct = _base_type(types.get(customer_id, "BIGINT"))
         if customer_id not in types:
@@ -166,7 +166,9 @@ class _Columns:
         # amount -> DOUBLE
         at = _base_type(types.get(amount, "DOUBLE"))
         self.value, self.amount_missing, self.amount_bad = "NULL::DOUBLE", "FALSE", "FALSE"
-        if amount not in types:
+        if amount is None:  # a log without amounts: every purchase worth 0 (summarize drops the money columns)
+            self.value = "0.0::DOUBLE"
+        elif amount not in types:
             pass
         elif at in _FLOAT_TYPES:
             self.value = f"CAST({a} AS DOUBLE)"
@@ -255,7 +257,7 @@ def _run(con, transactions, *, customer_id, date, amount, observation_end, calib
          negative_amounts, date_format, problems, zero_amounts="keep"):
     import duckdb
 
-    needed = list(dict.fromkeys((customer_id, date, amount)))
+    needed = [c for c in dict.fromkeys((customer_id, date, amount)) if c is not None]  # amount None: no amounts
     file_source = None
     frame_index = None
     if isinstance(transactions, pd.DataFrame):

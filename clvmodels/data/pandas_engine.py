@@ -247,7 +247,10 @@ def check_frame(df: pd.DataFrame, *, customer_id: str, date: str, amount: str,
                     counts["first_day"], counts["last_day"] = int(d.min()), int(d.max())
                     if observation_end is not None:
                         masks["after_end"] = valid_date & (days > day_number(observation_end))
-        if amount in df.columns:
+        if amount is None:  # a log without amounts: every purchase worth 0 (summarize drops the money columns)
+            values = np.zeros(len(df))
+            masks.update(negative=np.zeros(len(df), bool), zero=np.zeros(len(df), bool))
+        elif amount in df.columns:
             values, missing_a, bad_a, col_problem = parse_amounts(df[amount])
             if col_problem:
                 whole["amount"] = col_problem
@@ -306,7 +309,8 @@ def read_log(transactions, *, customer_id: str, date: str, amount: str, observat
         present = [c for c in dict.fromkeys((customer_id, date, amount)) if c in available]
         if not present:  # nothing to read: say which columns are missing (not that the log is empty)
             for col, role in ((customer_id, "customer id"), (date, "date"), (amount, "amount")):
-                problems.add(col, msg_missing_column(col, role, available))
+                if col is not None:
+                    problems.add(col, msg_missing_column(col, role, available))
             problems.raise_if_any()
         frame, labeller = readers.read_pandas(source, present)
         from_csv = source.from_csv

@@ -104,7 +104,7 @@ __all__ = ["summarize", "ExcludedCustomersWarning", "CustomerAggregates", "finis
            "warn_excluded", "SUMMARY_COLUMNS", "HOLDOUT_COLUMNS", "WEEK_ORIGIN_DAY", "aggregate_pandas"]
 
 
-def summarize(transactions, *, customer_id: str = "customer_id", date: str = "date", amount: str = "amount",
+def summarize(transactions, *, customer_id: str = "customer_id", date: str = "date", amount: str | None = "amount",
               observation_end, time_unit: str = "W", calibration_end=None, time_mode: str = "continuous",
               negative_amounts: str = "error", zero_amounts: str = "keep", engine: str = "auto",
               date_format: str | None = None, duckdb_config: dict | None = None) -> pd.DataFrame:
@@ -115,7 +115,12 @@ def summarize(transactions, *, customer_id: str = "customer_id", date: str = "da
     transactions: a DataFrame, or a CSV/Parquet file, glob, directory or list of them (see
         :mod:`clvmodels.data.readers`). One row per transaction.
     customer_id, date, amount: the names of the columns holding the customer id, the transaction date
-        and its value (money).
+        and its value (money). ``amount=None``: a log without amounts (engines pandas and duckdb): the
+        summary has ``frequency``, ``recency``, ``T`` and the count and date columns (with
+        ``calibration_end``, ``frequency_holdout`` and ``duration_holdout``) and no money columns
+        (``monetary_value``, ``historical_clv``, ``monetary_value_holdout``, ``spend_holdout``);
+        ``attrs["clvmodels"]["amounts"]`` is False. Enough for the purchase models, not for CLV
+        (:func:`clvmodels.forecast` then forecasts the purchases only, or takes ``spend=``).
     observation_end: last day of the observation period, inclusive. What the date column accepts: ISO
         text (``"1997-09-30"``), with ``date_format`` also text or an integer in that format
         (``"19970930"``), a ``datetime.date``/``datetime``, ``pd.Timestamp`` or ``np.datetime64`` (its
@@ -215,6 +220,8 @@ def summarize(transactions, *, customer_id: str = "customer_id", date: str = "da
                         f"CSV/Parquet files, not {type(transactions).__name__}")
     if engine == "auto":
         engine = "duckdb" if files else "pandas"
+    if amount is None:  # a log without amounts: the money policies have nothing to act on
+        _check_no_amount_options(engine, zero_amounts)
 
     problems = ProblemCollector("transaction log")
     obs, cal = parse_period_ends(observation_end, calibration_end, problems, date_format)
@@ -235,7 +242,34 @@ def summarize(transactions, *, customer_id: str = "customer_id", date: str = "da
 
         agg, n_negative = aggregate_spark(transactions, unit=unit, time_mode=time_mode, **log_args)
         n_zero = agg.n_zero_amounts
-    return finish_summary(agg, unit=unit, time_mode=time_mode, observation_day=day_number(obs),
-                          calibration_day=cal_day, engine=engine, negative_amounts=negative_amounts,
-                          n_negative=n_negative, observation_end=obs, calibration_end=cal,
-                          zero_amounts=zero_amounts, n_zero=n_zero)
+    out = finish_summary(agg, unit=unit, time_mode=time_mode, observation_day=day_number(obs),
+                         calibration_day=cal_day, engine=engine, negative_amounts=negative_amounts,
+                         n_negative=n_negative, observation_end=obs, calibration_end=cal,
+                         zero_amounts=zero_amounts, n_zero=n_zero)
+    return out if amount is not None else _without_money(out)
+
+
+#: the summary's columns that come from amounts (left out of a summary of a log without amounts)
+MONEY_COLUMNS = ("monetary_value", "historical_clv", "monetary_value_holdout", "spend_holdout")
+
+
+def _check_no_amount_options(engine: str, zero_amounts: str) -> None:
+    from ..errors import InputError
+
+    if engine == "spark":
+        raise InputError("amount=None (--no-amount): a log without amounts is summarised by the pandas and duckdb "
+                         "engines, not engine='spark' (--engine spark); use --engine duckdb", what="options")
+    if zero_amounts != "keep":
+        raise InputError(f"zero_amounts={zero_amounts!r} (--zero-amounts) acts on amounts: without amounts "
+                         "(amount=None, --no-amount) leave it at 'keep'", what="options")
+
+
+def _without_money(summary: pd.DataFrame) -> pd.DataFrame:
+    """A summary of a log read without amounts (every purchase worth 0 to the engines): the money
+    columns dropped and the money counts of ``attrs`` set to None (there were no amounts to count)."""
+    attrs = dict(summary.attrs.get("clvmodels", {}))
+    out = summary.drop(columns=[c for c in MONEY_COLUMNS if c in summary.columns])
+    attrs.update({"amounts": False, "n_negative_amounts": None, "n_zero_amounts": None, "n_zero_spend_repeat": None,
+                  "exact_money_decimals": None, "negative_amounts": None, "zero_amounts": None})
+    out.attrs["clvmodels"] = attrs
+    return out

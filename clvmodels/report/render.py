@@ -209,14 +209,16 @@ def _model_section(result, fig: _Figures, max_draws, interval: float) -> str:
     bg, gg = result.purchase_model, result.spend_model
     label = _label(bg)
     parts = ["<h2 id=\"fit\">Model fit and diagnostics</h2>", _model_block(f"{label} (purchases and drop-out)", bg, interval),
-             _model_block("Gamma-Gamma (spend per transaction)", gg, interval)]
+             _model_block("Gamma-Gamma (spend per transaction)", gg, interval) if gg is not None
+             else f'<p class="note">{_e(_no_spend_model_text(result))}</p>']
     corr = getattr(gg, "fit_info_", {}).get("spend_frequency_correlation")
     if corr is not None and np.isfinite(corr):
         parts.append(f"<p class=\"meta\">Correlation of frequency and mean repeat spend among repeat customers: "
                      f"{corr:.2f} (the Gamma-Gamma model assumes independence).</p>")
     figs = [fig(lambda: P.plot_trace(bg), f"{label} posterior by chain (left) and draws in order (right).",
                 f"{label} trace plot"),
-            fig(lambda: P.plot_trace(gg), "Gamma-Gamma posterior by chain and trace.", "Gamma-Gamma trace plot"),
+            *([fig(lambda: P.plot_trace(gg), "Gamma-Gamma posterior by chain and trace.", "Gamma-Gamma trace plot")]
+              if gg is not None else []),
             fig(lambda: P.plot_period_transactions(bg, result.summary, max_draws=max_draws),
                 "Customers by number of repeat purchases in the fitting period: actual and posterior predictive.",
                 "Period transactions"),
@@ -255,7 +257,7 @@ def _validation_section(result, holdout: pd.DataFrame, transactions, fig: _Figur
                  ("holdout log predictive score", v["holdout_log_score"]),
                  ("PIT chi-square p-value (non-randomized PIT, seed-free, conservative)", v["pit_chi2_pvalue"]),
                  ("randomized PIT uniformity p-value (changes with the seed)", v["pit_pvalue"])]
-        if "spend_holdout" in holdout.columns:
+        if "spend_holdout" in holdout.columns and result.spend_model is not None:
             try:
                 from ..validation.spend import validate_spend
 
@@ -339,6 +341,8 @@ def _value_section(result, fig: _Figures) -> str:
         desc.append(f"horizon {horizon}")
     if rate is not None:
         desc.append(f"annual discount rate {float(rate):.0%}")
+    if isinstance(result.metadata, dict) and result.metadata.get("currency"):
+        desc.append(f"in {result.metadata['currency']}")
     parts = ["<h2 id=\"value\">Value segments</h2>",
              f"<p class=\"meta\">Predicted CLV: posterior mean per customer ({_e(', '.join(desc) or 'see settings')}). "
              "Segments: high value (top 20% by CLV), medium value (next 30%), low value (the rest; customers "
@@ -375,7 +379,7 @@ def _headline(result) -> str:
     """The value of a new customer, and the acquisition cost that still pays back, from the forecast's
     metadata (``new_customer``, :func:`clvmodels.value.new_customer_value`); empty when it has none."""
     nc = result.metadata.get("new_customer") if isinstance(result.metadata, dict) else None
-    if not nc:
+    if not nc or "clv" not in nc:  # purchases only: no value
         return ""
     pct = f"{float(nc.get('interval', 0.9)):.0%}"
     first = "first purchase included" if nc.get("include_first_purchase") else "after the first purchase"
@@ -402,6 +406,30 @@ def _top_section(result, fig: _Figures, top_n: int) -> str:
              fig(lambda: P.plot_top_customers(result.table, n=min(top_n, 25)),
                  "Top customers: predicted CLV with interval, historical value marked.", "Top customers")]
     return "".join(parts)
+
+
+def _no_spend_model_text(result) -> str:
+    """Why a forecast has no spend model: a supplied spend, or no amounts (the metadata's ``spend``)."""
+    spend = (result.metadata.get("spend") or {}) if isinstance(result.metadata, dict) else {}
+    if spend.get("source") == "supplied":
+        return ("No spend model: the spend per purchase was supplied per customer (" + str(spend.get("given_as", "spend="))
+                + "); the CLV intervals carry the purchase model's uncertainty only.")
+    return "No spend model: the transaction log has no amounts, so only the purchases are forecast."
+
+
+def _no_value_section(result, top_n: int) -> str:
+    """The report of a purchases-only forecast: why there is no CLV, and the customers expected to buy most."""
+    note = (result.metadata.get("note") if isinstance(result.metadata, dict) else None) or (
+        "no amounts: CLV columns left out; give --amount COL or --spend FILE for CLV")
+    t = result.table
+    cols = [c for c in TOP_COLUMNS if c in t.columns]
+    top = t.sort_values("expected_purchases", ascending=False, kind="stable").head(int(top_n))[cols]
+    return ("<h2 id=\"value\">No CLV: purchases only</h2>"
+            f'<p class="note">This forecast has no customer lifetime value, value segments or top customers by value: '
+            f"{_e(note)}.</p>"
+            f"<h2 id=\"top\">Customers expected to buy most</h2><p class=\"meta\">The {len(top)} customers with the "
+            "most expected purchases in the horizon, with P(alive) and the predictive interval of their purchase "
+            "count.</p>" + _table(top.reset_index(drop=True), index=False))
 
 
 def render_report(result, *, holdout: pd.DataFrame | None = None, transactions: pd.DataFrame | None = None,
@@ -435,12 +463,19 @@ def render_report(result, *, holdout: pd.DataFrame | None = None, transactions: 
         body = [_data_section(result), _model_section(result, fig, max_draws, interval)]
         if hold is not None:
             body.append(_validation_section(result, hold, transactions, fig, max_draws, interval, validation_draws))
-        body += [_value_section(result, fig), _top_section(result, fig, top_n)]
+        table = getattr(result, "table", None)
+        if table is None or "clv" in table.columns:
+            body += [_value_section(result, fig), _top_section(result, fig, top_n)]
+        else:  # purchases only (no amounts, no supplied spend): no value sections, and why
+            body.append(_no_value_section(result, top_n))
     title = title or "Customer lifetime value report"
     now = _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     settings = dict(result.metadata.get("settings", {})) if isinstance(result.metadata, dict) else {}
     shown = ", ".join(f"{k} {v}" for k, v in settings.items() if v is not None and k in
                       ("horizon", "discount_rate", "margin", "interval", "method", "chains", "draws"))
+    currency = result.metadata.get("currency") if isinstance(result.metadata, dict) else None
+    if currency:  # --currency / forecast(currency=): every amount of the report is in it
+        shown = f"{shown}, amounts in {currency}" if shown else f"amounts in {currency}"
     versions = result.metadata.get("versions", {}) if isinstance(result.metadata, dict) else {}
     vtext = ", ".join(f"{k} {v}" for k, v in versions.items()) or f"clvmodels {__version__}"
     purchases = getattr(result, "purchase_model", None)

@@ -95,7 +95,9 @@ def score_arrays(purchases, spend, frequency, recency, T, monetary_value=None, *
     ``purchases``: a transaction model's scorer (``model.scorer(max_draws)``: S draws and
     ``score_triplets``); ``spend``: a spend model's scorer (its S draws paired with the purchases' by
     index), or None when ``clv`` is False (see :mod:`clvmodels.models.protocol`). Customer arrays: frequency, recency, T (model
-    time unit), monetary_value (currency), margin and cost (scalars or per customer).
+    time unit), monetary_value (currency), margin and cost (scalars or per customer). With a supplied
+    spend (:class:`clvmodels.value.spend.SuppliedSpend`), ``monetary_value`` holds each customer's spend
+    per purchase, used as it is (not zeroed for customers without repeat purchases).
 
     Two horizons, both in the model's time unit:
 
@@ -139,7 +141,12 @@ def score_arrays(purchases, spend, frequency, recency, T, monetary_value=None, *
     S = purchases.n_draws
     if spend is not None and spend.n_draws != S:
         raise ValueError(f"the scorers hold {S} and {spend.n_draws} draws: pair them (the same number of each)")
-    mv = np.zeros(n) if monetary_value is None else np.where(x > 0, np.asarray(monetary_value, float), 0.0)
+    if monetary_value is None:
+        mv = np.zeros(n)
+    elif getattr(spend, "supplied", False):  # a known spend per customer (value.spend): first-time buyers too
+        mv = np.asarray(monetary_value, float)
+    else:
+        mv = np.where(x > 0, np.asarray(monetary_value, float), 0.0)
     margins = np.broadcast_to(np.asarray(margin, float), (n,))
     costs = np.broadcast_to(np.asarray(cost, float), (n,))
     want_alive = bool(clv and np.any(costs != 0))

@@ -15,6 +15,11 @@ from ..draws import DEFAULT_SCORING_DRAWS, interval_bounds, joint_scorers
 from ..units import Duration, discount_rate_per_period
 from ..value.clv import _per_customer, _periods, add_cac_columns, check_models_and_data
 from ..value.segments import value_segments
+from ..value.spend import SuppliedSpend, describe_spend, supplied_spend_values
+
+#: what a forecast without amounts (and without a supplied spend) leaves out, and how to get it
+NO_AMOUNTS_NOTE = ("no amounts: CLV columns left out; give --amount COL or --spend FILE for CLV (Python: amount=COL "
+                   "or spend=...); no segments either (they rank customers by value)")
 
 #: the fixed columns of the forecast table, in order (plain names are posterior means)
 FORECAST_COLUMNS = [
@@ -32,7 +37,7 @@ FORECAST_COLUMNS = [
 def score(summary: pd.DataFrame, purchase_model, spend_model, horizon, *, discount_rate: float = 0.0,
           margin=1.0, cost_to_serve=0.0, acquisition_cost=None, interval: float = 0.9,
           max_draws: int | None = DEFAULT_SCORING_DRAWS, segment_options: dict | None = None, progress: bool = False,
-          segment_summary: bool = False) -> pd.DataFrame:
+          segment_summary: bool = False, spend=None) -> pd.DataFrame:
     """The forecast table: one row per customer of ``summary`` (indexed by customer_id) with
     :data:`FORECAST_COLUMNS` (plus CAC columns when ``acquisition_cost`` is given).
 
@@ -55,8 +60,26 @@ def score(summary: pd.DataFrame, purchase_model, spend_model, horizon, *, discou
     draw, which needs the segments, which need every customer's CLV: so it costs a second pass of the
     CLV computation (without the count intervals), accumulating per-draw totals per segment (memory:
     segments x draws).
+
+    ``spend``: a known spend per purchase (currency) instead of a spend model (``spend_model=None``):
+    one number, a column name of ``summary`` or a Series by customer id, refused (naming the customers)
+    when missing, NaN, negative or infinite (:func:`clvmodels.value.spend.supplied_spend_values`). The
+    CLV is then the discounted expected purchases at the purchase model's draws x the given spend x
+    margin - costs; ``expected_spend`` is the value given (its interval is that point) and the CLV
+    interval carries the purchase model's uncertainty only. ``table.attrs["clvmodels_clv"]["spend"]``
+    says where the spend came from.
+
+    ``spend_model=None`` and no ``spend``: the purchases only (e.g. a summary without amounts): the
+    purchase columns (P(alive), P(any purchase), expected purchases and the count interval, with their
+    intervals), no spend, CLV or segment columns (there is no value to rank customers by); ``margin``,
+    ``cost_to_serve`` and ``acquisition_cost`` must then be left at their defaults.
     """
     bg, gg = purchase_model, spend_model
+    if spend is not None and gg is not None:
+        raise ValueError("give a spend model or spend (a known spend per customer), not both")
+    with_clv = gg is not None or spend is not None
+    if not with_clv:
+        _check_purchases_only_options(margin, cost_to_serve, acquisition_cost)
     check_models_and_data(bg, gg, summary, "data to score")
     if "historical_clv" in summary.columns:  # copied into the table: it must be finite too
         hist = pd.to_numeric(summary["historical_clv"], errors="coerce").to_numpy(float)
@@ -69,38 +92,65 @@ def score(summary: pd.DataFrame, purchase_model, spend_model, horizon, *, discou
     d = 1.0 / (1.0 + i)
     margins = _per_customer(margin, summary, "margin")
     costs = _per_customer(cost_to_serve, summary, "cost_to_serve")
-    purchases, spend = joint_scorers(bg, gg, max_draws)
+    given = None
+    if gg is not None:
+        purchases, spend_scorer = joint_scorers(bg, gg, max_draws)
+        values = summary["monetary_value"].to_numpy(float)
+    else:  # the purchase model's draws alone, thinned as joint_scorers thins them
+        given = None if spend is None else supplied_spend_values(spend, summary)
+        purchases = bg.scorer(max_draws)
+        spend_scorer = None if spend is None else SuppliedSpend(purchases.n_draws)
+        values = given
     x = summary["frequency"].to_numpy(float)
-    args = (purchases, spend, x, summary["recency"].to_numpy(float), summary["T"].to_numpy(float),
-            summary["monetary_value"].to_numpy(float))
-    kw = dict(h=h, k0=k0, H=H, discount_factor=d, margin=margins, cost=costs, interval=interval)
+    args = (purchases, spend_scorer, x, summary["recency"].to_numpy(float), summary["T"].to_numpy(float), values)
+    kw = dict(h=h, k0=k0, H=H, discount_factor=d, margin=margins, cost=costs, interval=interval, clv=with_clv)
     arr = engine.score_arrays(*args, **kw, progress=progress)
-    base_cols = ["frequency", "recency", "T", "monetary_value"]
-    if "historical_clv" in summary.columns:
-        base_cols.append("historical_clv")
+    # the summary's own columns, as far as it has them (a summary without amounts has no money columns)
+    base_cols = [c for c in ("frequency", "recency", "T", "monetary_value", "historical_clv") if c in summary.columns]
     table = summary[base_cols].copy()
     if "last_purchase" in summary.columns:  # the date, as summarize() gives it (a summary may not have it)
         table["last_purchase"] = pd.to_datetime(summary["last_purchase"]).astype("datetime64[ns]")
     for c in FORECAST_COLUMNS:
         if c in arr:
             table[c] = arr[c]
+    if given is not None:  # the value given, exactly (the engine's mean over draws adds rounding)
+        table["expected_spend"] = table["expected_spend_lower"] = table["expected_spend_upper"] = given
     if acquisition_cost is not None:
         add_cac_columns(table, _per_customer(acquisition_cost, summary, "acquisition_cost"))
-    table["segment"] = value_segments(table, **(segment_options or {}))
+    if with_clv:  # segments rank customers by value: none without it
+        table["segment"] = value_segments(table, **(segment_options or {}))
     table.index.name = "customer_id"
     table = table.reset_index()
     cols = [c for c in FORECAST_COLUMNS if c in table.columns]
     extra = [c for c in table.columns if c not in cols]
     out = table[cols + extra]
     engine.require_finite(out, "forecast table", skip=("customer_id",))
-    if segment_summary:
+    if segment_summary and with_clv:
         codes = table["segment"].cat.codes.to_numpy().astype(np.int64)
         totals = engine.score_arrays(*args, **kw, counts=False, groups=codes)["group_clv_draws"]
         out.attrs["clvmodels_segments"] = segment_summary_from_draws(out, totals, interval)
     out.attrs["clvmodels_clv"] = {"horizon": str(Duration.parse(horizon)), "start": None,
                                   "discount_rate_annual": discount_rate, "discount_rate_per_period": i,
-                                  "interval": interval, "n_draws": purchases.n_draws}
+                                  "interval": interval, "n_draws": purchases.n_draws,
+                                  "spend": (describe_spend(spend, given) if with_clv
+                                            else {"source": None, "note": NO_AMOUNTS_NOTE})}
     return out
+
+
+def _check_purchases_only_options(margin, cost_to_serve, acquisition_cost) -> None:
+    """Without a spend there is no CLV: the options that only shape the CLV must be at their defaults
+    (a margin of 0.3 asked for and silently dropped would be a CLV the user believes was computed)."""
+    bad = []
+    if isinstance(margin, (str, pd.Series)) or float(margin) != 1.0:
+        bad.append("margin")
+    if isinstance(cost_to_serve, (str, pd.Series)) or float(cost_to_serve) != 0.0:
+        bad.append("cost_to_serve")
+    if acquisition_cost is not None:
+        bad.append("acquisition_cost")
+    if bad:
+        raise InputError(f"{', '.join(bad)} appl{'y' if len(bad) > 1 else 'ies'} to CLV, and there is no CLV without "
+                         "a spend (purchases only): leave them out, or give amounts (amount=COL, --amount) or a "
+                         "spend per customer (spend=..., --spend FILE)", what="scoring options")
 
 
 def segment_summary_from_draws(table: pd.DataFrame, totals: np.ndarray, interval: float) -> dict:
@@ -135,11 +185,14 @@ def segment_summary_from_draws(table: pd.DataFrame, totals: np.ndarray, interval
     return out
 
 
-def column_descriptions(columns, *, time_unit: str, horizon, interval: float, currency: str | None = None) -> dict:
+def column_descriptions(columns, *, time_unit: str, horizon, interval: float, currency: str | None = None,
+                        spend_source: str | None = None) -> dict:
     """name -> {"description", "unit"} for the forecast table's ``columns`` (those it has: the fixed
     ones, the CAC columns), with the horizon, the time unit and the currency spelled out. ``currency``:
     the name of the transaction log's currency ('USD', 'EUR'; None: 'currency units of the transaction
-    log's amounts'). Columns this function does not know get a description saying so."""
+    log's amounts'). ``spend_source="supplied"``: the spend per purchase was given per customer (no spend
+    model), and ``expected_spend`` and ``clv`` say so. Columns this function does not know get a
+    description saying so."""
     cur = currency or "currency units of the transaction log's amounts"
     hz = str(Duration.parse(horizon))
     pct = f"{interval:.0%}"
@@ -172,6 +225,12 @@ def column_descriptions(columns, *, time_unit: str, horizon, interval: float, cu
         "clv_cac_ratio": ("posterior mean CLV over the acquisition cost (> 1: the customer pays back)", "ratio"),
         "expected_coverage": ("probability mass inside the purchase-count interval", "probability"),
     }
+    if spend_source == "supplied":
+        base["expected_spend"] = ("spend per future purchase as supplied for the customer (spend=, --spend), not "
+                                  "estimated: its interval is that point", cur)
+        base["clv"] = (f"customer lifetime value over {win}: discounted margin on the supplied spend times the "
+                       "expected purchases, minus cost to serve, posterior mean (the interval carries the purchase "
+                       "model's uncertainty only)", cur)
     out = {}
     for c in columns:
         stem, bound = c, None

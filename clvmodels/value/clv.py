@@ -56,10 +56,13 @@ def check_models_and_data(purchase_model, spend_model, data: pd.DataFrame, what:
     customer_lifetime_value())."""
     from ..models.base import check_data_unit
 
+    # spend_model None: a supplied spend per customer, or the purchases only
     purchase_model._check_fitted()
-    spend_model._check_fitted()
+    if spend_model is not None:
+        spend_model._check_fitted()
     purchase_model.check_data(data, what)
-    spend_model.check_data(data, what)
+    if spend_model is not None:
+        spend_model.check_data(data, what)
     check_data_unit(data, purchase_model.time_unit_, who="the models were")
 
 

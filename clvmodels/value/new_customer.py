@@ -49,7 +49,7 @@ def _scalar(value, name: str) -> float:
 def new_customer_value(purchase_model, spend_model, horizon, *, discount_rate: float = 0.0, margin: float = 1.0,
                        cost_to_serve: float = 0.0, acquisition_cost: float | None = None, interval: float = 0.9,
                        include_first_purchase: bool = False, max_draws: int | None = DEFAULT_SCORING_DRAWS,
-                       return_draws: bool = False) -> dict:
+                       return_draws: bool = False, spend: float | None = None) -> dict:
     """The value over ``horizon`` of a customer acquired now, with its credible interval from the joint
     posterior draws (see the module docstring for the formulas, units and the first purchase).
 
@@ -63,6 +63,10 @@ def new_customer_value(purchase_model, spend_model, horizon, *, discount_rate: f
     include_first_purchase: add the first purchase's margin (at time 0, undiscounted) to the CLV.
     max_draws: joint draws used (default 1,000, evenly thinned; None = all).
     return_draws: also return the per-draw ``clv_draws`` and ``expected_purchases_draws`` (arrays (S,)).
+    spend: a known spend per purchase of the new customer (currency), with ``spend_model=None``: the
+        CLV then uses it at every draw of the purchase model (:mod:`clvmodels.value.spend`); the
+        forecast passes the customer-weighted mean of the supplied spends. With ``spend_model=None``
+        and no ``spend``: only the expected purchases (no spend, CLV or acquisition-cost entries).
 
     Returns a dict: ``expected_purchases`` (posterior mean repeat purchases in the horizon, the first
     purchase not counted) with ``expected_purchases_lower``/``_upper``; ``expected_spend`` (per
@@ -75,21 +79,36 @@ def new_customer_value(purchase_model, spend_model, horizon, *, discount_rate: f
     """
     from .clv import _periods
 
+    from .spend import SuppliedSpend
+
     purchase_model._check_fitted()
-    spend_model._check_fitted()
+    if spend is not None and spend_model is not None:
+        raise ValueError("give a spend model or spend (a known spend per purchase), not both")
+    if spend_model is not None:
+        spend_model._check_fitted()
     lo_q, hi_q = interval_bounds(interval)
     margin = _scalar(margin, "margin")
     cost = _scalar(cost_to_serve, "cost_to_serve")
     k0, H = _periods(purchase_model, horizon, None)
     i = discount_rate_per_period(discount_rate, purchase_model.time_unit_)
     d = 1.0 / (1.0 + i)
-    purchases, spend = joint_scorers(purchase_model, spend_model, max_draws)
     zero = np.zeros(1)
-    arr = engine.score_arrays(purchases, spend, zero, zero, zero, zero, h=float(H), k0=0, H=H, discount_factor=d,
+    if spend_model is not None:
+        purchases, scorer = joint_scorers(purchase_model, spend_model, max_draws)
+        value = zero
+    else:
+        purchases = purchase_model.scorer(max_draws)
+        if spend is None:
+            return _purchases_only(purchases, purchase_model, horizon, H, interval, return_draws)
+        value = np.array([_scalar(spend, "spend")])
+        if value[0] < 0:
+            raise InputError(f"spend must be 0 or more, got {spend!r}")
+        scorer = SuppliedSpend(purchases.n_draws)
+    arr = engine.score_arrays(purchases, scorer, zero, zero, zero, value, h=float(H), k0=0, H=H, discount_factor=d,
                               margin=margin, cost=cost, interval=interval, counts=False,
                               budget_bytes=DEFAULT_CHUNK_BYTES, groups=np.zeros(1, dtype=np.int64))
     clv = arr["group_clv_draws"][0].copy()                                       # (S,)
-    spend_new = spend.spend(zero, zero)[0]                                       # (S,)
+    spend_new = scorer.spend(zero, value)[0]                                     # (S,)
     if include_first_purchase:
         clv += margin * spend_new
     # the model's own formula for a new customer's expected purchases (the scoring pass gives the same)
@@ -127,7 +146,28 @@ def new_customer_value(purchase_model, spend_model, horizon, *, discount_rate: f
             raise InputError("acquisition_cost must be positive (clv_cac_ratio divides by it); leave it out when "
                              "there is none")
         out.update({"acquisition_cost": cac, "clv_cac_ratio": out["clv"] / cac, "clv_minus_cac": out["clv"] - cac})
+    if spend is not None:  # the value given, exactly (not a mean over draws of it)
+        out.update({"expected_spend": float(value[0]), "spend_source": "supplied"})
     if return_draws:
         out["clv_draws"] = clv
+        out["expected_purchases_draws"] = ep
+    return out
+
+
+def _purchases_only(purchases, purchase_model, horizon, H: int, interval: float, return_draws: bool) -> dict:
+    """A new customer's expected repeat purchases alone (no spend: no CLV)."""
+    lo_q, hi_q = interval_bounds(interval)
+    ep = np.asarray(purchases.expected_purchases_new(float(H)), dtype=float).reshape(-1)
+    if not np.isfinite(ep).all():
+        from ..errors import FitError
+
+        raise FitError("the new customer's expected purchases are not finite at every draw")
+    out = {"expected_purchases": float(ep.mean()), "expected_purchases_lower": float(np.quantile(ep, lo_q)),
+           "expected_purchases_upper": float(np.quantile(ep, hi_q)),
+           "expected_purchases_note": "repeat purchases after the first (acquisition) purchase",
+           "note": "no spend (no amounts and no supplied spend): the new customer's CLV is left out",
+           "horizon": str(Duration.parse(horizon)), "horizon_periods": int(H), "time_unit": purchase_model.time_unit_,
+           "interval": float(interval), "n_draws": int(ep.size)}
+    if return_draws:
         out["expected_purchases_draws"] = ep
     return out
