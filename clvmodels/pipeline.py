@@ -131,6 +131,29 @@ def load_models(model_dir, model: str | None = None):
     return BayesianModel.load(purchases), BayesianModel.load(d / GAMMA_GAMMA_FILE)
 
 
+def _is_fixed(model) -> bool:
+    """Was ``model`` built from known values (:meth:`BayesianModel.from_params`)?"""
+    diag = getattr(model, "diagnostics_", None)
+    return getattr(diag, "method", None) == "fixed"
+
+
+def _parameter_uncertainty(bg, gg) -> str:
+    """What the table's intervals carry, in a sentence (metadata ``parameter_uncertainty``)."""
+    from .models.fitting import POINT_METHODS
+
+    points = [name for name, m in (("purchase", bg), ("spend", gg))
+              if m.diagnostics_.method in POINT_METHODS and m.diagnostics_.chains * m.diagnostics_.draws == 1]
+    if not points:
+        return "posterior draws: every interval carries the uncertainty about the parameters"
+    how = {"mode": "the posterior mode alone (method 'mode')", "fixed": "given parameter values (from_params)"}
+    parts = [f"the {name} model is one point, {how[m.diagnostics_.method]}" for name, m in
+             (("purchase", bg), ("spend", gg)) if name in points]
+    return ("; ".join(parts) + ": no parameter uncertainty, so the intervals over the parameters (p_alive, "
+            "expected_purchases, expected spend, clv and their totals) collapse to the point where only that "
+            "model's parameters enter; purchases_lower/purchases_upper still carry each customer's randomness "
+            "of purchasing and dropping out")
+
+
 def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer_id: str = "customer_id",
              date: str = "date", amount: str = "amount", observation_end=None, time_unit: str = "W",
              horizon="52W", discount_rate: float = 0.0, margin=1.0, cost_to_serve=0.0,
@@ -157,7 +180,16 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
     the old name); with ``fit=False``, which saved model to load (default: the one in ``model_dir``).
     ``purchase_model`` / ``spend_model``: a configured, unfitted estimator to fit instead
     (:class:`GammaGammaModel` with ``gamma_gamma_priors`` by default): any model of the protocol
-    (:mod:`clvmodels.models.protocol`).
+    (:mod:`clvmodels.models.protocol`). With ``fit=False`` and both given, they are used as they are,
+    already fitted or built from known values (``BetaGeoModel.from_params(...)``), and ``model_dir`` is
+    not read: ``forecast(summary=s, purchase_model=fixed_bg, spend_model=fixed_gg, fit=False)``. A model
+    built with ``from_params`` given with ``fit=True`` is an error (a fit would replace its values).
+
+    ``method="mode"`` fits the posterior mode alone and plugs every prediction in at it: the table's
+    intervals of P(alive), expected purchases, spend and CLV collapse to the point (no parameter
+    uncertainty), while ``purchases_lower``/``purchases_upper`` still carry each customer's randomness of
+    purchasing and dropping out. ``metadata["fit_methods"]`` says how each model was made and, for a
+    point (method 'mode', or 'fixed' from known values), ``metadata["parameter_uncertainty"]`` says so.
 
     ``result.metadata`` (what ``clv forecast`` writes in the Parquet schema and the JSON sidecar) also
     holds ``new_customer`` (:func:`clvmodels.value.new_customer_value` at the same horizon, discount,
@@ -180,6 +212,19 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
                             negative_amounts=negative_amounts, zero_amounts=zero_amounts)
     timings["summary"] = time.perf_counter() - t0
     t1 = time.perf_counter()
+    for role, given in (("purchase_model", purchase_model), ("spend_model", spend_model)):
+        if fit and _is_fixed(given):
+            raise ValueError(f"{role} was built from known parameter values (from_params): fitting would replace "
+                             "them; pass fit=False to score with it as it is")
+    if not fit and (purchase_model is not None or spend_model is not None):
+        if purchase_model is None or spend_model is None or model_dir is not None:
+            raise ValueError("fit=False scores either with the models of model_dir or with purchase_model and "
+                             "spend_model given (both, fitted or from_params), not a mix: give both models and no "
+                             "model_dir, or model_dir alone")
+        for role, given in (("purchase_model", purchase_model), ("spend_model", spend_model)):
+            if not hasattr(given, "posterior_"):
+                raise ValueError(f"fit=False: {role} is not fitted; fit it, build it with from_params, or pass "
+                                 "fit=True")
     if fit:
         common = dict(method=method, sampler=sampler, chains=chains, draws=draws, tune=tune, seed=seed,
                       target_accept=target_accept, progressbar=progress)
@@ -193,9 +238,12 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
         bg = purchase_model.fit(summary)
         _stderr_progress("fitting the spend model", progress)
         gg = (spend_model if spend_model is not None else GammaGammaModel(priors=gamma_gamma_priors, **common)).fit(summary)
+    elif purchase_model is not None:
+        bg, gg = purchase_model, spend_model
     else:
         if model_dir is None:
-            raise ValueError("fit=False needs model_dir with previously fitted models")
+            raise ValueError("fit=False needs model_dir with previously fitted models (or purchase_model and "
+                             "spend_model given, fitted or from_params)")
         bg, gg = load_models(model_dir, model)
     timings["fit"] = time.perf_counter() - t1
     t2 = time.perf_counter()
@@ -238,6 +286,8 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
                             "fit_info": gg.fit_info_,
                             "spend_frequency_correlation": gg.fit_info_.get("spend_frequency_correlation")},
         },
+        "fit_methods": {"purchase_model": bg.diagnostics_.method, "spend_model": gg.diagnostics_.method},
+        "parameter_uncertainty": _parameter_uncertainty(bg, gg),
         "clv": table.attrs.get("clvmodels_clv", {}),
         "n_customers": int(len(table)),
         "horizon": {"value": str(Duration.parse(horizon)), "unit": bg.time_unit_,

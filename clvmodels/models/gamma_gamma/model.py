@@ -136,6 +136,9 @@ class GammaGammaModel(BayesianModel):
 
     param_names = ("p", "q", "v")
     scorer_class = GammaGammaDraws
+    #: spend has no time dimension: from_params labels the model in weeks unless told otherwise
+    from_params_time_unit = "W"
+    range_reasons = {"q": "the mean spend p v/(q - 1) is infinite for q <= 1"}
     required_columns = ("frequency", "monetary_value")
     #: p up to 1e6 (beyond, the log-likelihood's terms of size p x log(...) lose their digits);
     #: q in (1, 1e6) (q > 1 for a finite mean spend)
