@@ -21,9 +21,6 @@ from .scoring import GammaGammaDraws
 
 #: |corr(frequency, monetary_value)| above which the independence assumption is flagged
 CORRELATION_WARNING = 0.3
-#: a posterior mode with q - 1 below this lies on the boundary q -> 1 (L-BFGS in log(q - 1) stops where
-#: the gradient, the slope in q times q - 1, vanishes: q - 1 of 1e-9 or less), not at an interior optimum
-Q_BOUNDARY = 1e-6
 
 
 class SpendCorrelationWarning(UserWarning):
@@ -142,6 +139,9 @@ class GammaGammaModel(BayesianModel):
     #: spend has no time dimension: from_params labels the model in weeks unless told otherwise
     from_params_time_unit = "W"
     range_reasons = {"q": "the mean spend p v/(q - 1) is infinite for q <= 1"}
+    #: a posterior mode with q - 1 below this lies on the boundary q -> 1 (L-BFGS in log(q - 1) stops where
+    #: the gradient, the slope in q times q - 1, vanishes: q - 1 of 1e-9 or less), not at an interior optimum
+    q_boundary = 1e-6
     required_columns = ("frequency", "monetary_value")
     #: p up to 1e6 (beyond, the log-likelihood's terms of size p x log(...) lose their digits);
     #: q in (1, 1e6) (q > 1 for a finite mean spend)
@@ -232,7 +232,7 @@ class GammaGammaModel(BayesianModel):
         curvature there. NUTS still works (its draws all have q > 1 and average the spend over them)."""
         if method in ("map", "mode"):
             q_mode = float(np.asarray(draws["q"], float)[0])  # the mode (a Laplace approximation's first draw)
-            if np.isfinite(q_mode) and q_mode - 1.0 < Q_BOUNDARY:
+            if np.isfinite(q_mode) and q_mode - 1.0 < self.q_boundary:
                 raise FitError(
                     f"GammaGammaModel fit (method {method!r}) is unusable: the posterior mode of q lies on the "
                     f"boundary q -> 1 (q - 1 = {q_mode - 1.0:.2g}). The spend has so heavy a right tail that its "
