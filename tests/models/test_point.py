@@ -251,3 +251,11 @@ def test_q_stays_above_1_for_nuts_map_and_mode_where_the_mle_is_near_1():
         assert (draws > 1).all(), method
         if method != "mode":
             assert (draws < 1.02).mean() > 0.05, method  # they do reach towards the boundary
+
+
+def test_compare_models_refuses_mode_before_fitting():
+    from clvmodels import compare_models
+
+    one = pd.DataFrame({"frequency": [1], "recency": [1.0], "T": [2.0]})  # would fail any fit: never reached
+    with pytest.raises(ValueError, match="method='mode' cannot be compared.*PSIS-LOO"):
+        compare_models(one, models=["bgnbd"], method="mode")
