@@ -137,6 +137,13 @@ def _is_fixed(model) -> bool:
     return getattr(diag, "method", None) == "fixed"
 
 
+def _methods_text(bg, gg) -> str:
+    """How the purchase and spend models were made: one method ('mode'), or both ('map (purchases), fixed
+    (spend)')."""
+    a, b = bg.diagnostics_.method, gg.diagnostics_.method
+    return a if a == b else f"{a} (purchases), {b} (spend)"
+
+
 def _parameter_uncertainty(bg, gg) -> str:
     """What the table's intervals carry, in a sentence (metadata ``parameter_uncertainty``)."""
     from .models.fitting import POINT_METHODS
@@ -271,7 +278,8 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
                      "margin": margin if not isinstance(margin, pd.Series) else "per-customer",
                      "cost_to_serve": cost_to_serve if not isinstance(cost_to_serve, pd.Series) else "per-customer",
                      "acquisition_cost": acquisition_cost if not isinstance(acquisition_cost, pd.Series) else "per-customer",
-                     "interval": interval, "method": method, "sampler": sampler, "chains": chains, "draws": draws, "tune": tune,
+                     # without a fit, the method is how the models scored were made (not this call's default)
+                     "interval": interval, "method": method if fit else _methods_text(bg, gg), "sampler": sampler, "chains": chains, "draws": draws, "tune": tune,
                      "target_accept": target_accept if target_accept is not None else bg._config().target_accept,
                      "seed": seed, "fit": fit, "max_draws": max_draws},
         "summary": dict(summary.attrs.get("clvmodels", {})),

@@ -52,6 +52,8 @@ def test_no_fit_loads_the_mode_models_and_gives_the_same_table(mode_run):
     pd.testing.assert_frame_equal(pd.read_parquet(d / "f.parquet"), pd.read_parquet(d / "g.parquet"))
     meta = json.loads((d / "g.parquet.meta.json").read_text())
     assert meta["fit_methods"] == {"purchase_model": "mode", "spend_model": "mode"}
+    # the settings say how the scored models were made, not the default --method nuts of this call
+    assert meta["settings"]["method"] == "mode" and meta["settings"]["fit"] is False
 
 
 def test_validate_with_mode_reports_the_point_forecast(tmp_path):

@@ -143,6 +143,7 @@ def test_forecast_scores_with_given_models_without_fitting(cdnow_split, tmp_path
     assert 1652.5 < t["expected_purchases"].sum() < 1653.5
     m = res.metadata
     assert m["fit_methods"] == {"purchase_model": "fixed", "spend_model": "fixed"}
+    assert m["settings"]["method"] == "fixed"
     assert "no parameter uncertainty" in m["parameter_uncertainty"] and "purchases_lower" in m["parameter_uncertainty"]
     assert m["models"]["bgnbd"]["diagnostics"]["method"] == "fixed"
     with pytest.raises(ValueError, match="from_params.*fit=False"):
