@@ -135,6 +135,36 @@ def load_models(model_dir, model: str | None = None, *, spend_model: bool = True
     return BayesianModel.load(purchases), BayesianModel.load(d / GAMMA_GAMMA_FILE)
 
 
+def _is_fixed(model) -> bool:
+    """Was ``model`` built from known values (:meth:`BayesianModel.from_params`)?"""
+    diag = getattr(model, "diagnostics_", None)
+    return getattr(diag, "method", None) == "fixed"
+
+
+def _methods_text(bg, gg) -> str:
+    """How the purchase and spend models were made: one method ('mode'), or both ('map (purchases), fixed
+    (spend)')."""
+    a, b = bg.diagnostics_.method, gg.diagnostics_.method
+    return a if a == b else f"{a} (purchases), {b} (spend)"
+
+
+def _parameter_uncertainty(bg, gg) -> str:
+    """What the table's intervals carry, in a sentence (metadata ``parameter_uncertainty``)."""
+    from .models.fitting import POINT_METHODS
+
+    points = [name for name, m in (("purchase", bg), ("spend", gg))
+              if m is not None and m.diagnostics_.method in POINT_METHODS and m.diagnostics_.chains * m.diagnostics_.draws == 1]
+    if not points:
+        return "posterior draws: every interval carries the uncertainty about the parameters"
+    how = {"mode": "the posterior mode alone (method 'mode')", "fixed": "given parameter values (from_params)"}
+    parts = [f"the {name} model is one point, {how[m.diagnostics_.method]}" for name, m in
+             (("purchase", bg), ("spend", gg)) if name in points]
+    return ("; ".join(parts) + ": no parameter uncertainty, so the intervals over the parameters (p_alive, "
+            "expected_purchases, expected spend, clv and their totals) collapse to the point where only that "
+            "model's parameters enter; purchases_lower/purchases_upper still carry each customer's randomness "
+            "of purchasing and dropping out")
+
+
 def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer_id: str = "customer_id",
              date: str = "date", amount: str = "amount", observation_end=None, time_unit: str = "W",
              horizon="52W", discount_rate: float = 0.0, margin=1.0, cost_to_serve=0.0,
@@ -162,7 +192,16 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
     the old name); with ``fit=False``, which saved model to load (default: the one in ``model_dir``).
     ``purchase_model`` / ``spend_model``: a configured, unfitted estimator to fit instead
     (:class:`GammaGammaModel` with ``gamma_gamma_priors`` by default): any model of the protocol
-    (:mod:`clvmodels.models.protocol`).
+    (:mod:`clvmodels.models.protocol`). With ``fit=False`` and both given, they are used as they are,
+    already fitted or built from known values (``BetaGeoModel.from_params(...)``), and ``model_dir`` is
+    not read: ``forecast(summary=s, purchase_model=fixed_bg, spend_model=fixed_gg, fit=False)``. A model
+    built with ``from_params`` given with ``fit=True`` is an error (a fit would replace its values).
+
+    ``method="mode"`` fits the posterior mode alone and plugs every prediction in at it: the table's
+    intervals of P(alive), expected purchases, spend and CLV collapse to the point (no parameter
+    uncertainty), while ``purchases_lower``/``purchases_upper`` still carry each customer's randomness of
+    purchasing and dropping out. ``metadata["fit_methods"]`` says how each model was made and, for a
+    point (method 'mode', or 'fixed' from known values), ``metadata["parameter_uncertainty"]`` says so.
 
     ``observation_end`` and ``date_format`` are those of :func:`clvmodels.summarize` (the end in any form
     the date column takes: ISO text, text in ``date_format``, a date, Timestamp, datetime64 or Period).
@@ -219,6 +258,19 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
 
         given = supplied_spend_values(spend, summary)  # every customer has a valid spend: before the fit
     t1 = time.perf_counter()
+    for role, m in (("purchase_model", purchase_model), ("spend_model", spend_model)):
+        if fit and _is_fixed(m):
+            raise ValueError(f"{role} was built from known parameter values (from_params): fitting would replace "
+                             "them; pass fit=False to score with it as it is")
+    if not fit and (purchase_model is not None or spend_model is not None):
+        if purchase_model is None or (spend_model is None and with_spend_model) or model_dir is not None:
+            raise ValueError("fit=False scores either with the models of model_dir or with purchase_model and "
+                             "spend_model given (both, fitted or from_params), not a mix: give both models and no "
+                             "model_dir, or model_dir alone")
+        for role, m in (("purchase_model", purchase_model), ("spend_model", spend_model)):
+            if m is not None and not hasattr(m, "posterior_"):
+                raise ValueError(f"fit=False: {role} is not fitted; fit it, build it with from_params, or pass "
+                                 "fit=True")
     if fit:
         common = dict(method=method, sampler=sampler, chains=chains, draws=draws, tune=tune, seed=seed,
                       target_accept=target_accept, progressbar=progress)
@@ -234,9 +286,12 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
         if with_spend_model:
             _stderr_progress("fitting the spend model", progress)
             gg = (spend_model if spend_model is not None else GammaGammaModel(priors=gamma_gamma_priors, **common)).fit(summary)
+    elif purchase_model is not None:
+        bg, gg = purchase_model, spend_model
     else:
         if model_dir is None:
-            raise ValueError("fit=False needs model_dir with previously fitted models")
+            raise ValueError("fit=False needs model_dir with previously fitted models (or purchase_model and "
+                             "spend_model given, fitted or from_params)")
         bg, gg = load_models(model_dir, model, spend_model=with_spend_model)
     timings["fit"] = time.perf_counter() - t1
     t2 = time.perf_counter()
@@ -280,7 +335,8 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
                      "margin": margin if not isinstance(margin, pd.Series) else "per-customer",
                      "cost_to_serve": cost_to_serve if not isinstance(cost_to_serve, pd.Series) else "per-customer",
                      "acquisition_cost": acquisition_cost if not isinstance(acquisition_cost, pd.Series) else "per-customer",
-                     "interval": interval, "method": method, "sampler": sampler, "chains": chains, "draws": draws, "tune": tune,
+                     # without a fit, the method is how the models scored were made (not this call's default)
+                     "interval": interval, "method": method if fit else _methods_text(bg, gg), "sampler": sampler, "chains": chains, "draws": draws, "tune": tune,
                      "target_accept": target_accept if target_accept is not None else bg._config().target_accept,
                      "seed": seed, "fit": fit, "max_draws": max_draws},
         "summary": dict(summary.attrs.get("clvmodels", {})),
@@ -296,6 +352,9 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
                                 "spend_frequency_correlation": gg.fit_info_.get("spend_frequency_correlation")}}
                if gg is not None else {}),
         },
+        "fit_methods": {"purchase_model": bg.diagnostics_.method,
+                        **({"spend_model": gg.diagnostics_.method} if gg is not None else {})},
+        "parameter_uncertainty": _parameter_uncertainty(bg, gg),
         "clv": table.attrs.get("clvmodels_clv", {}),
         "n_customers": int(len(table)),
         "horizon": {"value": str(Duration.parse(horizon)), "unit": bg.time_unit_,

@@ -66,7 +66,12 @@ def add_no_amount_argument(p: argparse.ArgumentParser) -> None:
 
 
 def add_fit_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--method", choices=["nuts", "map"], default="nuts", help="NUTS (default) or MAP with a Laplace approximation")
+    p.add_argument("--method", choices=["nuts", "map", "mode"], default="nuts",
+                   help="nuts: NUTS draws (default); map: the posterior mode with draws of its Laplace "
+                        "approximation (quick; predictions averaged over them); mode: the posterior mode alone, "
+                        "predictions plugged in at it as lifetimes and the papers print them (no parameter "
+                        "uncertainty: CLV intervals collapse to the point, purchase count intervals keep the "
+                        "customers' own randomness; no R-hat or ESS)")
     p.add_argument("--sampler", choices=["auto", "nutpie", "pymc"], default="auto")
     p.add_argument("--chains", type=int, default=4)
     p.add_argument("--draws", type=int, default=1000)

@@ -304,6 +304,9 @@ def check_compare(args) -> tuple[RunPaths, list[str]]:
     names, bad = model_name_problems(args.models)
     for text in bad:
         problems.add(None, f"--models {args.models!r}: {text}")
+    if getattr(args, "method", None) == "mode":
+        problems.add(None, "--method mode: clv compare scores each model with PSIS-LOO over posterior draws, and "
+                           "the mode alone is one point; use --method map (quick) or nuts")
     check_fit_options(args, problems)
     paths = RunPaths(inputs=log_inputs(args.transactions, problems))
     paths.outputs.append(("--json", Path(args.json_out)))

@@ -16,7 +16,7 @@ from ..errors import FitError, UnitError
 from ..io.model_files import load_model_file, save_model_file
 from ..draws import flatten_draws, interval_bounds
 from ..units import UNIT_NAMES, Duration, check_unit
-from .fitting import Diagnostics, FitConfig, run_fit
+from .fitting import METHOD_NOTES, Diagnostics, FitConfig, run_fit
 from .priors import Prior, resolve_priors
 
 
@@ -67,7 +67,12 @@ class BayesianModel:
     ----------
     priors: dict of parameter -> :class:`Prior` (or dict spec), or ``"flat"`` for flat priors on every
         parameter (then MAP is the maximum-likelihood estimate). Unspecified parameters keep the defaults.
-    method: ``"nuts"`` (default) or ``"map"`` (posterior mode with a Laplace approximation: quick).
+    method: ``"nuts"`` (default), ``"map"`` (posterior mode with a Laplace approximation: quick; every
+        prediction is averaged over the approximation's draws, so it keeps parameter uncertainty) or
+        ``"mode"`` (the posterior mode alone, one draw: every prediction is plugged in at it, as lifetimes
+        and the papers print them; no parameter uncertainty, so the intervals of P(alive), expected
+        purchases, spend and CLV collapse to the point, while a count interval of purchases still carries
+        the customer-level randomness of purchasing and drop-out; no R-hat or ESS).
     sampler: ``"auto"`` (nutpie, falling back to PyMC), ``"nutpie"`` or ``"pymc"``.
     chains, draws, tune, seed, target_accept, progressbar: sampler settings (``target_accept=None``: the
     model's :attr:`default_target_accept`).
@@ -87,6 +92,11 @@ class BayesianModel:
     #: the NUTS target acceptance rate used when ``target_accept=None`` (the CLI's and forecast()'s
     #: default: each model's own)
     default_target_accept: ClassVar[float] = 0.8
+    #: the time unit :meth:`from_params` takes when none is given; None = it must be given (a transaction
+    #: model's rates are per period, so a guessed unit would silently rescale every prediction)
+    from_params_time_unit: ClassVar[str | None] = None
+    #: per parameter, why its range is what it is (added to :meth:`from_params`'s error)
+    range_reasons: ClassVar[dict[str, str]] = {}
 
     def __init__(self, priors: Mapping[str, Any] | str | None = None, *, method: str = "nuts",
                  sampler: str = "auto", chains: int = 4, draws: int = 1000, tune: int = 1000,
@@ -207,7 +217,7 @@ class BayesianModel:
         if not problems:
             return
         flat = any(getattr(pr, "dist", None) == "HalfFlat" for pr in getattr(self, "priors_", {}).values())
-        how = "MAP estimate and its Laplace approximation" if method == "map" else "posterior draws"
+        how = {"map": "MAP estimate and its Laplace approximation", "mode": "posterior mode"}.get(method, "posterior draws")
         msg = (f"{type(self).__name__} fit is unusable: its {how} lie where the model's formulas are not "
                f"reliable, so its predictions would be NaN, infinite or inaccurate ({'; '.join(problems)}). ")
         if flat:
@@ -219,7 +229,9 @@ class BayesianModel:
                     + ("default priors" if self.priors is None else "priors given")
                     + ": fit on more data, or give more informative priors via priors={...}")
             msg += (", or fit with NUTS (method='nuts'), whose draws follow the posterior's own tails rather "
-                    "than a normal approximation's." if method == "map" else ".")
+                    "than a normal approximation's." if method == "map" else
+                    ", or fit with NUTS (method='nuts'), which does not rest on the mode alone." if method == "mode"
+                    else ".")
         raise FitError(msg)
 
     # -- fitted state ---------------------------------------------------------------------------
@@ -252,14 +264,19 @@ class BayesianModel:
 
     @property
     def params_(self) -> pd.Series:
-        """Posterior means of the parameters (after MAP: the mode)."""
+        """Posterior means of the parameters (after MAP and 'mode': the mode; after :meth:`from_params`:
+        the given values, or the mean of the given draws)."""
         self._check_fitted()
         if self.diagnostics_.method == "map":
             return pd.Series({p: float(self.posterior_[p].values[0, 0]) for p in self.param_names})
         return pd.Series({p: float(self.posterior_[p].mean()) for p in self.param_names})
 
     def summary(self, interval: float = 0.9) -> pd.DataFrame:
-        """One row per parameter: mean, sd, central interval, R-hat, bulk and tail ESS."""
+        """One row per parameter: mean, sd, central interval, R-hat, bulk and tail ESS.
+
+        After method 'mode' or :meth:`from_params` with scalar values there is one draw: the mean is the
+        value, sd 0 and the interval the value itself; R-hat and ESS are NaN (no sampler ran; never
+        made up). ``attrs["method"]`` says which it is and ``attrs["note"]`` why."""
         self._check_fitted()
         lo, hi = interval_bounds(interval)
         rows = {}
@@ -275,7 +292,97 @@ class BayesianModel:
         out = pd.DataFrame(rows).T
         out.index.name = "parameter"
         out.attrs["interval"] = interval
+        out.attrs["method"] = d.method
+        out.attrs["note"] = getattr(d, "note", "")
         return out
+
+    # -- a model from known values -------------------------------------------------------------
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], *, time_unit: str | None = None, **config):
+        """A model built from known parameter values, without a fit: published estimates, another
+        tool's posterior, what-if values. It behaves as a fitted model everywhere (every prediction,
+        :func:`clvmodels.scoring.score`, ``forecast(..., purchase_model=..., spend_model=..., fit=False)``,
+        :meth:`save`/:meth:`load`, :meth:`summary`).
+
+        ``params``: every parameter of :attr:`param_names` and no other, each a positive finite number
+        (a point: one draw; predictions are plugged in at it, as with method 'mode') or a 1-D array of
+        draws, all of the same length (e.g. another tool's posterior: predictions are averaged over them).
+        Each value must lie in :attr:`reliable_range` (the open range where the model's formulas were
+        checked). ``time_unit``: the unit of the rates and time scales ('D', 'W' or 'M'; alpha and beta
+        are in periods, r/alpha is purchases per period); required for transaction models (no default:
+        published CDNOW estimates are per week, a daily summary would be scored 7 times off). The
+        Gamma-Gamma model's spend has no time dimension, so it defaults to 'W' there (a label only).
+        ``config``: the estimator's constructor arguments (how a later ``fit()`` would fit).
+
+        The result has ``diagnostics_.method == "fixed"`` (no R-hat or ESS: nothing was sampled),
+        ``priors_ == {}`` and ``fit_info_ == {"from_params": True, "n_draws": n}``. Raises ValueError
+        naming the parameter and the accepted range, or the missing and extra names.
+        """
+        import xarray as xr
+
+        label = getattr(cls, "label", "") or cls.__name__
+        if not isinstance(params, Mapping):
+            raise TypeError(f"{cls.__name__}.from_params: params must be a dict of parameter -> value, "
+                            f"got {type(params).__name__}")
+        names = list(cls.param_names)
+        problems = []
+        missing = [p for p in names if p not in params]
+        extra = sorted(str(k) for k in params if k not in names)
+        if missing:
+            problems.append(f"missing {', '.join(missing)}")
+        if extra:
+            problems.append(f"unknown {', '.join(extra)}")
+        if problems:
+            raise ValueError(f"{cls.__name__}.from_params: {'; '.join(problems)} (a {label} model has exactly "
+                             f"{', '.join(names)})")
+        values = {}
+        for p in names:
+            try:
+                v = np.asarray(params[p], dtype=float)
+            except (TypeError, ValueError):
+                raise ValueError(f"{cls.__name__}.from_params: {p} must be a number or a 1-D array of numbers, "
+                                 f"got {params[p]!r}") from None
+            if v.ndim > 1 or v.size == 0:
+                raise ValueError(f"{cls.__name__}.from_params: {p} must be a number or a non-empty 1-D array of "
+                                 f"draws, got shape {v.shape}")
+            values[p] = np.atleast_1d(v)
+        sizes = {p: len(v) for p, v in values.items()}
+        if len(set(sizes.values())) > 1:
+            raise ValueError(f"{cls.__name__}.from_params: the arrays of draws differ in length "
+                             f"({', '.join(f'{p} {n}' for p, n in sizes.items())}); give every parameter the same "
+                             "number of draws (or every one a single value)")
+        for p, v in values.items():
+            lo, hi = cls.reliable_range.get(p, (0.0, np.inf))
+            lo = max(float(lo), 0.0)
+            bad = ~np.isfinite(v) | ~(v > lo) | ~(v < hi)
+            if bad.any():
+                what = (f"{p} = {v[0]:g} is" if len(v) == 1 else
+                        f"{p}: {int(bad.sum())} of {len(v)} draws ({', '.join(f'{x:g}' for x in v[bad][:5])}"
+                        f"{', ...' if bad.sum() > 5 else ''}) are")
+                rule = f"a finite number above {_fmt(lo)}" + (
+                    f" and below {_fmt(hi)}, where the {label} formulas were checked" if np.isfinite(hi) else "")
+                if p in cls.range_reasons:
+                    rule += f" ({cls.range_reasons[p]})"
+                raise ValueError(f"{cls.__name__}.from_params: {what} outside the accepted range "
+                                 f"({_fmt(lo)}, {_fmt(hi)}) of {p}: {rule}")
+        if time_unit is None:
+            time_unit = cls.from_params_time_unit
+        if time_unit is None:
+            raise ValueError(f"{cls.__name__}.from_params: give time_unit ('D', 'W' or 'M'), the unit the "
+                             "parameters are in: the purchase rate r/alpha is per period, so the same numbers "
+                             "mean 7 times more purchases per week than per day (the published CDNOW estimates "
+                             "are in weeks: time_unit='W')")
+        obj = cls(**config)
+        n = sizes[names[0]]
+        obj.time_unit_ = check_unit(time_unit)
+        obj.priors_ = {}
+        obj.posterior_ = xr.Dataset({p: (("chain", "draw"), values[p][None, :].copy()) for p in names},
+                                    coords={"chain": [0], "draw": np.arange(n)})
+        obj.sample_stats_ = None
+        obj.diagnostics_ = Diagnostics(method="fixed", sampler="none", chains=1, draws=n, seconds=0.0,
+                                       note=METHOD_NOTES["fixed"])
+        obj.fit_info_ = {"from_params": True, "n_draws": n}
+        return obj
 
     # -- model files ----------------------------------------------------------------------------
     def save(self, path) -> None:
@@ -354,7 +461,8 @@ class BayesianModel:
         return obj
 
     def __repr__(self) -> str:
-        state = "fitted" if hasattr(self, "posterior_") else "not fitted"
+        state = "not fitted" if not hasattr(self, "posterior_") else (
+            "fixed parameters" if self.diagnostics_.method == "fixed" else "fitted")
         return f"{type(self).__name__}(method={self.method!r}, priors={self.priors!r}) [{state}]"
 
 

@@ -29,14 +29,34 @@ RHAT_MAX = 1.01
 ESS_MIN_PER_CHAIN = 100
 
 
+#: the ways to fit: NUTS draws; the posterior mode with draws of its Laplace approximation; the mode alone
+FIT_METHODS = ("nuts", "map", "mode")
+#: methods whose "posterior" is one point (no parameter uncertainty): 'mode' (a fit) and 'fixed'
+#: (:meth:`BayesianModel.from_params` with scalar values)
+POINT_METHODS = ("mode", "fixed")
+
+
+#: the Diagnostics note of each method without sampler diagnostics (R-hat and ESS are left empty, not faked)
+METHOD_NOTES = {
+    "map": ("posterior mode with draws of its Laplace approximation (a normal approximation, not a sampler): "
+            "R-hat and ESS do not apply"),
+    "mode": ("the posterior mode alone (one point, method 'mode'): no parameter uncertainty, so intervals over the "
+             "parameters collapse to the point; R-hat and ESS do not apply"),
+    "fixed": ("parameter values given by the user (from_params), not fitted: no data, no sampler, R-hat and ESS "
+              "do not apply"),
+}
+
+
 class ConvergenceWarning(UserWarning):
     """The sampler's diagnostics say the posterior may not be trustworthy."""
 
 
 @dataclass
 class FitConfig:
-    """How to fit. ``method``: 'nuts' (default) or 'map' (quick: posterior mode plus a Laplace
-    approximation for uncertainty). ``sampler``: 'auto' (nutpie if it works, else PyMC's), 'nutpie' or 'pymc'."""
+    """How to fit. ``method``: 'nuts' (default), 'map' (quick: posterior mode plus a Laplace
+    approximation for uncertainty; predictions are averaged over its draws) or 'mode' (the posterior
+    mode alone, one draw: predictions plugged in at it, as lifetimes and the papers print them, with no
+    parameter uncertainty). ``sampler``: 'auto' (nutpie if it works, else PyMC's), 'nutpie' or 'pymc'."""
 
     method: str = "nuts"
     sampler: str = "auto"
@@ -50,8 +70,8 @@ class FitConfig:
     laplace_draws: int = 1000
 
     def __post_init__(self):
-        if self.method not in ("nuts", "map"):
-            raise ValueError(f"method must be 'nuts' or 'map', got {self.method!r}")
+        if self.method not in FIT_METHODS:
+            raise ValueError(f"method must be 'nuts', 'map' or 'mode', got {self.method!r}")
         if self.sampler not in ("auto", "nutpie", "pymc"):
             raise ValueError(f"sampler must be 'auto', 'nutpie' or 'pymc', got {self.sampler!r}")
         for name in ("chains", "draws"):
@@ -78,6 +98,9 @@ class Diagnostics:
     ess_tail: dict[str, float] = field(default_factory=dict)
     divergences: int = 0
     problems: list[str] = field(default_factory=list)
+    #: what the numbers mean when they are not a sampler's (MAP/Laplace, the mode alone, given values):
+    #: why R-hat and ESS are absent
+    note: str = ""
 
     @property
     def ok(self) -> bool:
@@ -133,12 +156,13 @@ def sample_nuts(model, config: FitConfig):
     return _sample_pymc(model, config)
 
 
-def fit_map(model, param_names: list[str], config: FitConfig) -> xr.Dataset:
+def fit_map(model, param_names: list[str], config: FitConfig, *, laplace: bool = True) -> xr.Dataset:
     """Posterior mode by L-BFGS in the unconstrained space, then a Laplace approximation there.
 
     Returns a posterior Dataset with dims (chain=1, draw=laplace_draws). The first draw is the mode
     itself, so ``posterior.isel(draw=0)`` is the MAP estimate (with flat priors: the MLE, since the
-    optimisation is over log-parameters with the Jacobian left out).
+    optimisation is over log-parameters with the Jacobian left out). With ``laplace=False`` (method
+    'mode') the Dataset holds the mode alone (chain=1, draw=1) and no curvature is computed.
     """
     from scipy import optimize
 
@@ -175,6 +199,8 @@ def fit_map(model, param_names: list[str], config: FitConfig) -> xr.Dataset:
     grad_norm = float(np.max(np.abs(neg_grad(mode_u))))
     if grad_norm > 1e-2 * max(1.0, abs(res.fun)) ** 0.5:
         raise FitError(f"MAP optimisation did not converge: gradient {grad_norm:.3g} at the end ({res.message})")
+    if not laplace:
+        return _to_dataset(model, names, value_vars, splits, mode_u[None, :], param_names)
     # Hessian of -logp by central differences of the exact gradient (k parameters: 2k gradient calls).
     k = mode_u.size
     hess = np.empty((k, k))
@@ -197,6 +223,11 @@ def fit_map(model, param_names: list[str], config: FitConfig) -> xr.Dataset:
     z = rng.standard_normal((n, k))
     z[0] = 0.0
     draws_u = mode_u + z @ chol.T
+    return _to_dataset(model, names, value_vars, splits, draws_u, param_names)
+
+
+def _to_dataset(model, names, value_vars, splits, draws_u: np.ndarray, param_names: list[str]) -> xr.Dataset:
+    """Unconstrained draws (n, k) as a posterior Dataset (chain=1, draw=n) of the parameters."""
     values = {}
     for name, vv, part in zip(names, value_vars, np.split(draws_u, splits, axis=1)):
         rv = model.values_to_rvs[vv]
@@ -205,7 +236,7 @@ def fit_map(model, param_names: list[str], config: FitConfig) -> xr.Dataset:
     if missing:
         raise FitError(f"parameters {sorted(missing)} are not free variables of the model")
     return xr.Dataset({p: (("chain", "draw"), values[p][None, :]) for p in param_names},
-                      coords={"chain": [0], "draw": np.arange(n)})
+                      coords={"chain": [0], "draw": np.arange(draws_u.shape[0])})
 
 
 def _backward(rv, transform, u: np.ndarray) -> np.ndarray:
@@ -249,6 +280,7 @@ def diagnose(idata, param_names: list[str], method: str, sampler: str, seconds: 
     chains, draws = post_ds.sizes["chain"], post_ds.sizes["draw"]
     diag = Diagnostics(method=method, sampler=sampler, chains=int(chains), draws=int(draws), seconds=round(seconds, 3))
     if method != "nuts":
+        diag.note = METHOD_NOTES.get(method, "")
         return diag
     rhat = az.rhat(post_ds, var_names=param_names)
     ess_b = az.ess(post_ds, var_names=param_names, method="bulk")
@@ -298,6 +330,10 @@ def run_fit(model, param_names: list[str], config: FitConfig, model_name: str):
     if config.method == "map":
         post = fit_map(model, param_names, config)
         diag = diagnose(post, param_names, "map", "laplace", time.perf_counter() - start)
+        return post, None, diag
+    if config.method == "mode":  # the mode alone: no draws, so no R-hat or ESS (diagnose leaves them empty)
+        post = fit_map(model, param_names, config, laplace=False)
+        diag = diagnose(post, param_names, "mode", "lbfgs", time.perf_counter() - start)
         return post, None, diag
     idata, sampler = sample_nuts(model, config)
     seconds = time.perf_counter() - start

@@ -315,6 +315,9 @@ class TransactionModel(BayesianModel):
         ``data``), also returns the predictive CDF just below and at each count (``cdf_below``,
         ``cdf_at``: the non-randomized PIT of Czado, Gneiting & Held 2009 is uniform on
         (cdf_below, cdf_at)) and ``pit``, a randomized PIT drawn from that interval (``seed``).
+        After method 'mode' (or :meth:`from_params` with single values) there is one draw: the interval
+        then carries only the randomness of purchasing and drop-out at that point, no parameter
+        uncertainty, and is narrower than a posterior's.
 
         The predictive distribution is the mixture of the per-draw count distributions over (by default)
         1,000 evenly thinned posterior draws: a mixture's quantiles need far fewer draws than the tails

@@ -30,7 +30,7 @@ def _names(model, var_names) -> list[str]:
 
 def _param_label(model, name: str) -> str:
     d = model.diagnostics_
-    if d.method == "map":
+    if d.method != "nuts":  # no sampler: no R-hat or ESS to show
         return name
     return f"{name}   R-hat {d.r_hat.get(name, np.nan):.3f}   ESS bulk {d.ess_bulk.get(name, np.nan):,.0f}" \
            f" / tail {d.ess_tail.get(name, np.nan):,.0f}"
@@ -42,6 +42,12 @@ def diagnostics_text(model) -> str:
     name = type(model).__name__
     if d.method == "map":
         head = f"{name}: MAP with a Laplace approximation ({d.draws:,} draws; no sampler diagnostics)"
+    elif d.method == "mode":
+        head = (f"{name}: the posterior mode alone (method 'mode': predictions plugged in at it, no parameter "
+                "uncertainty; no R-hat or ESS, nothing was sampled)")
+    elif d.method == "fixed":
+        head = (f"{name}: parameter values given (from_params, {d.draws:,} draw{'s' if d.draws != 1 else ''}), "
+                "not fitted: no R-hat or ESS")
     else:
         head = (f"{name}: NUTS ({d.sampler}), {d.chains} chains x {d.draws:,} draws, "
                 f"{d.divergences} divergences, {d.seconds:.1f} s")

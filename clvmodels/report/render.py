@@ -194,6 +194,8 @@ def _model_block(name: str, model, interval: float) -> str:
               else '<span class="bad">diagnostics report problems</span>')
     summ = model.summary(interval).rename(columns={"lower": f"lower ({interval:.0%})",
                                                    "upper": f"upper ({interval:.0%})"})
+    if d.method != "nuts":  # no sampler ran: R-hat and ESS do not exist, show none rather than empty columns
+        summ = summ.drop(columns=["r_hat", "ess_bulk", "ess_tail"], errors="ignore")
     out = [f"<h3>{_e(name)}</h3>", f"<p class=\"meta\">{_e(diagnostics_text(model))} &mdash; {status}</p>",
            _table(summ)]
     if not d.ok:
@@ -215,10 +217,17 @@ def _model_section(result, fig: _Figures, max_draws, interval: float) -> str:
     if corr is not None and np.isfinite(corr):
         parts.append(f"<p class=\"meta\">Correlation of frequency and mean repeat spend among repeat customers: "
                      f"{corr:.2f} (the Gamma-Gamma model assumes independence).</p>")
-    figs = [fig(lambda: P.plot_trace(bg), f"{label} posterior by chain (left) and draws in order (right).",
-                f"{label} trace plot"),
-            *([fig(lambda: P.plot_trace(gg), "Gamma-Gamma posterior by chain and trace.", "Gamma-Gamma trace plot")]
-              if gg is not None else []),
+    note = result.metadata.get("parameter_uncertainty", "") if isinstance(result.metadata, dict) else ""
+    if note and not note.startswith("posterior draws"):  # a point estimate: say what the intervals carry
+        parts.append(f'<div class="note"><b>Point estimate:</b> {_e(note)}.</div>')
+    # a model that is one point (method 'mode', or from_params with single values) has no draws to trace
+    def traced(m) -> bool:
+        return m is not None and m.diagnostics_.chains * m.diagnostics_.draws > 1
+
+    figs = ([fig(lambda: P.plot_trace(bg), f"{label} posterior by chain (left) and draws in order (right).",
+                 f"{label} trace plot")] if traced(bg) else []) + (
+           [fig(lambda: P.plot_trace(gg), "Gamma-Gamma posterior by chain and trace.", "Gamma-Gamma trace plot")]
+           if traced(gg) else []) + [
             fig(lambda: P.plot_period_transactions(bg, result.summary, max_draws=max_draws),
                 "Customers by number of repeat purchases in the fitting period: actual and posterior predictive.",
                 "Period transactions"),

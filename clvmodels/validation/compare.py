@@ -228,6 +228,9 @@ def run_comparison(summary: pd.DataFrame, models: Iterable[str] | str | None = N
     if unknown:
         raise TypeError(f"unknown fit option{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}: "
                         f"use {', '.join(FIT_OPTIONS)}")
+    if fit.get("method") == "mode":  # PSIS-LOO needs posterior draws; the mode alone is one point
+        raise ValueError("method='mode' cannot be compared: the comparison scores each model with PSIS-LOO over "
+                         "posterior draws, and the mode alone is one point; use method='map' (quick) or 'nuts'")
     names = check_model_names(models)
     fit = {"progressbar": progress, **fit}
     fitted, seconds = {}, {}

@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from ...errors import DataError, InputError, ProblemCollector
+from ...errors import DataError, FitError, InputError, ProblemCollector
 from ...draws import distinct, draws_for_rows, interval_bounds, reduce_over_draws
 from ..base import BayesianModel
 from ..priors import Prior
@@ -136,6 +136,12 @@ class GammaGammaModel(BayesianModel):
 
     param_names = ("p", "q", "v")
     scorer_class = GammaGammaDraws
+    #: spend has no time dimension: from_params labels the model in weeks unless told otherwise
+    from_params_time_unit = "W"
+    range_reasons = {"q": "the mean spend p v/(q - 1) is infinite for q <= 1"}
+    #: a posterior mode with q - 1 below this lies on the boundary q -> 1 (L-BFGS in log(q - 1) stops where
+    #: the gradient, the slope in q times q - 1, vanishes: q - 1 of 1e-9 or less), not at an interior optimum
+    q_boundary = 1e-6
     required_columns = ("frequency", "monetary_value")
     #: p up to 1e6 (beyond, the log-likelihood's terms of size p x log(...) lose their digits);
     #: q in (1, 1e6) (q > 1 for a finite mean spend)
@@ -217,6 +223,25 @@ class GammaGammaModel(BayesianModel):
             pm.Potential("loglike", gamma_gamma.pt_log_likelihood(rv["p"], rv["q"], rv["v"], d.keys[0], d.keys[1],
                                                                   weight=weight))
         return model
+
+    def check_draws(self, draws, data=None, *, method: str = "nuts") -> None:
+        """As :meth:`BayesianModel.check_draws`, and for method 'map' and 'mode': a posterior mode on the
+        boundary q -> 1 is refused. Spend with a tail so heavy that the data's most likely q is 1 or less
+        (the unconstrained maximum-likelihood q <= 1) puts the mode of q > 1 at q = 1 itself, where the
+        mean spend p v/(q - 1) is infinite: no finite plug-in exists, and a Laplace approximation has no
+        curvature there. NUTS still works (its draws all have q > 1 and average the spend over them)."""
+        if method in ("map", "mode"):
+            q_mode = float(np.asarray(draws["q"], float)[0])  # the mode (a Laplace approximation's first draw)
+            if np.isfinite(q_mode) and q_mode - 1.0 < self.q_boundary:
+                raise FitError(
+                    f"GammaGammaModel fit (method {method!r}) is unusable: the posterior mode of q lies on the "
+                    f"boundary q -> 1 (q - 1 = {q_mode - 1.0:.2g}). The spend has so heavy a right tail that its "
+                    "most likely q is 1 or less, where the mean spend p v/(q - 1), and with it every customer's "
+                    "expected spend, is infinite; q > 1 is always required, so there is no finite point "
+                    "estimate. Fit with NUTS (method='nuts'), whose draws all have q > 1, give q an informative "
+                    "prior via priors={'q': ...}, or check the amounts for outliers (e.g. orders in cents or "
+                    "wholesale orders).")
+        super().check_draws(draws, data, method=method)
 
     def _probe_predictions(self, draws, data) -> list[str]:
         """Expected spend at every draw: of a new customer, and of the fitted data's extremes (most
