@@ -254,8 +254,8 @@ def _validation_section(result, holdout: pd.DataFrame, transactions, fig: _Figur
     parts.append(f"<p class=\"meta\">Models fitted on the calibration period"
                  f"{' ending ' + _e(cal_end) if cal_end else ''}, checked against the holdout"
                  f"{' up to ' + _e(obs_end) if obs_end else ''}."
-                 + (" These are a second fit of the same model, on the calibration period only; the forecast "
-                    "above and below comes from the fit on all the data." if separate else "") + "</p>")
+                 + (" The numbers below come from a second fit of the same model, on the calibration period only; "
+                    "the forecast elsewhere in this report comes from the fit on all the data." if separate else "") + "</p>")
     try:
         v = separate.get("purchases")
         if v is None:

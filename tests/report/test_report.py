@@ -130,7 +130,10 @@ def test_report_sections_tables_and_embedded_figures(html, result):
     assert "r_hat" in params[0][0] and "ess_bulk" in params[0][0]
     r_row = params[0][1]
     assert float(r_row[1]) == pytest.approx(result.bgnbd.summary().loc["r", "mean"], rel=1e-3)
-    assert "diagnostics ok" in html
+    # the verdict once per model (BG/NBD, Gamma-Gamma), not twice on the same line
+    assert html.count("diagnostics ok") == 2
+    for line in re.findall(r'<p class="meta">([^<]*(?:<span[^>]*>[^<]*</span>)?)</p>', html):
+        assert line.count("diagnostics ok") <= 1, line
     # validation: the holdout totals
     val = next(dict(r for r in t if len(r) == 2) for t in doc.tables if any(r and r[0] == "actual holdout purchases" for r in t))
     assert val["actual holdout purchases"] == "1,882" and val["holdout length"] == "39 weeks"
