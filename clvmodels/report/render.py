@@ -2,7 +2,8 @@
 inline, no scripts, no links to fetch), readable offline in any browser.
 
 Sections: data summary; model fit and diagnostics (parameters with intervals, R-hat, ESS, divergences,
-trace plots, period transactions); validation (when a calibration/holdout summary is given: holdout
+trace plots, period transactions); validation (when a calibration/holdout summary is given, or a
+separate calibration-period fit, ``validation=``, as ``clv forecast --calibration-end`` gives: holdout
 accuracy and interval calibration, conditional expectations, PIT, tracking when the transaction log is
 given too); value segments (CLV distribution, historical against predicted); the top customers.
 """

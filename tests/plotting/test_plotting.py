@@ -289,6 +289,11 @@ def test_clv_distribution_floors_the_log_axis_and_counts_the_rest():
     assert fig.clvmodels_data["below_floor"] == 0 and len(fig.axes[0].texts) == 0
     with pytest.raises(InputError, match="floor"):
         P.plot_clv_distribution(table, floor=0)
+    # a median at or below the floor is off the log axis: named in the legend, not drawn
+    low = pd.DataFrame({"clv": np.concatenate([np.zeros(60), np.geomspace(0.1, 1000, 40)])})
+    ax = P.plot_clv_distribution(low, log=True).axes[0]
+    assert "median 0.00 (below the axis)" in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert not [ln for ln in ax.get_lines() if ln.get_label().startswith("median") and len(ln.get_xdata())]
     # mostly at or below the floor (negative CLVs after a cost to serve): a linear axis, every customer drawn
     neg = pd.DataFrame({"clv": np.concatenate([-rng.uniform(0, 5, 300), rng.uniform(0, 500, 100)])})
     fig = P.plot_clv_distribution(neg)
