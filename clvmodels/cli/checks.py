@@ -245,6 +245,7 @@ def check_forecast(args) -> tuple[RunPaths, str | None]:
         _check_output_file("--report", rep, problems)
     if args.no_fit and not args.model_dir:
         problems.add(None, "--no-fit scores with saved models: give --model-dir with the models of an earlier run")
+    check_forecast_calibration_end(args, problems)
     if args.model_dir:
         from ..errors import ModelFileError
         from ..models.registry import DEFAULT_MODEL
@@ -277,6 +278,26 @@ def check_forecast(args) -> tuple[RunPaths, str | None]:
     check_paths(paths, problems, list(args.transactions))
     problems.raise_if_any()
     return paths, horizon
+
+
+def check_forecast_calibration_end(args, problems: ProblemCollector) -> None:
+    """``clv forecast --calibration-end DATE``: a date (ISO 8601) before --observation-end, and not with
+    --no-fit (the holdout validation fits the model again on the calibration period)."""
+    from ..data.checks import parse_end_date
+
+    cal_text = getattr(args, "calibration_end", None)
+    if cal_text is None:
+        return
+    scratch = ProblemCollector("arguments")
+    cal = parse_end_date(cal_text, "--calibration-end", scratch)
+    obs = parse_end_date(args.observation_end, "--observation-end", scratch)
+    problems.problems.extend(scratch.problems)
+    if cal is not None and obs is not None and cal >= obs:
+        problems.add(None, f"--calibration-end {cal} must be before --observation-end {obs}: the holdout the "
+                           "validation checks is the period after the calibration end")
+    if args.no_fit:
+        problems.add(None, "--calibration-end fits the model a second time, on the calibration period, to validate "
+                           "it on the holdout; --no-fit runs without fitting: leave one of them out")
 
 
 def check_validate(args) -> RunPaths:

@@ -78,6 +78,12 @@ def add_job_commands(sub) -> None:
     p.add_argument("--currency", default=None, metavar="CODE",
                    help="the amounts' currency, a 3-letter ISO 4217 code (e.g. USD): named in the column "
                         "descriptions and the report")
+    p.add_argument("--calibration-end", default=None, metavar="DATE",
+                   help="also validate on a holdout: fit the same model a second time, on the transactions up to "
+                        "DATE (inclusive), and check its predictions against the holdout after it, as clv validate "
+                        "does; the numbers go in the sidecar under 'validation' and in the --report's validation "
+                        "section. The forecast table is still the forecast from all data to --observation-end. "
+                        "Costs a second fit")
     add_model_argument(p)
     add_fit_arguments(p)
     p.set_defaults(func=run_forecast)
@@ -131,6 +137,7 @@ def run_forecast(args) -> int:
 
         spend = check_spend_coverage(spend, summary, f"--spend {args.spend!r}")
     t_summary = time.perf_counter() - t0
+    holdout = _forecast_holdout_validation(args, progress) if args.calibration_end else None
     # everything below writes into one staged set: put in place together, only when all of it succeeded
     with staged_outputs():
         res = forecast(summary=summary, horizon=horizon, discount_rate=args.discount_rate,
@@ -145,6 +152,9 @@ def run_forecast(args) -> int:
         res.timings["summary"] = t_summary
         t1 = time.perf_counter()
         meta = dict(res.metadata)
+        if holdout is not None:
+            res.timings["validation"] = holdout["seconds"]
+            meta["validation"] = holdout["metrics"]
         meta["timings_seconds"] = {**{k: round(v, 3) for k, v in res.timings.items()}}
         write_table(res.table, args.output, metadata=meta, index=False, sidecar=False)
         # the write time can only be known afterwards: it goes into the JSON beside the table, once
@@ -153,7 +163,8 @@ def run_forecast(args) -> int:
         if args.report:
             from ..report import write_report
 
-            write_report(res, args.report)
+            write_report(res, args.report, **({} if holdout is None else {
+                "validation": holdout, "transactions": _transactions_frame(args)}))
     if progress:
         print(f"[clv] wrote {len(res.table):,} customers to {args.output} in {time.perf_counter() - t0:.1f} s",
               file=sys.stderr)
@@ -165,6 +176,55 @@ def run_forecast(args) -> int:
             status = "ok" if d.ok else "PROBLEMS: " + "; ".join(d.problems)
             print(f"[clv] {name} diagnostics ({d.method}): {status}", file=sys.stderr)
     return 0
+
+
+def _forecast_holdout_validation(args, progress: bool) -> dict:
+    """``clv forecast --calibration-end``: the holdout validation of ``clv validate`` beside the forecast.
+    Fits the forecast's model (and the Gamma-Gamma) a second time, on the calibration period, validates
+    both on the holdout, and returns what the report's validation section takes (``summary``,
+    ``purchase_model``, ``spend_model``, ``purchases``, ``spend``) with ``metrics`` (JSON-ready: what
+    ``clv validate --json`` writes, plus ``calibration_end``) and ``seconds``."""
+    from ..data import summarize
+    from ..errors import DataError
+    from ..io.atomic import strict_json
+    from ..models import GammaGammaModel
+    from ..models.registry import DEFAULT_MODEL, transaction_model
+    from ..validation import validate_purchases
+    from ..validation.spend import validate_spend
+
+    t0 = time.perf_counter()
+    summary = summarize(**summarize_kwargs(args), calibration_end=args.calibration_end)
+    common = dict(method=args.method, sampler=args.sampler, chains=args.chains, draws=args.draws,
+                  tune=args.tune, seed=args.seed, target_accept=args.target_accept, progressbar=progress)
+    bg = transaction_model(args.model or DEFAULT_MODEL, **common)
+    if progress:
+        print(f"[clv] --calibration-end: fitting {bg.label} a second time, on {len(summary):,} customers up to "
+              f"{args.calibration_end}, to validate on the holdout (this fit adds to the run time)",
+              file=sys.stderr, flush=True)
+    bg.fit(summary)
+    draws = args.max_draws or None   # the forecast's scoring draws: the report shows the same numbers
+    purchases = validate_purchases(bg, summary, interval=args.interval, seed=args.seed or 0, max_draws=draws)
+    metrics = {k: v for k, v in purchases.items() if k != "table"}
+    metrics.update(model=bg.name, calibration_end=str(args.calibration_end), fit_info={bg.name: bg.fit_info_})
+    gg = spend = None
+    if "monetary_value" not in summary.columns or getattr(args, "spend", None):
+        # no amounts, or a supplied spend: the forecast has no spend model, so there is none to validate
+        metrics["spend"] = "not validated: " + ("the log has no amounts" if "monetary_value" not in summary.columns
+                                                else "the spend is supplied (--spend), not modelled")
+        return {"summary": summary, "purchase_model": bg, "spend_model": None, "purchases": purchases,
+                "spend": None, "metrics": strict_json(metrics), "seconds": time.perf_counter() - t0}
+    try:  # the spend model says when the data cannot support it; purchases are still validated then
+        gg = GammaGammaModel(**common).fit(summary)
+    except DataError as exc:
+        import warnings
+
+        warnings.warn(f"spend is not validated: {exc}", UserWarning, stacklevel=2)
+    else:
+        spend = validate_spend(bg, gg, summary, interval=args.interval, seed=args.seed or 0, max_draws=draws)
+        metrics.update({k: v for k, v in spend.items() if k != "table"})
+        metrics["fit_info"]["gamma_gamma"] = gg.fit_info_
+    return {"summary": summary, "purchase_model": bg, "spend_model": gg, "purchases": purchases, "spend": spend,
+            "metrics": strict_json(metrics), "seconds": time.perf_counter() - t0}
 
 
 def run_validate(args) -> int:

@@ -20,7 +20,8 @@ Model quantities: :func:`plot_frequency_recency_matrix` (:func:`plot_expected_pu
 :func:`plot_p_alive_matrix`), :func:`plot_customer_history` (one customer's P(alive) path).
 
 Value (from the forecast table): :func:`plot_clv_distribution`, :func:`plot_top_customers`,
-:func:`plot_historical_vs_predicted`.
+:func:`plot_historical_vs_predicted` (:func:`value_periods`: the periods their historical and predicted
+values cover, for their labels).
 
 Posterior: :func:`plot_trace`, :func:`plot_posterior`, :func:`plot_posterior_comparison`.
 """
@@ -32,7 +33,8 @@ from .matrices import (frequency_recency_matrix, plot_expected_purchases_matrix,
 from .period import period_transactions_data, plot_period_transactions
 from .posterior import diagnostics_text, plot_posterior, plot_posterior_comparison, plot_trace
 from .tracking import plot_tracking, tracking_data
-from .value import plot_clv_distribution, plot_historical_vs_predicted, plot_top_customers, value_concentration
+from .value import (plot_clv_distribution, plot_historical_vs_predicted, plot_top_customers, value_concentration,
+                    value_periods)
 
 __all__ = [
     "plot_tracking", "tracking_data",
@@ -43,5 +45,6 @@ __all__ = [
     "frequency_recency_matrix",
     "plot_customer_history", "customer_history_data",
     "plot_clv_distribution", "plot_top_customers", "plot_historical_vs_predicted", "value_concentration",
+    "value_periods",
     "plot_trace", "plot_posterior", "plot_posterior_comparison", "diagnostics_text",
 ]

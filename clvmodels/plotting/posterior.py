@@ -36,8 +36,10 @@ def _param_label(model, name: str) -> str:
            f" / tail {d.ess_tail.get(name, np.nan):,.0f}"
 
 
-def diagnostics_text(model) -> str:
-    """One line describing the fit and its diagnostics (used in figure titles and the report)."""
+def diagnostics_text(model, *, status: bool = True) -> str:
+    """One line describing the fit and its diagnostics (used in figure titles and the report);
+    ``status=False`` leaves out the verdict ("diagnostics ok" or the problems), for a caller that
+    shows it itself."""
     d = model.diagnostics_
     name = type(model).__name__
     if d.method == "map":
@@ -51,8 +53,10 @@ def diagnostics_text(model) -> str:
     else:
         head = (f"{name}: NUTS ({d.sampler}), {d.chains} chains x {d.draws:,} draws, "
                 f"{d.divergences} divergences, {d.seconds:.1f} s")
-    status = "diagnostics ok" if d.ok else "PROBLEMS: " + "; ".join(d.problems)
-    return f"{head} - {status}"
+    if not status:
+        return head
+    verdict = "diagnostics ok" if d.ok else "PROBLEMS: " + "; ".join(d.problems)
+    return f"{head} - {verdict}"
 
 
 def _finish(fig, model, pc, names):
@@ -122,28 +126,43 @@ def plot_posterior_comparison(models: Mapping[str, object], *, var_names: Sequen
                               interval: float = 0.9, bins: int = 40, axes=None):
     """Posterior densities of the same parameters under several fits (e.g. different priors, or NUTS
     against MAP), one panel per parameter, one histogram per fit, with each fit's central interval as
-    a bar under it. ``models``: ``{label: fitted model}``. Returns the matplotlib Figure; the
+    a bar under the densities (a circle at its mean; one row per fit, in the legend's order).
+    ``models``: ``{label: fitted model}``. Returns the matplotlib Figure; the
     per-fit summaries are kept as ``fig.clvmodels_data['summaries']``.
     """
     if not models:
         raise ValueError("give at least one fitted model")
     first = next(iter(models.values()))
     names = _names(first, var_names)
-    fig, axs = new_axes_row(len(names), axes, figsize=(3.2 * len(names), 3.4))
+    fig, axs = new_axes_row(len(names), axes, figsize=(3.2 * len(names), 3.6))
     lo_q, hi_q = interval_bounds(interval)
     rows = []
+    tops = np.zeros(len(names))
     for i, (label, m) in enumerate(models.items()):
         draws = m.draws_()
-        for ax, v in zip(axs, names):
+        for j, (ax, v) in enumerate(zip(axs, names)):
             x = draws[v]
-            ax.hist(x, bins=bins, density=True, histtype="step", color=f"C{i}", label=label)
+            dens, _, _ = ax.hist(x, bins=bins, density=True, histtype="step", color=f"C{i}", label=label)
+            tops[j] = max(tops[j], float(np.max(dens)))
             lo, hi = np.quantile(x, [lo_q, hi_q])
-            ax.plot([lo, hi], [-0.03 * (i + 1)] * 2, color=f"C{i}", linewidth=3, transform=ax.get_xaxis_transform())
             rows.append({"fit": label, "parameter": v, "mean": float(x.mean()), "lower": float(lo), "upper": float(hi)})
-    for ax, v in zip(axs, names):
+    # the interval bars go in a strip below the densities, inside the axes (in data units, so nothing
+    # draws them outside the plotting area where they would be clipped away): one row per fit
+    n = len(models)
+    for j, (ax, v) in enumerate(zip(axs, names)):
+        step = 0.08 * tops[j]
+        for i, label in enumerate(models):
+            r = next(r for r in rows if r["fit"] == label and r["parameter"] == v)
+            y = -step * (i + 1)
+            ax.plot([r["lower"], r["upper"]], [y, y], color=f"C{i}", linewidth=3, solid_capstyle="butt",
+                    label="_interval")
+            ax.plot([r["mean"]], [y], "o", color="white", markeredgecolor=f"C{i}", markersize=4, label="_mean")
+        ax.set_ylim(-step * (n + 0.7), tops[j] * 1.05)
+        ax.axhline(0, color="0.6", linewidth=0.6)
         ax.set_title(v)
         ax.set_yticks([])
     axs[0].legend(fontsize=8, frameon=False)
-    fig.suptitle(f"Posterior under {len(models)} fits (bars: {pct(interval)} intervals)", fontsize=10)
+    fig.suptitle(f"Posterior under {len(models)} fits (bars below: {pct(interval)} equal-tailed intervals, "
+                 "circles: means)", fontsize=10)
     attach_data(fig, "summaries", pd.DataFrame(rows))
     return fig

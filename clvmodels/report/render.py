@@ -2,7 +2,8 @@
 inline, no scripts, no links to fetch), readable offline in any browser.
 
 Sections: data summary; model fit and diagnostics (parameters with intervals, R-hat, ESS, divergences,
-trace plots, period transactions); validation (when a calibration/holdout summary is given: holdout
+trace plots, period transactions); validation (when a calibration/holdout summary is given, or a
+separate calibration-period fit, ``validation=``, as ``clv forecast --calibration-end`` gives: holdout
 accuracy and interval calibration, conditional expectations, PIT, tracking when the transaction log is
 given too); value segments (CLV distribution, historical against predicted); the top customers.
 """
@@ -23,6 +24,10 @@ from ..errors import InputError
 from ..plotting._common import PLOT_DRAWS, duration_text
 from ..draws import DEFAULT_SCORING_DRAWS
 
+#: resolution of the report's figures: one figure to a row at natural size, so 8-point text (legends,
+#: tick labels) shows 8 * 110 / 72 = 12 CSS pixels high, as readable as the page's own small print
+REPORT_DPI = 110
+
 #: section headings, in order (the validation section only appears with a holdout)
 SECTIONS = ("Data summary", "Model fit and diagnostics", "Validation", "Value segments", "Top customers")
 
@@ -41,6 +46,8 @@ figcaption{font-size:12px;color:#5a6372;margin-top:4px}
 .note{background:#fff6e5;border-left:4px solid #e8a33d;padding:8px 12px;margin:10px 0;font-size:13px}
 .grid{display:flex;flex-wrap:wrap;gap:16px} .grid figure{flex:1 1 460px}
 footer{margin-top:40px;font-size:12px;color:#5a6372}
+.scroll{max-width:100%;overflow-x:auto} thead th{vertical-align:bottom}
+.stack figure{flex:1 1 100%}
 p.headline{font-size:15px;background:#eef4fb;border-left:4px solid #3d7be8;padding:8px 12px;margin:12px 0}
 """
 
@@ -49,7 +56,7 @@ class _Figures:
     """Renders figures to embedded PNGs; a figure that fails becomes a visible note (and a warning)
     instead of losing the whole report."""
 
-    def __init__(self, dpi: int = 90, enabled: bool = True):
+    def __init__(self, dpi: int = 110, enabled: bool = True):
         self.dpi = dpi
         self.enabled = enabled
         self.failures: list[str] = []
@@ -125,16 +132,23 @@ COLUMN_FORMATS: dict[str, Callable[[Any], str]] = {
 }
 
 
+def _head(name: str) -> str:
+    """A column name as header text that may wrap after an underscore (expected_<wbr>purchases), so a
+    table of long field names still fits the page."""
+    return _e(name).replace("_", "_<wbr>")
+
+
 def _table(df: pd.DataFrame, *, index: bool = True) -> str:
-    """A DataFrame as an HTML table, every cell escaped and numbers formatted."""
+    """A DataFrame as an HTML table, every cell escaped and numbers formatted, in a container that
+    scrolls sideways (inside the page) should a window be too narrow for it."""
     cols = ([df.index.name or ""] if index else []) + [str(c) for c in df.columns]
-    head = "".join(f"<th>{_e(c)}</th>" for c in cols)
+    head = "".join(f"<th>{_head(c)}</th>" for c in cols)
     fmts = [COLUMN_FORMATS.get(str(c), _fmt) for c in df.columns]
     rows = []
     for idx, row in zip(df.index, df.itertuples(index=False, name=None)):
         cells = ([f"<td>{_e(_fmt(idx))}</td>"] if index else []) + [f"<td>{_e(f(v))}</td>" for f, v in zip(fmts, row)]
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    return f"<div class=\"scroll\"><table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
 
 
 def _kv(pairs: list[tuple[str, Any]]) -> str:
@@ -196,7 +210,8 @@ def _model_block(name: str, model, interval: float) -> str:
                                                    "upper": f"upper ({interval:.0%})"})
     if d.method != "nuts":  # no sampler ran: R-hat and ESS do not exist, show none rather than empty columns
         summ = summ.drop(columns=["r_hat", "ess_bulk", "ess_tail"], errors="ignore")
-    out = [f"<h3>{_e(name)}</h3>", f"<p class=\"meta\">{_e(diagnostics_text(model))} &mdash; {status}</p>",
+    # the verdict once, in colour (the plain text's own verdict left out)
+    out = [f"<h3>{_e(name)}</h3>", f"<p class=\"meta\">{_e(diagnostics_text(model, status=False))} &mdash; {status}</p>",
            _table(summ)]
     if not d.ok:
         items = "".join(f"<li>{_e(p)}</li>" for p in d.problems)
@@ -233,24 +248,30 @@ def _model_section(result, fig: _Figures, max_draws, interval: float) -> str:
                 "Period transactions"),
             fig(lambda: P.plot_p_alive_matrix(bg, data=result.summary, max_draws=max_draws),
                 "Probability alive by frequency and recency for the oldest customers.", "P(alive) matrix")]
-    parts.append('<div class="grid">' + "".join(figs) + "</div>")
+    parts.append('<div class="grid stack">' + "".join(figs) + "</div>")
     return "".join(parts)
 
 
 def _validation_section(result, holdout: pd.DataFrame, transactions, fig: _Figures, max_draws, interval,
-                        validation_draws) -> str:
+                        validation_draws, separate: dict | None = None) -> str:
     from .. import plotting as P
     from ..validation import validate_purchases
 
-    bg = result.purchase_model
+    separate = separate or {}
+    bg = separate.get("purchase_model", result.purchase_model)
+    spend_model = separate.get("spend_model", result.spend_model) if separate else result.spend_model
     parts = ["<h2 id=\"validation\">Validation</h2>"]
     meta = dict(getattr(holdout, "attrs", {}).get("clvmodels", {}))
     cal_end, obs_end = meta.get("calibration_end"), meta.get("observation_end")
     parts.append(f"<p class=\"meta\">Models fitted on the calibration period"
                  f"{' ending ' + _e(cal_end) if cal_end else ''}, checked against the holdout"
-                 f"{' up to ' + _e(obs_end) if obs_end else ''}.</p>")
+                 f"{' up to ' + _e(obs_end) if obs_end else ''}."
+                 + (" The numbers below come from a second fit of the same model, on the calibration period only; "
+                    "the forecast elsewhere in this report comes from the fit on all the data." if separate else "") + "</p>")
     try:
-        v = validate_purchases(bg, holdout, interval=interval, max_draws=validation_draws)
+        v = separate.get("purchases")
+        if v is None:
+            v = validate_purchases(bg, holdout, interval=interval, max_draws=validation_draws)
     except Exception as exc:  # noqa: BLE001 - shown in the document
         warnings.warn(f"report: purchase validation failed: {exc}", RuntimeWarning, stacklevel=2)
         fig.failures.append(f"validation: {exc}")
@@ -266,11 +287,13 @@ def _validation_section(result, holdout: pd.DataFrame, transactions, fig: _Figur
                  ("holdout log predictive score", v["holdout_log_score"]),
                  ("PIT chi-square p-value (non-randomized PIT, seed-free, conservative)", v["pit_chi2_pvalue"]),
                  ("randomized PIT uniformity p-value (changes with the seed)", v["pit_pvalue"])]
-        if "spend_holdout" in holdout.columns and result.spend_model is not None:
+        if "spend_holdout" in holdout.columns and (separate.get("spend") is not None or spend_model is not None):
             try:
                 from ..validation.spend import validate_spend
 
-                sp = validate_spend(bg, result.gamma_gamma, holdout, interval=interval, max_draws=validation_draws)
+                sp = separate.get("spend")
+                sp = dict(sp) if sp is not None else validate_spend(bg, spend_model, holdout, interval=interval,
+                                                                    max_draws=validation_draws)
                 sp.pop("table", None)
                 for k in ("spend_holdout_actual_total", "spend_holdout_predicted_total", "spend_mae"):
                     if k in sp:
@@ -290,7 +313,7 @@ def _validation_section(result, holdout: pd.DataFrame, transactions, fig: _Figur
                                                 customers=holdout.index),
                         "Repeat transactions of the cohort, cumulative and per period: actual and model.",
                         "Tracking plot"))
-    parts.append('<div class="grid">' + "".join(figs) + "</div>")
+    parts.append('<div class="grid stack">' + "".join(figs) + "</div>")
     return "".join(parts)
 
 
@@ -370,7 +393,7 @@ def _value_section(result, fig: _Figures) -> str:
     if "historical_clv" in t.columns:
         figs.append(fig(lambda: P.plot_historical_vs_predicted(t), "Historical spend against predicted CLV.",
                         "Historical against predicted CLV"))
-    parts.append('<div class="grid">' + "".join(figs) + "</div>")
+    parts.append('<div class="grid stack">' + "".join(figs) + "</div>")
     return "".join(parts)
 
 
@@ -443,8 +466,8 @@ def _no_value_section(result, top_n: int) -> str:
 
 def render_report(result, *, holdout: pd.DataFrame | None = None, transactions: pd.DataFrame | None = None,
                   title: str | None = None, top_n: int = 20, max_draws: int | None = PLOT_DRAWS,
-                  validation_draws: int | None | str = "run", interval: float | None = None, dpi: int = 90,
-                  figures: bool = True) -> str:
+                  validation_draws: int | None | str = "run", interval: float | None = None, dpi: int = REPORT_DPI,
+                  figures: bool = True, validation: dict | None = None) -> str:
     """The report of a :class:`~clvmodels.pipeline.ForecastResult` as one self-contained HTML string.
 
     holdout: a calibration/holdout summary (``summarize(..., calibration_end=...)``) of the customers
@@ -456,13 +479,26 @@ def render_report(result, *, holdout: pd.DataFrame | None = None, transactions: 
         ``"run"`` (default) uses the run's scoring draws (``settings.max_draws`` of the result's
         metadata, else :data:`~clvmodels.predict.DEFAULT_SCORING_DRAWS`), so the report's validation
         gives the numbers ``clv validate`` gives. interval: level of the intervals shown (default: the
-        run's). dpi: figure resolution.
+        run's). dpi: figure resolution (default :data:`REPORT_DPI`).
     figures: ``False`` leaves the figures out (tables only: quicker, and a much smaller file).
+    validation: a holdout validation made apart from the forecast, with models fitted on a calibration
+        period while the result's models saw all the data (``clv forecast --calibration-end``): a dict
+        with ``summary`` (the calibration/holdout summary), ``purchase_model`` (fitted on its calibration
+        period), and optionally ``spend_model``, ``purchases`` (the result of
+        :func:`~clvmodels.validation.validate_purchases`, table included, so it is not computed again)
+        and ``spend`` (:func:`~clvmodels.validation.spend.validate_spend`'s).
     """
     import matplotlib
 
     if interval is None:
         interval = float(result.metadata.get("interval", 0.9)) if isinstance(result.metadata, dict) else 0.9
+    if validation is not None:
+        if not isinstance(validation, dict) or "summary" not in validation or "purchase_model" not in validation:
+            raise InputError("validation must be a dict with 'summary' (a calibration/holdout summary) and "
+                             "'purchase_model' (fitted on its calibration period)")
+        if holdout is not None:
+            raise InputError("give holdout or validation, not both: validation carries its own summary")
+        holdout = validation["summary"]
     hold = _holdout_summary(result, holdout)
     if validation_draws == "run":
         settings = result.metadata.get("settings", {}) if isinstance(result.metadata, dict) else {}
@@ -471,7 +507,8 @@ def render_report(result, *, holdout: pd.DataFrame | None = None, transactions: 
     with matplotlib.rc_context({"figure.max_open_warning": 0}):
         body = [_data_section(result), _model_section(result, fig, max_draws, interval)]
         if hold is not None:
-            body.append(_validation_section(result, hold, transactions, fig, max_draws, interval, validation_draws))
+            body.append(_validation_section(result, hold, transactions, fig, max_draws, interval, validation_draws,
+                                            validation))
         table = getattr(result, "table", None)
         if table is None or "clv" in table.columns:
             body += [_value_section(result, fig), _top_section(result, fig, top_n)]

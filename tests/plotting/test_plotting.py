@@ -251,12 +251,53 @@ def test_customer_history_with_posterior_band(cdnow_bgnbd, cdnow_transactions):
 def test_clv_distribution(forecast_table):
     fig = P.plot_clv_distribution(forecast_table, bins=40)
     hist = fig.clvmodels_data["histogram"]
-    assert hist["customers"].sum() == len(forecast_table) and len(hist) == 40
+    below = int((forecast_table["clv"] <= 0.01).sum())          # customers left off the log axis, counted
+    assert hist["customers"].sum() == len(forecast_table) - below and len(hist) == 40
     ax = fig.axes[0]
     assert ax.get_xscale() == "log"                        # CLV spans orders of magnitude
     share = P.value_concentration(forecast_table["clv"], (0.2,)).iloc[0]
     assert f"top 20% hold {share:.0%}" in ax.get_title()
     assert 0.2 < share < 1
+    # the log axis starts near the data, not decades below it
+    v = forecast_table["clv"].to_numpy()
+    assert ax.get_xlim()[0] >= 0.01 / 1.2 and ax.get_xlim()[0] >= v[v > 0.01].min() / 1.2 * (1 - 1e-9)
+    assert fig.clvmodels_data["below_floor"] == below
+
+
+def test_clv_distribution_floors_the_log_axis_and_counts_the_rest():
+    """A CLV of 1e-13 (a customer the model thinks long gone) or 0 does not stretch the log axis over
+    empty decades: the axis starts at the smallest value above the floor, and the customers at or below
+    it are counted and said on the plot."""
+    rng = np.random.default_rng(0)
+    v = np.concatenate([np.exp(rng.normal(2, 1.5, 500)), [1e-13, 3e-7, 0.0, 0.004, -2.0]])
+    table = pd.DataFrame({"customer_id": np.arange(len(v)), "clv": v})
+    fig = P.plot_clv_distribution(table)
+    ax = fig.axes[0]
+    above = v[v > 0.01]
+    assert ax.get_xscale() == "log"
+    lo, hi = ax.get_xlim()
+    assert lo == pytest.approx(above.min() / 1.2) and hi == pytest.approx(above.max() * 1.2, rel=1e-6)
+    assert fig.clvmodels_data["below_floor"] == 5
+    assert fig.clvmodels_data["histogram"]["customers"].sum() == len(above)
+    texts = [t.get_text() for t in ax.texts]
+    assert "5 customers with clv at or below 0.01 not drawn" in texts
+    # a higher floor: the count follows it (here 1 currency unit)
+    fig = P.plot_clv_distribution(table, floor=1.0, log=True)
+    assert fig.clvmodels_data["below_floor"] == int((v <= 1.0).sum()) and fig.axes[0].get_xlim()[0] >= 1 / 1.2
+    # without customers below the floor, nothing is said
+    fig = P.plot_clv_distribution(table[table["clv"] > 0.01])
+    assert fig.clvmodels_data["below_floor"] == 0 and len(fig.axes[0].texts) == 0
+    with pytest.raises(InputError, match="floor"):
+        P.plot_clv_distribution(table, floor=0)
+    # a median at or below the floor is off the log axis: named in the legend, not drawn
+    low = pd.DataFrame({"clv": np.concatenate([np.zeros(60), np.geomspace(0.1, 1000, 40)])})
+    ax = P.plot_clv_distribution(low, log=True).axes[0]
+    assert "median 0.00 (below the axis)" in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert not [ln for ln in ax.get_lines() if ln.get_label().startswith("median") and len(ln.get_xdata())]
+    # mostly at or below the floor (negative CLVs after a cost to serve): a linear axis, every customer drawn
+    neg = pd.DataFrame({"clv": np.concatenate([-rng.uniform(0, 5, 300), rng.uniform(0, 500, 100)])})
+    fig = P.plot_clv_distribution(neg)
+    assert fig.axes[0].get_xscale() == "linear" and fig.clvmodels_data["histogram"]["customers"].sum() == 400
 
 
 def test_top_customers_with_intervals(forecast_table):
@@ -268,8 +309,16 @@ def test_top_customers_with_intervals(forecast_table):
     top = fig.clvmodels_data["top"]
     assert top.index.tolist() == expected["customer_id"].tolist()
     assert (top["clv_lower"] <= top["clv"]).all() and (top["clv"] <= top["clv_upper"]).all()
-    marker = line_by_label(ax, "historical CLV")
+    # the legend says the period each marker covers: the summary's history (to the calibration end here,
+    # up to the oldest customer's age in weeks) and the forecast's horizon and discount
+    t_max = round(float(forecast_table["T"].max()))
+    hist_label = f"historical value: spend over up to {t_max} weeks to {CAL_END}"
+    assert t_max == 39
+    marker = line_by_label(ax, hist_label)
     np.testing.assert_allclose(marker.get_xdata(), expected["historical_clv"])
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "predicted CLV: next 52 weeks, discounted 10%/year (with interval)" in legend
+    assert "currency units" in ax.get_xlabel()
 
 
 def test_historical_vs_predicted(forecast_table):
@@ -280,7 +329,17 @@ def test_historical_vs_predicted(forecast_table):
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     for seg, n in forecast_table["segment"].astype(str).value_counts().items():
         assert f"{seg} ({n:,})" in legend
-    assert ax.get_xscale() == "symlog" and "historical" in ax.get_xlabel()
+    assert ax.get_xscale() == "symlog"
+    # each axis says the period its total covers: 39 weeks of history to the calibration end against
+    # the 52-week forecast, not two unlabelled "CLV"s
+    assert ax.get_xlabel() == f"historical value: spend over up to 39 weeks to {CAL_END}"
+    assert ax.get_ylabel() == "predicted CLV: next 52 weeks, discounted 10%/year (posterior mean)"
+    assert "different periods" in line_by_label(ax, "y = x (equal totals, different periods)").get_label()
+    # a table without the metadata gets generic labels, not wrong ones
+    bare = pd.DataFrame(forecast_table[["customer_id", "historical_clv", "clv"]].to_numpy(),
+                        columns=["customer_id", "historical_clv", "clv"])
+    assert P.value_periods(bare) == ("historical value: spend to the observation end",
+                                     "predicted CLV over the forecast horizon")
 
 
 # -- posterior and diagnostics --------------------------------------------------------------------------
@@ -331,6 +390,23 @@ def test_posterior_comparison(cdnow_bgnbd):
     assert set(s["fit"]) == {"4 chains", "1 chain"} and len(s) == 4
     assert s.loc[(s["fit"] == "4 chains") & (s["parameter"] == "r"), "mean"].item() == pytest.approx(
         float(cdnow_bgnbd.posterior_["r"].mean()))
+    # the interval bars are inside the plotting area (they were drawn below it and clipped away), under
+    # the densities, one row per fit, from the draws' 5% to 95% quantiles
+    fig.canvas.draw()
+    for ax, v in zip(fig.axes, ["r", "a"]):
+        bars = [ln for ln in ax.get_lines() if ln.get_label() == "_interval"]
+        assert len(bars) == 2
+        y0, y1 = ax.get_ylim()
+        box = ax.get_window_extent()
+        for bar, (label, m) in zip(bars, [("4 chains", cdnow_bgnbd), ("1 chain", thin)]):
+            lo, hi = np.quantile(m.draws_()[v], [0.05, 0.95])
+            np.testing.assert_allclose(bar.get_xdata(), [lo, hi], rtol=1e-12)
+            y = bar.get_ydata()[0]
+            assert y0 < y < 0 < y1                                # below the densities, above the axis' bottom
+            pts = bar.get_transform().transform(np.column_stack([bar.get_xdata(), bar.get_ydata()]))
+            assert (pts[:, 0] >= box.x0 - 1e-6).all() and (pts[:, 0] <= box.x1 + 1e-6).all()
+            assert (box.y0 < pts[:, 1]).all() and (pts[:, 1] < box.y1).all()
+        assert bars[0].get_ydata()[0] != bars[1].get_ydata()[0]
 
 
 # -- interval calibration -------------------------------------------------------------------------------
@@ -352,6 +428,27 @@ def test_pit_and_interval_coverage(cdnow_bgnbd, cdnow_split):
     from scipy import stats
 
     assert pit["upper"].iloc[0] == stats.binom.ppf(0.995, len(cdnow_split), 0.1)
+    # readable: the bars are outlines in front of the band (no filled block from zero hides the band),
+    # the band spans the binomial range of every bin, and no bin of this calibrated model is outside it
+    ax = fig.axes[0]
+    bars = [p for p in ax.patches if type(p).__name__ == "StepPatch"]
+    assert len(bars) == 1 and not bars[0].get_fill()
+    band = [p for p in ax.patches if p.get_label().startswith("99% range")]
+    assert len(band) == 1 and band[0].zorder < bars[0].zorder
+    corners = band[0].get_transform().transform(band[0].get_path().vertices)
+    data_y = ax.transData.inverted().transform(corners)[:, 1]
+    assert data_y.min() == pytest.approx(pit["lower"].iloc[0]) and data_y.max() == pytest.approx(pit["upper"].iloc[0])
+    assert ax.get_ylim()[1] > pit["upper"].iloc[0]
+    assert "at least 90%" in band[0].get_label()                    # 10 bins at 99%: Bonferroni
+    assert not pit["outside_band"].any() and line_by_label(ax, "uniform (236 per bin)")
+    # a too-confident model (PIT piled at the ends: a U) has bins outside the band, marked in red
+    u = np.concatenate([np.full(800, 0.02), np.full(800, 0.98), np.linspace(0.1, 0.9, 757)])
+    fig_u = P.plot_pit(u)
+    pu = fig_u.clvmodels_data["pit"]
+    outside = (pu["customers"] < pu["lower"]) | (pu["customers"] > pu["upper"])
+    assert outside.sum() >= 2 and (pu["outside_band"] == outside).all()
+    marks = line_by_label(fig_u.axes[0], f"outside the range ({int(outside.sum())} bins)")
+    np.testing.assert_allclose(marks.get_ydata(), pu.loc[outside, "customers"])
     # plain PIT values (continuous or randomized) are drawn as the ordinary histogram
     counts = np.histogram(v["table"]["pit"], bins=10, range=(0, 1))[0]
     np.testing.assert_allclose(P.plot_pit(v["table"]["pit"].to_numpy()).clvmodels_data["pit"]["customers"], counts,

@@ -130,7 +130,10 @@ def test_report_sections_tables_and_embedded_figures(html, result):
     assert "r_hat" in params[0][0] and "ess_bulk" in params[0][0]
     r_row = params[0][1]
     assert float(r_row[1]) == pytest.approx(result.bgnbd.summary().loc["r", "mean"], rel=1e-3)
-    assert "diagnostics ok" in html
+    # the verdict once per model (BG/NBD, Gamma-Gamma), not twice on the same line
+    assert html.count("diagnostics ok") == 2
+    for line in re.findall(r'<p class="meta">([^<]*(?:<span[^>]*>[^<]*</span>)?)</p>', html):
+        assert line.count("diagnostics ok") <= 1, line
     # validation: the holdout totals
     val = next(dict(r for r in t if len(r) == 2) for t in doc.tables if any(r and r[0] == "actual holdout purchases" for r in t))
     assert val["actual holdout purchases"] == "1,882" and val["holdout length"] == "39 weeks"
@@ -317,3 +320,79 @@ def test_headline_new_customer_and_segment_intervals(result, cdnow_split):
     assert "P(alive) = 1" in text                     # BG/NBD's one-time buyers, said in the report
     # without the metadata there is no headline (a result built by hand)
     assert 'class="headline"' not in render_report(result, figures=False)
+
+
+# -- layout at a laptop's width -----------------------------------------------------------------------------
+#: records, after the load event, the page's scroll width and every element that reaches past the right
+#: edge of the 1280 px window (an element inside a scroll container that itself fits is not off-screen:
+#: the container scrolls it into view)
+_LAYOUT_PROBE = """<script>
+window.addEventListener('load', function () {
+  var vw = document.documentElement.clientWidth;
+  function inScroller(el) {
+    for (var p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+      var ox = getComputedStyle(p).overflowX;
+      if ((ox === 'auto' || ox === 'scroll' || ox === 'hidden') && p.getBoundingClientRect().right <= vw + 0.5) {
+        return true;
+      }
+    }
+    return false;
+  }
+  var off = [], scrolled = 0;
+  var all = document.body.getElementsByTagName('*');
+  for (var i = 0; i < all.length; i++) {
+    var el = all[i];
+    if (el.id === 'layout') { continue; }
+    var r = el.getBoundingClientRect();
+    if (r.width > 0 && (r.right > vw + 0.5 || r.left < -0.5)) {
+      if (inScroller(el)) { scrolled += 1; continue; }
+      off.push({tag: el.tagName, right: Math.round(r.right), text: (el.textContent || '').slice(0, 40)});
+    }
+  }
+  var out = document.createElement('pre');
+  out.id = 'layout';
+  out.style.display = 'none';
+  out.textContent = JSON.stringify({viewport: vw, scroll_width: document.documentElement.scrollWidth,
+                                    offscreen: off.slice(0, 20), n_offscreen: off.length, n_scrolled: scrolled,
+                                    tables: document.querySelectorAll('table').length,
+                                    img_scales: Array.prototype.map.call(document.images, function (i) {
+                                      return i.getBoundingClientRect().width / i.naturalWidth; })});
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+def layout_at(html: str, tmp_path, width: int = 1280) -> dict:
+    """What a browser window ``width`` px wide lays out: the page's scroll width and the elements that
+    reach past its right edge (see :data:`_LAYOUT_PROBE`)."""
+    import json
+
+    probed = tmp_path / "layout.html"
+    probed.write_text(html.replace("</body>", _LAYOUT_PROBE + "</body>"), encoding="utf-8")
+    res = _run_chromium([f"--window-size={width},900", "--virtual-time-budget=20000", "--dump-dom", probed.as_uri()],
+                        tmp_path)
+    m = re.search(r'<pre id="layout"[^>]*>(.*?)</pre>', res.stdout, re.S)
+    assert m, f"no layout probe output from chromium (rc {res.returncode}): {res.stderr[-2000:]}"
+    return json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">"))
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no headless browser: chromium is not installed "
+                    "(.ci/run installs the Debian package with apt-get where it can)")
+def test_report_fits_a_1280px_window(html, tmp_path):
+    """Nothing runs off the page at 1280 px: the page does not scroll sideways and no element (the
+    top-customers table was one) reaches past the window's right edge."""
+    lay = layout_at(html, tmp_path, 1280)
+    assert lay["viewport"] == 1280 and lay["tables"] >= 5
+    assert lay["n_offscreen"] == 0, lay["offscreen"]
+    assert lay["scroll_width"] <= lay["viewport"], lay
+    assert lay["n_scrolled"] == 0, lay      # at 1280 px the tables fit whole, without scrolling sideways
+    # the figures' smallest text (8-point legends and ticks) shows at least 10 CSS pixels high: each
+    # image is displayed at (nearly) its natural size, drawn at the report's dpi
+    from clvmodels.report.render import REPORT_DPI
+
+    assert len(lay["img_scales"]) == N_FIGURES_WITH_HOLDOUT
+    smallest_text_px = min(lay["img_scales"]) * REPORT_DPI * 8 / 72
+    assert smallest_text_px >= 10, (smallest_text_px, lay["img_scales"])
+    # the probe does see overflow: the same report squeezed into a 700 px window does not fit
+    narrow = layout_at(html.replace("max-width:1100px", "max-width:1100px;min-width:1000px"), tmp_path, 700)
+    assert narrow["n_offscreen"] > 0 and narrow["scroll_width"] > 700
