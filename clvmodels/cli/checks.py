@@ -260,9 +260,24 @@ def check_forecast(args) -> tuple[RunPaths, str | None]:
             _check_output_dir("--model-dir", md, problems)
             paths.outputs += [("--model-dir", m) for m in models]
             paths.output_dirs.append(("--model-dir", md))
+    check_mlflow_options(args, problems)
     check_paths(paths, problems, list(args.transactions))
     problems.raise_if_any()
     return paths, horizon
+
+
+def check_mlflow_options(args, problems: ProblemCollector) -> None:
+    """--mlflow (MLflow installed, the tracking store opens, the experiment is usable), and
+    --mlflow-experiment / --mlflow-uri only with it."""
+    if getattr(args, "mlflow", False):
+        from ..integrations.mlflow import check_mlflow
+
+        for text in check_mlflow(args.mlflow_uri, args.mlflow_experiment):
+            problems.add(None, f"--mlflow: {text}")
+    else:
+        for opt in ("mlflow_experiment", "mlflow_uri"):
+            if getattr(args, opt, None) is not None:
+                problems.add(None, f"--{opt.replace('_', '-')} is used only with --mlflow: add --mlflow to log the run")
 
 
 def check_validate(args) -> RunPaths:
