@@ -290,7 +290,7 @@ def log_forecast(result, *, output=None, model_dir=None, report=None, experiment
     whose MLflow logging failed, without refitting). ``output``: the table's path, when the result was
     written (its sidecar, and with ``log_table=True`` the table, are logged). ``model_dir``: the folder
     the models were saved in (those files are logged; without it the result's models are saved to a
-    temporary folder and logged). ``report``: the HTML report's path. ``experiment``,
+    temporary folder and logged; a table path without ``model_dir`` logs no models). ``report``: the HTML report's path. ``experiment``,
     ``tracking_uri``: where the run goes (see the module's docstring); ``run_name`` and ``tags`` as in
     MLflow.
 

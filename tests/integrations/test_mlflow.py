@@ -224,6 +224,24 @@ def test_bad_tracking_uri_exits_2_before_the_work(tmp_path, capsys):
 
 
 @needs_mlflow
+def test_a_deleted_experiment_is_refused_before_the_work(tmp_path, monkeypatch):
+    import mlflow
+
+    from clvmodels.integrations.mlflow import check_mlflow
+
+    monkeypatch.chdir(tmp_path)
+    uri = _uri(tmp_path)
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    assert check_mlflow(uri, "old") == []  # missing: created when the run is logged
+    client.delete_experiment(client.create_experiment("old"))
+    (problem,) = check_mlflow(uri, "old")
+    assert "experiment 'old' is deleted" in problem
+    assert main(["forecast", *ARGS, "-o", str(tmp_path / "f.parquet"), "--mlflow", "--mlflow-uri", uri,
+                 "--mlflow-experiment", "old"]) == 2
+    assert not (tmp_path / "f.parquet").exists()
+
+
+@needs_mlflow
 def test_failed_logging_keeps_the_outputs_and_exits_3(tmp_path, monkeypatch, capsys):
     import mlflow
 
