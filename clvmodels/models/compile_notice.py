@@ -49,21 +49,19 @@ def _needs_compiling(kernel) -> bool | None:
         return None
 
 
-def scoring_modules(*scorers, clv: bool = True) -> list[str]:
-    """The modules whose kernels a scoring call with these scorers compiles (each scorer's own module,
-    the per-triplet summary and, for CLV, the customer loops)."""
+def scoring_modules(*scorers, modules=()) -> list[str]:
+    """The modules whose kernels a scoring call compiles: each scorer's own module (its
+    ``score_triplets`` loops, or the spend loop) and ``modules``, the caller's (the per-triplet summary of
+    :mod:`clvmodels.models.triplet_scores`, the customer loops of :mod:`clvmodels.scoring.arrays`)."""
     names = [type(s).__module__ for s in scorers if s is not None]
-    names.append("clvmodels.models.triplet_scores")
-    if clv:
-        names.append("clvmodels.scoring.arrays")
-    return list(dict.fromkeys(names))
+    return list(dict.fromkeys([*names, *modules]))
 
 
-def kernels_to_compile(*scorers, clv: bool = True) -> tuple[list[str], int]:
-    """The names of the scoring kernels that the next call with these scorers will compile, and how many
-    kernels were looked at."""
+def kernels_to_compile(*scorers, modules=()) -> tuple[list[str], int]:
+    """The names of the scoring kernels that the next call with these scorers (and the kernels of
+    ``modules``) will compile, and how many kernels were looked at."""
     todo, n = [], 0
-    for module in scoring_modules(*scorers, clv=clv):
+    for module in scoring_modules(*scorers, modules=modules):
         for kernel in _kernels(module):
             n += 1
             if _needs_compiling(kernel):
@@ -71,11 +69,11 @@ def kernels_to_compile(*scorers, clv: bool = True) -> tuple[list[str], int]:
     return todo, n
 
 
-def announce_compile(*scorers, clv: bool = True, progress: bool = False) -> bool:
-    """Before a scoring call: if its kernels will compile, say so once, on stderr with ``progress``
-    (``[clv] compiling the scoring kernels ...``) or else as an INFO record of the ``clvmodels`` logger.
-    Returns whether it said so."""
-    todo, n = kernels_to_compile(*scorers, clv=clv)
+def announce_compile(*scorers, modules=(), progress: bool = False) -> bool:
+    """Before a scoring call with these scorers (and the kernels of ``modules``, the caller's): if its
+    kernels will compile, say so once, on stderr with ``progress`` (``[clv] compiling the scoring kernels
+    ...``) or else as an INFO record of the ``clvmodels`` logger. Returns whether it said so."""
+    todo, n = kernels_to_compile(*scorers, modules=modules)
     if not todo:
         return False
     seconds = max(5.0, round(FULL_COMPILE_SECONDS * len(todo) / max(n, 1) / 5.0) * 5.0)

@@ -106,7 +106,7 @@ def predict_triplets(purchases, frequency, recency, T, *, h: float, interval: fl
     a transaction model's scorer (the columns of :data:`PREDICT_COLUMNS`; with ``any_purchase`` also
     those of :data:`ANY_PURCHASE_COLUMNS`)."""
     lo_q, hi_q = interval_bounds(interval)
-    announce_compile(purchases, clv=False, progress=progress)  # the first run on a machine compiles for seconds
+    announce_compile(purchases, modules=(__name__,), progress=progress)  # a machine's first run compiles for seconds
     x, tx, TT = (np.asarray(v, float) for v in (frequency, recency, T))
     trip = distinct(x, TT, tx)                      # sorted by (x, T, t_x)
     xs, Ts, txs = trip.keys

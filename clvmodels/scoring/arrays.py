@@ -151,7 +151,8 @@ def score_arrays(purchases, spend, frequency, recency, T, monetary_value=None, *
                                progress=progress, any_purchase=True)
         require_finite(out)
         return out
-    announce_compile(purchases, spend, clv=True, progress=progress)  # the first run on a machine compiles for seconds
+    # a machine's first run compiles for seconds: say so (the per-triplet summary's kernels and these)
+    announce_compile(purchases, spend, modules=("clvmodels.models.triplet_scores", __name__), progress=progress)
     trip = distinct(x, TT, tx)                      # sorted by (x, T, t_x)
     xs, Ts, txs = trip.keys
     nt = len(xs)

@@ -59,25 +59,26 @@ def test_compiled_kernels_are_not_announced_and_missing_ones_are_logged(model_di
     summary = summarize(str(cdnow_sample_path()), observation_end="1998-06-30", time_unit="W").head(50)
     score(summary, bg, gg, "52W", max_draws=100)  # compiled (or loaded from the cache) in this process now
     scorers = (bg.scorer(100), gg.scorer(100))
-    todo, n = compile_notice.kernels_to_compile(*scorers)
+    modules = ("clvmodels.models.triplet_scores", "clvmodels.scoring.arrays")
+    todo, n = compile_notice.kernels_to_compile(*scorers, modules=modules)
     assert todo == [] and n >= 4
-    assert compile_notice.announce_compile(*scorers, progress=True) is False
+    assert compile_notice.announce_compile(*scorers, modules=modules, progress=True) is False
     assert capsys.readouterr().err == ""
     # as if none were compiled: said on stderr with progress, else logged (never both)
     monkeypatch.setattr(compile_notice, "_needs_compiling", lambda kernel: True)
     with caplog.at_level(logging.INFO, logger="clvmodels"):
-        assert compile_notice.announce_compile(*scorers, progress=False) is True
+        assert compile_notice.announce_compile(*scorers, modules=modules, progress=False) is True
     assert [r.getMessage() for r in caplog.records] == [compile_notice.MESSAGE.format(seconds=20)]
     assert capsys.readouterr().err == ""
     caplog.clear()
-    assert compile_notice.announce_compile(*scorers, progress=True) is True
+    assert compile_notice.announce_compile(*scorers, modules=modules, progress=True) is True
     assert capsys.readouterr().err == "[clv] " + compile_notice.MESSAGE.format(seconds=20) + "\n"
     assert caplog.records == []
     # one kernel of n left: the estimate shrinks with the share still to compile (at least 5 s)
     monkeypatch.setattr(compile_notice, "_needs_compiling", lambda kernel: kernel.__name__ == "_customer_kernel")
-    assert compile_notice.kernels_to_compile(*scorers)[0] == ["clvmodels.scoring.arrays._customer_kernel"]
-    compile_notice.announce_compile(*scorers, progress=True)
+    assert compile_notice.kernels_to_compile(*scorers, modules=modules)[0] == ["clvmodels.scoring.arrays._customer_kernel"]
+    compile_notice.announce_compile(*scorers, modules=modules, progress=True)
     assert "about 5 s" in capsys.readouterr().err
-    # a purchases-only call (predict) looks at neither the spend model's nor the CLV loops' kernels
-    assert "clvmodels.scoring.arrays" not in compile_notice.scoring_modules(scorers[0], clv=False)
-    assert compile_notice.kernels_to_compile(scorers[0], clv=False)[0] == []
+    # each scorer's own module and the caller's are looked at, nothing else
+    assert compile_notice.scoring_modules(*scorers, modules=modules) == [
+        type(scorers[0]).__module__, type(scorers[1]).__module__, *modules]
