@@ -4,7 +4,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-EXTRAS ?= test,spark
+EXTRAS ?= test,spark,mlflow
 OUT ?= out
 
 .PHONY: demo test venv clean

@@ -37,11 +37,13 @@ _LAZY = {
     "staged_outputs": ("clvmodels.io", "staged_outputs"),
     "Duration": ("clvmodels.units", "Duration"),
     "InputError": ("clvmodels.errors", "InputError"),
+    # the optional extra clvmodels[mlflow]: the module imports MLflow only when the function runs
+    "log_to_mlflow": ("clvmodels.integrations.mlflow", "log_forecast"),
 }
 #: ``spark`` is the optional extra ``clvmodels[spark]``: importing the module does not import PySpark
 #: (its functions do, when they run)
 _SUBMODULES = {"datasets", "simulate", "plotting", "report", "models", "data", "value", "validation", "io", "units",
-               "errors", "spark"}
+               "errors", "spark", "integrations"}
 
 __all__ = sorted(_LAZY) + sorted(_SUBMODULES)
 

@@ -15,7 +15,7 @@ LAYERS = [
     {"models", "simulate"},  # simulate: the models' stories (in their packages) composed
     {"engine", "scoring", "value", "pipeline", "validation"},
     {"plotting", "report"},
-    {"cli", "spark"},
+    {"cli", "spark", "integrations"},  # integrations: optional tools (MLflow) fed a finished run
 ]
 ALLOWED_UPWARD = {("clvmodels.data.summary", "clvmodels.spark.summary")}  # summarize(engine="spark"), lazy
 

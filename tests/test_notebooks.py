@@ -70,12 +70,27 @@ def test_committed_notebook_is_small_and_clean(name):
             assert out.get("output_type") != "error", f"{name} was committed with an error output"
 
 
+@pytest.mark.parametrize("name", ["01_quickstart.ipynb", "02_model_checking.ipynb"])
+def test_committed_figures_are_readable(name):
+    """Figures render at 100 dpi or more (55 dpi made them unreadable): every committed figure is at least
+    800 pixels wide (the smallest, 8 inches wide, is 811 at 100 dpi; about 450 at 55)."""
+    import base64
+    import struct
+
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    widths = [struct.unpack(">I", base64.b64decode(out["data"]["image/png"])[16:20])[0]
+              for cell in nb.cells for out in cell.get("outputs", []) if "image/png" in out.get("data", {})]
+    assert widths and min(widths) >= 800, widths
+
+
 def test_quickstart_notebook_runs(tmp_path):
     nb = execute("01_quickstart.ipynb", tmp_path)
     text = outputs_text(nb)
     assert "6,919 transactions of 2,357 customers" in text
     assert "NUTS" in text and "diagnostics ok" in text
     assert "'report.html'" in text and "forecast.parquet" in text
+    assert "a new customer makes 1.49 repeat purchases in 52 weeks" in text and "95% posterior probability" in text
+    assert "customers at risk, 51 of them one-time buyers: P(alive) 1.00" in text
     assert n_images(nb) >= 2                                  # trace plot, CLV distribution + top customers
     assert list(tmp_path.iterdir()) == []                     # exports went to a temporary directory, removed
 
@@ -86,6 +101,8 @@ def test_model_checking_notebook_runs(tmp_path):
     assert "holdout_actual_total" in text and "1882" in text.replace(",", "")
     assert "inside the 90% predictive interval" in text
     assert "PROBLEMS" in text                                 # the deliberately short run is flagged
+    assert "bought in the holdout: 38% of the customers at risk" in text and "75% of the high-value ones" in text
+    assert "a customer acquired at the calibration end: 1.20 repeat purchases in 39 weeks" in text
     assert n_images(nb) >= 7
 
 

@@ -1,6 +1,7 @@
 """Command-line interface: ``clv <command>``. Batch jobs call the same functions as the Python API.
 
-Exit codes: 0 success, 2 bad input (every problem listed on stderr), 1 any other failure.
+Exit codes: 0 success, 2 bad input (every problem listed on stderr), 1 any other failure, 3 (`clv forecast
+--mlflow`) the outputs are written but logging the run to MLflow failed.
 
 The package: :mod:`~clvmodels.cli.arguments` (the options commands share), :mod:`~clvmodels.cli.checks`
 (every option and output path checked before the work), :mod:`~clvmodels.cli.commands` (the commands),

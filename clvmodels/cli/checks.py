@@ -275,29 +275,33 @@ def check_forecast(args) -> tuple[RunPaths, str | None]:
             _check_output_dir("--model-dir", md, problems)
             paths.outputs += [("--model-dir", m) for m in models]
             paths.output_dirs.append(("--model-dir", md))
+    check_mlflow_options(args, problems)
     check_paths(paths, problems, list(args.transactions))
     problems.raise_if_any()
     return paths, horizon
 
 
 def check_forecast_calibration_end(args, problems: ProblemCollector) -> None:
-    """``clv forecast --calibration-end DATE``: a date (ISO 8601) before --observation-end, and not with
-    --no-fit (the holdout validation fits the model again on the calibration period)."""
-    from ..data.checks import parse_end_date
-
-    cal_text = getattr(args, "calibration_end", None)
-    if cal_text is None:
-        return
-    scratch = ProblemCollector("arguments")
-    cal = parse_end_date(cal_text, "--calibration-end", scratch)
-    obs = parse_end_date(args.observation_end, "--observation-end", scratch)
-    problems.problems.extend(scratch.problems)
-    if cal is not None and obs is not None and cal >= obs:
-        problems.add(None, f"--calibration-end {cal} must be before --observation-end {obs}: the holdout the "
-                           "validation checks is the period after the calibration end")
-    if args.no_fit:
+    """``clv forecast --calibration-end DATE``: not with --no-fit (the holdout validation fits the model again
+    on the calibration period). The date itself, and that it is before --observation-end, are checked with
+    the other period ends (:func:`check_period_ends`), in any form the date column takes."""
+    if getattr(args, "calibration_end", None) is not None and args.no_fit:
         problems.add(None, "--calibration-end fits the model a second time, on the calibration period, to validate "
                            "it on the holdout; --no-fit runs without fitting: leave one of them out")
+
+
+def check_mlflow_options(args, problems: ProblemCollector) -> None:
+    """--mlflow (MLflow installed, the tracking store opens, the experiment is usable), and
+    --mlflow-experiment / --mlflow-uri only with it."""
+    if getattr(args, "mlflow", False):
+        from ..integrations.mlflow import check_mlflow
+
+        for text in check_mlflow(args.mlflow_uri, args.mlflow_experiment):
+            problems.add(None, f"--mlflow: {text}")
+    else:
+        for opt in ("mlflow_experiment", "mlflow_uri"):
+            if getattr(args, opt, None) is not None:
+                problems.add(None, f"--{opt.replace('_', '-')} is used only with --mlflow: add --mlflow to log the run")
 
 
 def check_validate(args) -> RunPaths:

@@ -84,6 +84,7 @@ def add_job_commands(sub) -> None:
                         "does; the numbers go in the sidecar under 'validation' and in the --report's validation "
                         "section. The forecast table is still the forecast from all data to --observation-end. "
                         "Costs a second fit")
+    add_mlflow_arguments(p)
     add_model_argument(p)
     add_fit_arguments(p)
     p.set_defaults(func=run_forecast)
@@ -115,6 +116,43 @@ def add_job_commands(sub) -> None:
     d.add_argument("--out", default="out", help="output directory (default ./out)")
     d.add_argument("--quiet", action="store_true")
     d.set_defaults(func=run_demo)
+
+
+def add_mlflow_arguments(p) -> None:
+    """``--mlflow``, ``--mlflow-experiment``, ``--mlflow-uri`` (the optional extra clvmodels[mlflow])."""
+    p.add_argument("--mlflow", action="store_true",
+                   help="once the outputs are in place, log the run to MLflow: settings as parameters, diagnostics, "
+                        "totals and holdout metrics as metrics, the model files, the table's .meta.json and the "
+                        "report as artifacts (needs the extra: pip install \"clvmodels[mlflow]\"). If only the "
+                        "logging fails, the outputs stay and the exit code is 3")
+    p.add_argument("--mlflow-experiment", default=None, metavar="NAME",
+                   help="MLflow experiment (default: $MLFLOW_EXPERIMENT_NAME, else clvmodels); created when missing")
+    p.add_argument("--mlflow-uri", default=None, metavar="URI",
+                   help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else MLflow's default, "
+                        "sqlite:///mlflow.db in the working directory), e.g. http://mlflow:5000")
+
+
+#: exit code of a run whose outputs are written but whose logging to MLflow failed
+EXIT_MLFLOW_FAILED = 3
+
+
+def _log_to_mlflow(args) -> int:
+    """Log a finished forecast run to MLflow (``--mlflow``): 0, or :data:`EXIT_MLFLOW_FAILED` with the reason
+    on stderr (the outputs, already in place, are kept)."""
+    from ..integrations.mlflow import MlflowLoggingError, log_forecast
+
+    try:
+        # from the files now in place: what is logged is what was written (the sidecar with its timings)
+        run_id = log_forecast(args.output, model_dir=args.model_dir, report=args.report,
+                              experiment=args.mlflow_experiment, tracking_uri=args.mlflow_uri)
+    except MlflowLoggingError as exc:
+        print(f"clv forecast: {exc}\nclv forecast: the outputs are written and kept ({args.output}); log them later "
+              "without refitting with clvmodels.integrations.mlflow.log_forecast(" + repr(str(args.output))
+              + ", model_dir=..., report=...)", file=sys.stderr)
+        return EXIT_MLFLOW_FAILED
+    if not args.quiet:
+        print(f"[clv] logged to MLflow: run {run_id}", file=sys.stderr)
+    return 0
 
 
 def run_forecast(args) -> int:
@@ -175,6 +213,8 @@ def run_forecast(args) -> int:
             d = m.diagnostics_
             status = "ok" if d.ok else "PROBLEMS: " + "; ".join(d.problems)
             print(f"[clv] {name} diagnostics ({d.method}): {status}", file=sys.stderr)
+    if getattr(args, "mlflow", False):  # only now: the outputs are in place whatever happens to the logging
+        return _log_to_mlflow(args)
     return 0
 
 

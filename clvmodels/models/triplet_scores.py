@@ -15,6 +15,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..draws import DEFAULT_CHUNK_BYTES, _progress, distinct, interval_bounds
+from .compile_notice import announce_compile
 from .numerics.quantiles import _interval
 from .protocol import TripletScores
 
@@ -105,6 +106,7 @@ def predict_triplets(purchases, frequency, recency, T, *, h: float, interval: fl
     a transaction model's scorer (the columns of :data:`PREDICT_COLUMNS`; with ``any_purchase`` also
     those of :data:`ANY_PURCHASE_COLUMNS`)."""
     lo_q, hi_q = interval_bounds(interval)
+    announce_compile(purchases, modules=(__name__,), progress=progress)  # a machine's first run compiles for seconds
     x, tx, TT = (np.asarray(v, float) for v in (frequency, recency, T))
     trip = distinct(x, TT, tx)                      # sorted by (x, T, t_x)
     xs, Ts, txs = trip.keys

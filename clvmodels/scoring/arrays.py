@@ -32,6 +32,7 @@ import warnings
 import numpy as np
 from numba import njit, prange
 
+from ..models.compile_notice import announce_compile
 from ..models.numerics.quantiles import _interval, _select  # noqa: F401 (engine._select: the old path)
 from ..models.triplet_scores import ANY_PURCHASE_COLUMNS, PREDICT_COLUMNS, predict_triplets, triplet_blocks
 from ..draws import DEFAULT_CHUNK_BYTES, distinct, interval_bounds, require_finite
@@ -157,6 +158,8 @@ def score_arrays(purchases, spend, frequency, recency, T, monetary_value=None, *
                                progress=progress, any_purchase=True)
         require_finite(out)
         return out
+    # a machine's first run compiles for seconds: say so (the per-triplet summary's kernels and these)
+    announce_compile(purchases, spend, modules=("clvmodels.models.triplet_scores", __name__), progress=progress)
     trip = distinct(x, TT, tx)                      # sorted by (x, T, t_x)
     xs, Ts, txs = trip.keys
     nt = len(xs)
