@@ -409,7 +409,7 @@ def _nan_draw(a):
      "posterior.npz has no draws of 'alpha'"),
     ("extra parameter", dict(arrays=lambda a: {**a, "zeta": a["r"]}), "draws of 'zeta'"),
     ("unknown setting", dict(header=_set(["config", "colour"], "red")), "'config' is not a valid BetaGeoModel configuration"),
-    ("bad method", dict(header=_set(["config", "method"], "foo")), "method must be 'nuts' or 'map'"),
+    ("bad method", dict(header=_set(["config", "method"], "foo")), "method must be 'nuts', 'map' or 'mode'"),
     ("bad unit", dict(header=_set(["time_unit"], "X")), "'time_unit': unknown time unit 'X'"),
     ("bad prior", dict(header=_set(["config", "priors"], {"r": {"dist": "NoSuchDist"}})), "'config' is not a valid"),
     ("bad diagnostics", dict(header=_set(["diagnostics"], {"method": "map"})), "'diagnostics' is not valid"),
