@@ -43,7 +43,7 @@ def test_the_report_validates_with_the_runs_draws(monkeypatch):
 
     seen = {}
 
-    def fake_section(result, holdout, transactions, fig, max_draws, interval, validation_draws):
+    def fake_section(result, holdout, transactions, fig, max_draws, interval, validation_draws, validation=None):
         seen["figures"], seen["validation"] = max_draws, validation_draws
         return ""
 
