@@ -199,6 +199,20 @@ def check_period_ends(args, problems: ProblemCollector) -> None:
                       getattr(args, "date_format", None), names=("--observation-end", "--calibration-end"))
 
 
+def check_amount_options(args, problems: ProblemCollector) -> None:
+    """--no-amount says the log has no amounts: the options that read or treat amounts contradict it."""
+    if not getattr(args, "no_amount", False):
+        return
+    clash = [f"--amount {args.amount}" if getattr(args, "amount", "amount") != "amount" else None,
+             f"--zero-amounts {args.zero_amounts}" if getattr(args, "zero_amounts", "keep") != "keep" else None,
+             f"--negative-amounts {args.negative_amounts}"
+             if getattr(args, "negative_amounts", "error") != "error" else None]
+    clash = [c for c in clash if c]
+    if clash:
+        problems.add(None, f"{', '.join(clash)} and --no-amount contradict each other: --no-amount says the log has "
+                           "no amounts; leave out --no-amount to use the amounts, or the other option")
+
+
 def check_fit_options(args, problems: ProblemCollector) -> None:
     """--chains, --draws, --tune, --seed, --target-accept and --interval."""
     for name in ("chains", "draws", "tune"):
@@ -220,6 +234,7 @@ def check_forecast(args) -> tuple[RunPaths, str | None]:
 
     problems = ProblemCollector("arguments")
     check_period_ends(args, problems)
+    check_amount_options(args, problems)
     horizon = horizon_spec(args.horizon, args.time_unit, problems)
     _number(args, "discount_rate", problems, low=0,
             what="the annual discount rate must be 0 or more (0.1 is 10% a year)")
@@ -307,6 +322,7 @@ def check_mlflow_options(args, problems: ProblemCollector) -> None:
 def check_validate(args) -> RunPaths:
     problems = ProblemCollector("arguments")
     check_period_ends(args, problems)
+    check_amount_options(args, problems)
     check_fit_options(args, problems)
     paths = RunPaths(inputs=log_inputs(args.transactions, problems))
     paths.outputs.append(("--json", Path(args.json_out)))
@@ -326,6 +342,7 @@ def check_compare(args) -> tuple[RunPaths, list[str]]:
 
     problems = ProblemCollector("arguments")
     check_period_ends(args, problems)
+    check_amount_options(args, problems)
     names, bad = model_name_problems(args.models)
     for text in bad:
         problems.add(None, f"--models {args.models!r}: {text}")
@@ -349,6 +366,7 @@ def check_summarize(args) -> RunPaths:
 
     problems = ProblemCollector("arguments")
     check_period_ends(args, problems)
+    check_amount_options(args, problems)
     paths = RunPaths(inputs=log_inputs(args.transactions, problems))
     out = Path(args.output)
     paths.outputs += [("-o/--output", out), ("-o/--output (its sidecar)", metadata_path(out))]

@@ -94,6 +94,7 @@ def add_job_commands(sub) -> None:
     v.add_argument("--calibration-end", required=True, help="last day of the calibration period (inclusive; YYYY-MM-DD or as --date-format)")
     v.add_argument("--json", required=True, dest="json_out", help="write the metrics here")
     v.add_argument("--table", default=None, help="optional per-customer validation table (.csv/.parquet)")
+    add_no_amount_argument(v)
     add_model_argument(v)
     add_fit_arguments(v)
     v.set_defaults(func=run_validate)
@@ -107,6 +108,7 @@ def add_job_commands(sub) -> None:
     add_transaction_arguments(c)
     c.add_argument("--calibration-end", required=True, help="last day of the calibration period (inclusive; YYYY-MM-DD or as --date-format)")
     add_models_argument(c)
+    add_no_amount_argument(c)
     c.add_argument("--json", required=True, dest="json_out", help="write the comparison here")
     c.add_argument("--report", default=None, help="also write a self-contained HTML report of the models side by side")
     add_fit_arguments(c)
@@ -174,6 +176,10 @@ def run_forecast(args) -> int:
         from .checks import check_spend_coverage
 
         spend = check_spend_coverage(spend, summary, f"--spend {args.spend!r}")
+        unused = int((~spend.index.isin(summary.index)).sum())
+        if unused and progress:  # said, not silently dropped: they may be customers of another log
+            print(f"[clv] note: {unused:,} customers of --spend {args.spend} are not in the transaction log "
+                  "(their spends are not used)", file=sys.stderr)
     t_summary = time.perf_counter() - t0
     holdout = _forecast_holdout_validation(args, progress) if args.calibration_end else None
     # everything below writes into one staged set: put in place together, only when all of it succeeded
@@ -289,14 +295,17 @@ def run_validate(args) -> int:
     table = metrics.pop("table")
     metrics["model"] = bg.name
     metrics["fit_info"] = {bg.name: bg.fit_info_}
-    if progress:
+    if progress and "monetary_value" in summary.columns:
         print("[clv] fitting Gamma-Gamma", file=sys.stderr)
     try:  # the spend model says when the data cannot support it; purchases are still validated then
+        if "monetary_value" not in summary.columns:  # --no-amount: nothing to validate the spend on
+            raise DataError("the log has no amounts (--no-amount): the purchases are validated alone")
         gg = GammaGammaModel(**common).fit(summary)
     except DataError as exc:
         import warnings
 
         warnings.warn(f"spend is not validated: {exc}", UserWarning, stacklevel=2)
+        metrics["spend"] = f"not validated: {exc}"
     else:
         spend = validate_spend(bg, gg, summary, interval=args.interval, seed=args.seed or 0)
         table = table.join(spend.pop("table"))

@@ -542,8 +542,10 @@ def render_report(result, *, holdout: pd.DataFrame | None = None, transactions: 
         f"<h1>{_e(title)}</h1><p class=\"meta\">Created {_e(now)} by clvmodels {_e(__version__)}"
         f"{' &middot; ' + _e(shown) if shown else ''}</p>{_headline(result)}<p class=\"meta\">{nav}</p>{fails}"
         + "".join(body)
-        + f"<footer>{_e(references)}Gamma-Gamma: Fader, Hardie "
-          f"&amp; Lee (2005), Journal of Marketing Research 42(4). Versions: {_e(vtext)}.</footer>"
+        + f"<footer>{_e(references)}"
+        + ("Gamma-Gamma: Fader, Hardie &amp; Lee (2005), Journal of Marketing Research 42(4). "
+           if getattr(result, "spend_model", None) is not None else "")
+        + f"Versions: {_e(vtext)}.</footer>"
           "</main></body></html>\n")
 
 

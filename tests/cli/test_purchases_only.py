@@ -160,3 +160,48 @@ def test_cli_spend_and_currency_errors_exit_2_before_the_fit(files, tmp_path, ca
     err = capsys.readouterr().err
     assert rc == 2 and words.format(d=d) in err
     assert "fitting" not in err and not (tmp_path / "f.csv").exists()
+
+
+@pytest.mark.parametrize("extra", [["--amount", "price"], ["--zero-amounts", "drop"], ["--negative-amounts", "net"]])
+@pytest.mark.parametrize("command", ["summarize", "forecast"])
+def test_cli_no_amount_with_an_amount_option_exits_2(files, tmp_path, capsys, command, extra):
+    """--no-amount says there are no amounts: an option that reads or treats them contradicts it (exit 2,
+    naming both, nothing written), rather than being silently ignored."""
+    out = tmp_path / "f.csv"
+    args = [command, str(files / "no_amount.csv"), "--observation-end", END, "--no-amount", *extra, "-o", str(out)]
+    rc = main(args + (FIT if command == "forecast" else []))
+    err = capsys.readouterr().err
+    assert rc == 2 and f"{extra[0]} {extra[1]}" in err and "--no-amount contradict" in err
+    assert not out.exists()
+
+
+def test_cli_validate_and_compare_take_no_amount(files, tmp_path, capsys):
+    """clv validate --no-amount validates the purchases alone and says the spend was not; clv compare runs."""
+    log = str(files / "no_amount.csv")
+    common = ["--observation-end", END, "--calibration-end", "1997-06-30", "--no-amount", "--method", "map",
+              "--seed", "5"]
+    assert main(["validate", log, *common, "--json", str(tmp_path / "v.json")]) == 0
+    v = json.loads((tmp_path / "v.json").read_text())
+    assert v["spend"].startswith("not validated") and v["holdout_actual_total"] > 0 and "spend_mae" not in v
+    err = capsys.readouterr().err  # the CLI says warnings once, as 'clv validate: warning: ...'
+    assert "fitting Gamma-Gamma" not in err and "spend is not validated: the log has no amounts" in err
+    assert main(["compare", log, *common, "--models", "bgnbd,mbgnbd", "--json", str(tmp_path / "c.json"),
+                 "--quiet"]) == 0
+    assert set(json.loads((tmp_path / "c.json").read_text())["models"]) == {"bgnbd", "mbgnbd"}
+
+
+def test_cli_spend_file_customers_outside_the_log_are_said(files, tmp_path, capsys):
+    """Spends of customers the log does not have are not used, and the run says how many."""
+    spend = pd.read_csv(files / "spend.csv")
+    extra = pd.DataFrame({"customer_id": [900001, 900002, 900003], "price": [1.0, 2.0, 3.0]})
+    pd.concat([spend, extra]).to_csv(tmp_path / "spend_more.csv", index=False)
+    out = tmp_path / "f.parquet"
+    assert main(["forecast", str(files / "no_amount.csv"), "--observation-end", END, "--no-amount", *FIT,
+                 "--spend", str(tmp_path / "spend_more.csv"), "--spend-column", "price", "-o", str(out),
+                 "--report", str(tmp_path / "r.html")]) == 0
+    err = capsys.readouterr().err
+    assert "3 customers of --spend" in err and "not in the transaction log" in err
+    assert len(pd.read_parquet(out)) == 2357
+    html = (tmp_path / "r.html").read_text()
+    footer = html[html.index("<footer>"):]
+    assert "Gamma-Gamma" not in footer and "BG/NBD" in footer  # no spend model, no spend model cited
