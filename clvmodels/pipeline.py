@@ -148,18 +148,23 @@ def _methods_text(bg, gg) -> str:
     return a if a == b else f"{a} (purchases), {b} (spend)"
 
 
-def _parameter_uncertainty(bg, gg) -> str:
-    """What the table's intervals carry, in a sentence (metadata ``parameter_uncertainty``)."""
+def _point_models(bg, gg) -> list[str]:
+    """How each model that is one point was made, e.g. ["the purchase model is one point, the posterior
+    mode alone (method 'mode')"]; empty when every model has posterior draws."""
     from .models.fitting import POINT_METHODS
 
-    points = [name for name, m in (("purchase", bg), ("spend", gg))
-              if m is not None and m.diagnostics_.method in POINT_METHODS and m.diagnostics_.chains * m.diagnostics_.draws == 1]
+    how = {"mode": "the posterior mode alone (method 'mode')", "fixed": "given parameter values (from_params)"}
+    return [f"the {name} model is one point, {how[m.diagnostics_.method]}" for name, m in (("purchase", bg), ("spend", gg))
+            if m is not None and m.diagnostics_.method in POINT_METHODS
+            and m.diagnostics_.chains * m.diagnostics_.draws == 1]
+
+
+def _parameter_uncertainty(bg, gg) -> str:
+    """What the table's intervals carry, in a sentence (metadata ``parameter_uncertainty``)."""
+    points = _point_models(bg, gg)
     if not points:
         return "posterior draws: every interval carries the uncertainty about the parameters"
-    how = {"mode": "the posterior mode alone (method 'mode')", "fixed": "given parameter values (from_params)"}
-    parts = [f"the {name} model is one point, {how[m.diagnostics_.method]}" for name, m in
-             (("purchase", bg), ("spend", gg)) if name in points]
-    return ("; ".join(parts) + ": no parameter uncertainty, so the intervals over the parameters (p_alive, "
+    return ("; ".join(points) + ": no parameter uncertainty, so the intervals over the parameters (p_alive, "
             "expected_purchases, expected spend, clv and their totals) collapse to the point where only that "
             "model's parameters enter; purchases_lower/purchases_upper still carry each customer's randomness "
             "of purchasing and dropping out")
@@ -364,7 +369,8 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
         "segments": table.attrs.get("clvmodels_segments", {}),
         "columns": column_descriptions(list(table.columns), time_unit=bg.time_unit_, horizon=horizon,
                                        interval=interval, currency=currency,
-                                       spend_source="supplied" if spend is not None else None),
+                                       spend_source="supplied" if spend is not None else None,
+                                       point_note="; ".join(_point_models(bg, gg)) or None),
         "spend": table.attrs.get("clvmodels_clv", {}).get("spend"),
     }
     if purchases_only:

@@ -186,13 +186,15 @@ def segment_summary_from_draws(table: pd.DataFrame, totals: np.ndarray, interval
 
 
 def column_descriptions(columns, *, time_unit: str, horizon, interval: float, currency: str | None = None,
-                        spend_source: str | None = None) -> dict:
+                        spend_source: str | None = None, point_note: str | None = None) -> dict:
     """name -> {"description", "unit"} for the forecast table's ``columns`` (those it has: the fixed
     ones, the CAC columns), with the horizon, the time unit and the currency spelled out. ``currency``:
     the name of the transaction log's currency ('USD', 'EUR'; None: 'currency units of the transaction
     log's amounts'). ``spend_source="supplied"``: the spend per purchase was given per customer (no spend
-    model), and ``expected_spend`` and ``clv`` say so. Columns this function does not know get a
-    description saying so."""
+    model), and ``expected_spend`` and ``clv`` say so. ``point_note``: which model is one point (method
+    'mode', or from_params values), added to every interval bound over the parameters, since such a
+    bound collapses to the value where only that model's parameters enter. Columns this function does not
+    know get a description saying so."""
     cur = currency or "currency units of the transaction log's amounts"
     hz = str(Duration.parse(horizon))
     pct = f"{interval:.0%}"
@@ -243,6 +245,8 @@ def column_descriptions(columns, *, time_unit: str, horizon, interval: float, cu
                 q = lo if bound == "lower" else hi
                 desc = (f"{bound} bound of the {pct} central credible interval (the {q:g} quantile over the "
                         f"posterior draws) of: {desc.replace(', posterior mean', '')}")
+                if point_note:
+                    desc += f" ({point_note})"
         else:
             desc, unit = "a column clvmodels does not describe (e.g. carried over from the input)", "unknown"
         out[c] = {"description": desc, "unit": unit}

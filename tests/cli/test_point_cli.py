@@ -33,6 +33,11 @@ def test_forecast_with_mode_writes_a_point_forecast_and_says_so(mode_run):
     assert meta["settings"]["method"] == "mode"
     assert meta["fit_methods"] == {"purchase_model": "mode", "spend_model": "mode"}
     assert "no parameter uncertainty" in meta["parameter_uncertainty"]
+    # each bound over the parameters says the model is one point; the predictive count bounds do not
+    cols = meta["columns"]
+    assert "the purchase model is one point, the posterior mode alone" in cols["clv_lower"]["description"]
+    assert "the spend model is one point" in cols["expected_spend_upper"]["description"]
+    assert "one point" not in cols["purchases_upper"]["description"]
     diag = meta["models"]["bgnbd"]["diagnostics"]
     assert (diag["method"], diag["draws"], diag["r_hat"], diag["ess_bulk"]) == ("mode", 1, {}, {})
     assert "R-hat and ESS do not apply" in diag["note"]
