@@ -222,7 +222,8 @@ def p_alive_paths(model, transactions: pd.DataFrame, *, observation_end, custome
     model: a fitted transaction model (BG/NBD, MBG/NBD, Pareto/NBD, ...).
     transactions: the log, one row per transaction (``customer_id`` and ``date`` columns; purchases on
         the same day merge, as in :func:`clvmodels.summarize`). Purchases after ``observation_end`` are
-        not used (a holdout may stay in the log); their number is ``attrs["n_purchases_after_end"]``.
+        not used (a holdout may stay in the log); ``attrs["n_purchase_days_after_end"]`` counts them
+        (distinct purchase days of the customers followed).
     observation_end: the last day of data (inclusive; any form :func:`clvmodels.summarize` takes).
     customers: the ids to follow, in the order wanted; default every customer first seen on or before
         ``observation_end``, sorted by id. An id without transactions, or first seen after
@@ -259,7 +260,7 @@ def p_alive_paths(model, transactions: pd.DataFrame, *, observation_end, custome
     - ``active`` (bool): the date is on or after the customer's first purchase.
 
     ``attrs`` hold ``time_unit``, ``interval``, ``observation_end``, ``n_draws``, ``n_cells``,
-    ``n_active_cells``, ``n_states`` (distinct states evaluated) and ``n_purchases_after_end``.
+    ``n_active_cells``, ``n_states`` (distinct states evaluated) and ``n_purchase_days_after_end``.
 
     Cost: one evaluation per distinct state and draw (``n_states`` x draws, typically a few per cent of
     customers x dates x draws); memory: the output (about 50 bytes per customer and date) plus
@@ -296,7 +297,7 @@ def p_alive_paths(model, transactions: pd.DataFrame, *, observation_end, custome
     phase = np.where(grid <= obs_end, "observed", "forecast")
     n_draws = len(next(iter(model.draws_(max_draws).values())))
     attrs = {"time_unit": unit, "interval": interval, "observation_end": str(day_dates([obs_end])[0].date()),
-             "n_draws": n_draws, **counts, "n_purchases_after_end": n_after}
+             "n_draws": n_draws, **counts, "n_purchase_days_after_end": n_after}
     if long:
         a = out["active"]
         ci, ki = np.nonzero(a)
