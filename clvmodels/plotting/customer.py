@@ -176,6 +176,11 @@ def plot_p_alive_paths(paths, customers=None, *, kind: str = "lines", max_custom
             ax.set_yticks(range(len(chosen)), [str(c) for c in chosen], fontsize=7)
         fig.colorbar(im, ax=ax, label="P(alive), posterior mean")
         ax.set_title("P(alive) through time (blank: before the first purchase)", fontsize=10)
+    import matplotlib.dates as mdates
+
+    locator = mdates.AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # no overlapping full dates
     ax.set_xlabel("date")
     a = sub["active"].to_numpy()
     ci, ki = np.nonzero(a)
