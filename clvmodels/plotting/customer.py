@@ -140,7 +140,8 @@ def plot_p_alive_paths(paths, customers=None, *, kind: str = "lines", max_custom
         chosen = ids[:5] if kind == "lines" else ids[:max_customers]
     else:
         chosen = np.asarray([customers] if np.isscalar(customers) else list(customers))
-        missing = [c for c in chosen if c not in set(ids.tolist())]
+        known = set(ids.tolist())
+        missing = [c for c in chosen.tolist() if c not in known]
         if missing:
             raise InputError(f"customers: {len(missing)} not in the paths, e.g. {missing[:5]}")
         if kind == "heatmap" and len(chosen) > max_customers:

@@ -263,7 +263,7 @@ def p_alive_paths(model, transactions: pd.DataFrame, *, observation_end, custome
     ``n_active_cells``, ``n_states`` (distinct states evaluated) and ``n_purchase_days_after_end``.
 
     Cost: one evaluation per distinct state and draw (``n_states`` x draws, typically a few per cent of
-    customers x dates x draws); memory: the output (about 50 bytes per customer and date) plus
+    customers x dates x draws); memory: the output (about 45 bytes per customer and date) plus
     ``budget_bytes``-sized blocks and the distinct states; never draws x customers x dates.
     """
     from .tracking import _dates_in_format

@@ -41,7 +41,8 @@ def _models():
         return {k: v * np.exp(rng.normal(0, 0.08, n)) for k, v in d.items()}
 
     return {
-        "bgnbd": BetaGeoModel.from_params(draws({"r": 0.2426, "alpha": 4.4136, "a": 0.7929, "b": 2.4259}), time_unit="W"),
+        "bgnbd": BetaGeoModel.from_params(draws({"r": 0.2426, "alpha": 4.4136, "a": 0.7929, "b": 2.4259}),
+                                          time_unit="W"),
         "mbgnbd": ModifiedBetaGeoModel.from_params(draws({"r": 0.525, "alpha": 6.183, "a": 0.891, "b": 1.614}),
                                                    time_unit="W"),
         "pareto_nbd": ParetoNBDModel.from_params(draws({"r": 0.553, "alpha": 10.58, "s": 0.606, "beta": 11.67}),
