@@ -31,6 +31,7 @@ _LAZY = {
     "validate_spend": ("clvmodels.validation.spend", "validate_spend"),
     "compare_models": ("clvmodels.validation", "compare_models"),
     "new_customer_value": ("clvmodels.value", "new_customer_value"),
+    "p_alive_paths": ("clvmodels.plotting.paths", "p_alive_paths"),
     "ConvergenceWarning": ("clvmodels.models.fitting", "ConvergenceWarning"),
     "FORECAST_COLUMNS": ("clvmodels.scoring", "FORECAST_COLUMNS"),
     "load_models": ("clvmodels.pipeline", "load_models"),

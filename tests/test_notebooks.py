@@ -112,3 +112,4 @@ def test_large_logs_notebook_runs(tmp_path):
     assert "identical summaries of" in text and "rows/s" in text
     assert "peak memory" in text and "ms per customer" in text
     assert "pyspark" in text
+    assert "distinct states evaluated for" in text and "expected alive" in text   # P(alive) paths section

@@ -17,7 +17,8 @@ Model checking (any transaction model on a calibration/holdout split):
 - :func:`plot_pit` (the non-randomized PIT histogram, :func:`pit_data`), :func:`plot_interval_coverage` - calibration of the predictive distributions and intervals.
 
 Model quantities: :func:`plot_frequency_recency_matrix` (:func:`plot_expected_purchases_matrix`,
-:func:`plot_p_alive_matrix`), :func:`plot_customer_history` (one customer's P(alive) path).
+:func:`plot_p_alive_matrix`), :func:`plot_customer_history` (one customer's P(alive) path),
+:func:`plot_p_alive_paths` (many customers' paths from :func:`clvmodels.p_alive_paths`).
 
 Value (from the forecast table): :func:`plot_clv_distribution`, :func:`plot_top_customers`,
 :func:`plot_historical_vs_predicted` (:func:`value_periods`: the periods their historical and predicted
@@ -27,7 +28,7 @@ Posterior: :func:`plot_trace`, :func:`plot_posterior`, :func:`plot_posterior_com
 """
 from .calibration import interval_coverage_data, pit_data, plot_interval_coverage, plot_pit
 from .conditional import conditional_expectations_data, plot_conditional_expectations
-from .customer import customer_history_data, plot_customer_history
+from .customer import customer_history_data, plot_customer_history, plot_p_alive_paths
 from .matrices import (frequency_recency_matrix, plot_expected_purchases_matrix, plot_frequency_recency_matrix,
                        plot_p_alive_matrix)
 from .period import period_transactions_data, plot_period_transactions
@@ -43,7 +44,7 @@ __all__ = [
     "plot_pit", "pit_data", "plot_interval_coverage", "interval_coverage_data",
     "plot_frequency_recency_matrix", "plot_expected_purchases_matrix", "plot_p_alive_matrix",
     "frequency_recency_matrix",
-    "plot_customer_history", "customer_history_data",
+    "plot_customer_history", "customer_history_data", "plot_p_alive_paths",
     "plot_clv_distribution", "plot_top_customers", "plot_historical_vs_predicted", "value_concentration",
     "value_periods",
     "plot_trace", "plot_posterior", "plot_posterior_comparison", "diagnostics_text",

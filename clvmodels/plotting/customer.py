@@ -5,6 +5,9 @@ day by day): it jumps to 1 at each repeat purchase and decays while she is silen
 she used to buy. After ``observation_end`` it continues as the forecast P(alive at T + t | data at T),
 which also falls because every future purchase is another chance to drop out. Purchases after
 ``observation_end`` (e.g. a holdout) are drawn for comparison but not used.
+
+The path is computed by :func:`clvmodels.p_alive_paths`'s machinery on a daily grid;
+:func:`plot_p_alive_paths` draws the paths of many customers (lines with bands, or a heat map).
 """
 from __future__ import annotations
 
@@ -12,11 +15,12 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..draws import DEFAULT_CHUNK_BYTES, reduce_over_draws
+from ..draws import DEFAULT_CHUNK_BYTES
 from ._common import (PLOT_DRAWS, as_day, attach_data, day_dates, model_unit, new_axes, pct, purchase_days,
                       unit_days, unit_label)
+from .paths import _Log, _paths_core
 
-__all__ = ["customer_history_data", "plot_customer_history"]
+__all__ = ["customer_history_data", "plot_customer_history", "plot_p_alive_paths"]
 
 #: at most this many points on a history's time axis (purchase days are always included)
 MAX_POINTS = 3000
@@ -55,28 +59,16 @@ def customer_history_data(model, transactions: pd.DataFrame, customer, *, observ
     if len(grid) > MAX_POINTS:
         grid = np.unique(np.concatenate([np.linspace(first, last, MAX_POINTS).round().astype(np.int64),
                                          used, np.maximum(used - 1, first), [obs_end]]))
-    # frequency and recency as of each day of the observed part
-    obs = grid[grid <= obs_end]
-    k = np.searchsorted(used, obs, side="right")                  # purchase days up to and including each day
-    x_obs = (k - 1).astype(float)
-    tx_obs = (used[k - 1] - first) / ud
-    T_obs = (obs - first) / ud
-    fut = grid[grid > obs_end]
+    # one customer's path is the many-customer computation on a daily grid (one implementation): the
+    # state (x, t_x, T) as of each observed day, the state at observation_end plus the lead after it
+    log = _Log(np.array([customer], dtype=object), days.astype(np.int64), np.array([0, len(days)]))
+    out, _ = _paths_core(model, log, grid, obs_end, interval=interval, max_draws=max_draws,
+                         budget_bytes=budget_bytes, progress=False)
     x_T, tx_T, T_T = float(len(used) - 1), (used[-1] - first) / ud, (obs_end - first) / ud
-    # rows: observed days (data as of that day, horizon 0), then forecast days (data at T, horizon > 0)
-    X = np.concatenate([x_obs, np.full(len(fut), x_T)])
-    TX = np.concatenate([tx_obs, np.full(len(fut), tx_T)])
-    TT = np.concatenate([T_obs, np.full(len(fut), T_T)])
-    H = np.concatenate([np.zeros(len(obs)), (fut - obs_end) / ud])
-
-    def fn(p, x, tx, T, h):
-        return model.scorer_class.from_mapping(p).future_p_alive(x, tx, T, h)
-
-    # T = 0 (the first day itself): alive by definition; avoid the degenerate T = 0 evaluation
-    mean, lo, hi = reduce_over_draws(fn, model.draws_(max_draws), (X, TX, np.maximum(TT, 1e-9), H),
-                                     interval, budget_bytes=budget_bytes)
-    path = pd.DataFrame({"date": day_dates(grid), "t": (grid - first) / ud, "frequency": X,
-                         "recency": TX, "p_alive": mean, "p_alive_lower": lo, "p_alive_upper": hi,
+    path = pd.DataFrame({"date": day_dates(grid), "t": (grid - first) / ud,
+                         "frequency": out["frequency"][0].astype(float), "recency": out["recency"][0],
+                         "p_alive": out["p_alive"][0], "p_alive_lower": out["p_alive_lower"][0],
+                         "p_alive_upper": out["p_alive_upper"][0],
                          "phase": np.where(grid <= obs_end, "observed", "forecast")})
     purchases = pd.DataFrame({"date": day_dates(days), "t": (days - first) / ud, "used": days <= obs_end})
     meta = {"customer": customer, "observation_end": str(day_dates([obs_end])[0].date()), "time_unit": unit,
@@ -125,4 +117,75 @@ def plot_customer_history(model, transactions: pd.DataFrame, customer, *, observ
     ax.legend(loc="lower left", fontsize=8, frameon=False)
     attach_data(fig, "path", path)
     attach_data(fig, "purchases", purchases)
+    return fig
+
+
+def plot_p_alive_paths(paths, customers=None, *, kind: str = "lines", max_customers: int = 200, ax=None):
+    """P(alive) paths of many customers, from :func:`clvmodels.p_alive_paths` (its Dataset).
+
+    ``kind="lines"`` (default): one line per customer with its credible band, for a few customers
+    (``customers``: their ids; default the first 5 of ``paths``); ``kind="heatmap"``: customers (rows, in
+    the order given, at most ``max_customers``) x dates, coloured by P(alive), blank before a customer's
+    first purchase -- a segment at a glance. The numbers drawn are kept as ``fig.clvmodels_data['paths']``
+    (a long DataFrame of the active cells drawn). Draws into ``ax`` when given; returns the Figure.
+    """
+    import xarray as xr
+
+    if not isinstance(paths, xr.Dataset) or "p_alive" not in paths or "active" not in paths:
+        raise InputError("plot_p_alive_paths takes the Dataset of clvmodels.p_alive_paths (long=False)")
+    if kind not in ("lines", "heatmap"):
+        raise InputError(f"kind must be 'lines' or 'heatmap', got {kind!r}")
+    ids = paths["customer"].to_numpy()
+    if customers is None:
+        chosen = ids[:5] if kind == "lines" else ids[:max_customers]
+    else:
+        chosen = np.asarray([customers] if np.isscalar(customers) else list(customers))
+        known = set(ids.tolist())
+        missing = [c for c in chosen.tolist() if c not in known]
+        if missing:
+            raise InputError(f"customers: {len(missing)} not in the paths, e.g. {missing[:5]}")
+        if kind == "heatmap" and len(chosen) > max_customers:
+            raise InputError(f"customers: {len(chosen)} given, the heat map shows at most max_customers="
+                             f"{max_customers}")
+    sub = paths.sel(customer=chosen)
+    interval = paths.attrs.get("interval", 0.9)
+    fig, ax = new_axes(ax, figsize=(8.0, 4.0) if kind == "lines" else (8.0, 0.5 + 0.04 * len(chosen) + 3.0))
+    dates = pd.DatetimeIndex(sub["date"].to_numpy())
+    if kind == "lines":
+        for i, c in enumerate(chosen):
+            a = sub["active"].sel(customer=c).to_numpy()
+            color = f"C{i % 10}"
+            ax.fill_between(dates[a], sub["p_alive_lower"].sel(customer=c).to_numpy()[a],
+                            sub["p_alive_upper"].sel(customer=c).to_numpy()[a], color=color, alpha=0.2, linewidth=0)
+            ax.plot(dates[a], sub["p_alive"].sel(customer=c).to_numpy()[a], color=color, marker=".",
+                    label=f"customer {c}")
+        ax.set_ylim(0, 1.02)
+        ax.set_ylabel("probability alive")
+        ax.legend(loc="lower left", fontsize=8, frameon=False)
+        ax.set_title(f"P(alive) through time, with {pct(interval)} credible bands", fontsize=10)
+    else:
+        import matplotlib.dates as mdates
+
+        values = np.where(sub["active"].to_numpy(), sub["p_alive"].to_numpy(), np.nan)
+        x0, x1 = mdates.date2num(dates[0]), mdates.date2num(dates[-1])
+        half = (x1 - x0) / max(1, len(dates) - 1) / 2
+        im = ax.imshow(np.ma.masked_invalid(values), aspect="auto", interpolation="nearest", vmin=0, vmax=1,
+                       cmap="viridis", extent=(x0 - half, x1 + half, len(chosen) - 0.5, -0.5))
+        ax.xaxis_date()
+        ax.set_ylabel(f"customers ({len(chosen)})")
+        if len(chosen) <= 30:
+            ax.set_yticks(range(len(chosen)), [str(c) for c in chosen], fontsize=7)
+        fig.colorbar(im, ax=ax, label="P(alive), posterior mean")
+        ax.set_title("P(alive) through time (blank: before the first purchase)", fontsize=10)
+    import matplotlib.dates as mdates
+
+    locator = mdates.AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # no overlapping full dates
+    ax.set_xlabel("date")
+    a = sub["active"].to_numpy()
+    ci, ki = np.nonzero(a)
+    attach_data(fig, "paths", pd.DataFrame({
+        "customer_id": np.asarray(chosen)[ci], "date": dates[ki], "p_alive": sub["p_alive"].to_numpy()[a],
+        "p_alive_lower": sub["p_alive_lower"].to_numpy()[a], "p_alive_upper": sub["p_alive_upper"].to_numpy()[a]}))
     return fig
