@@ -70,7 +70,7 @@ def test_committed_notebook_is_small_and_clean(name):
             assert out.get("output_type") != "error", f"{name} was committed with an error output"
 
 
-@pytest.mark.parametrize("name", ["01_quickstart.ipynb", "02_model_checking.ipynb"])
+@pytest.mark.parametrize("name", NAMES)
 def test_committed_figures_are_readable(name):
     """Figures render at 100 dpi or more (55 dpi made them unreadable): every committed figure is at least
     800 pixels wide (the smallest, 8 inches wide, is 811 at 100 dpi; about 450 at 55)."""
