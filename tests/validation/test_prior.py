@@ -239,3 +239,77 @@ def test_refuses_flat_priors_and_bad_arguments(split):
 def test_exported_at_top_level():
     assert clvmodels.prior_predictive is prior_predictive
     assert "prior_predictive" in clvmodels.__all__
+
+
+# -- the plots' prior bands are the function's numbers -----------------------------------------------------
+def test_period_plot_prior_bands_are_the_prior_predictive(split):
+    import matplotlib.pyplot as plt
+
+    from clvmodels.plotting import plot_period_transactions
+
+    fig, ax = plt.subplots()
+    out = plot_period_transactions(BetaGeoModel(), split, prior=True, max_draws=120, seed=3, ax=ax)
+    assert out is fig
+    shown = fig.clvmodels_data["period_transactions"]
+    sim = prior_predictive(BetaGeoModel(), split, draws=120, seed=3)["prior_predictive"]["period_transactions"].values
+    assert np.allclose(shown["expected"], sim.mean(axis=0))
+    assert np.allclose(shown["predicted_lower"], np.quantile(sim, 0.05, axis=0))
+    assert np.allclose(shown["predicted_upper"], np.quantile(sim, 0.95, axis=0))
+    assert list(shown["actual"]) == [1411, 439, 214, 100, 62, 38, 29, 64]
+    assert "prior predictive" in ax.get_legend_handles_labels()[1][1]
+    plt.close(fig)
+
+
+def test_tracking_plot_prior_bands_are_the_prior_predictive(split, cdnow_transactions):
+    import matplotlib.pyplot as plt
+
+    from clvmodels.plotting import plot_tracking
+
+    model = ParetoNBDModel()
+    fig = plot_tracking(model, cdnow_transactions, calibration_end=CAL_END, prior=True, summary=split,
+                        max_draws=60, seed=5)
+    shown = fig.clvmodels_data["tracking"]
+    cum = prior_predictive(model, split, draws=60, seed=5, transactions=cdnow_transactions)[
+        "prior_predictive"]["cumulative_repeat_purchases"].values
+    assert np.allclose(shown["cumulative_expected"], cum.mean(axis=0))
+    assert np.allclose(shown["cumulative_lower"], np.quantile(cum, 0.05, axis=0))
+    assert np.allclose(shown["cumulative_upper"], np.quantile(cum, 0.95, axis=0))
+    assert np.allclose(shown["expected"], np.diff(cum, axis=1, prepend=0).mean(axis=0))
+    assert shown["cumulative_actual"].iloc[-1] == 2457
+    plt.close(fig)
+    with pytest.raises(InputError, match="summary="):
+        plot_tracking(model, cdnow_transactions, calibration_end=CAL_END, prior=True)
+    with pytest.raises(InputError, match="not the end of the period"):
+        plot_tracking(model, cdnow_transactions, calibration_end="1997-08-31", prior=True, summary=split, max_draws=5)
+
+
+def test_spend_plot_prior_and_posterior(split):
+    import matplotlib.pyplot as plt
+
+    from clvmodels.plotting import plot_spend_distribution
+
+    model = GammaGammaModel()
+    fig = plot_spend_distribution(model, split, prior=True, max_draws=80, seed=2)
+    shown = fig.clvmodels_data["spend_distribution"]
+    pp = prior_predictive(model, split, draws=80, seed=2)
+    ecdf = pp["prior_predictive"]["spend_ecdf"].values
+    assert np.allclose(shown.index, pp["prior_predictive"]["spend"].values)
+    assert np.allclose(shown["expected"], ecdf.mean(axis=0))
+    assert np.allclose(shown["lower"], np.quantile(ecdf, 0.05, axis=0))
+    assert np.allclose(shown["actual"], pp["observed_data"]["spend_ecdf"].values)
+    plt.close(fig)
+    # posterior predictive at the CDNOW MLE (one draw): the simulated ECDF's median crosses 1/2 near the
+    # median the law of the mean spend gives there
+    fixed = GammaGammaModel.from_params(CDNOW_GG_MLE)
+    fig = plot_spend_distribution(fixed, split, seed=0)
+    shown = fig.clvmodels_data["spend_distribution"]
+    assert shown.attrs["clvmodels"]["predictive"] == "posterior"
+    rep = split[(split["frequency"] > 0) & (split["monetary_value"] > 0)]
+    med = spend_medians_independent(np.full(50, CDNOW_GG_MLE["p"]), np.full(50, CDNOW_GG_MLE["q"]),
+                                    np.full(50, CDNOW_GG_MLE["v"]), rep["frequency"].to_numpy(float),
+                                    np.random.default_rng(0)).mean()
+    crossing = np.interp(0.5, shown["expected"].to_numpy(), shown.index.to_numpy())
+    assert abs(np.log(crossing / med)) < 0.12
+    plt.close(fig)
+    with pytest.raises(Exception, match="not fitted"):
+        plot_spend_distribution(GammaGammaModel(), split)
