@@ -313,3 +313,58 @@ def test_spend_plot_prior_and_posterior(split):
     plt.close(fig)
     with pytest.raises(Exception, match="not fitted"):
         plot_spend_distribution(GammaGammaModel(), split)
+
+
+# -- the report's section and clv forecast --prior-checks -------------------------------------------------
+def _h2(html: str) -> list[str]:
+    import re
+
+    return [re.sub("<[^>]+>", "", h) for h in re.findall(r"<h2[^>]*>(.*?)</h2>", html)]
+
+
+def test_report_prior_section(split, cdnow_transactions):
+    import warnings
+
+    from clvmodels.pipeline import ForecastResult
+    from clvmodels.report import SECTIONS, render_report
+    from clvmodels.scoring import score
+
+    bg = BetaGeoModel.from_params(CDNOW_BGNBD_PUBLISHED, time_unit="W")
+    gg = GammaGammaModel.from_params(CDNOW_GG_MLE)
+    table = score(split, bg, gg, "52W")
+    res = ForecastResult(table=table, summary=split, bgnbd=bg, gamma_gamma=gg, metadata={"interval": 0.9})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        html = render_report(res, transactions=cdnow_transactions, max_draws=40, prior_predictive=True)
+    assert not [w for w in caught if "not drawn" in str(w.message) or "prior predictive" in str(w.message)]
+    h2 = _h2(html)
+    assert h2[:3] == ["Data summary", "Prior predictive", "Model fit and diagnostics"]
+    for alt in ("BG/NBD prior predictive: period transactions", "BG/NBD prior predictive: tracking",
+                "Gamma-Gamma prior predictive: spend"):
+        assert f'alt="{alt}"' in html
+    assert "HalfNormal(sigma=5)" in html and "HalfNormal(sigma=52.1786)" in html   # the priors a fit would use
+    assert "Figure not drawn" not in html
+    plain = render_report(res, max_draws=40, figures=False)
+    assert _h2(plain) == list(SECTIONS) and 'href="#prior"' not in plain
+    # a model whose priors cannot be drawn from: a note in the section, the rest of the report stands
+    flat = BetaGeoModel.from_params(CDNOW_BGNBD_PUBLISHED, time_unit="W", priors="flat")
+    res_flat = ForecastResult(table=table, summary=split, bgnbd=flat, gamma_gamma=gg, metadata={"interval": 0.9})
+    with pytest.warns(RuntimeWarning, match="flat priors"):
+        html = render_report(res_flat, max_draws=20, figures=False, prior_predictive=True)
+    assert "Prior predictive of the BG/NBD model failed" in html and "Top customers" in _h2(html)
+
+
+def test_cli_prior_checks(tmp_path, capsys):
+    from clvmodels.cli import main
+    from clvmodels.datasets import cdnow_sample_path
+
+    args = ["forecast", str(cdnow_sample_path()), "--observation-end", "1998-06-30", "--time-unit", "W",
+            "--horizon", "26", "--method", "map", "--seed", "1", "--max-draws", "100", "--quiet",
+            "-o", str(tmp_path / "f.parquet")]
+    # checked before any work: no report, exit 2, nothing written
+    assert main([*args, "--prior-checks"]) == 2
+    assert "--prior-checks" in capsys.readouterr().err and not (tmp_path / "f.parquet").exists()
+    assert main([*args, "--prior-checks", "--report", str(tmp_path / "r.html")]) == 0
+    html = (tmp_path / "r.html").read_text()
+    assert _h2(html)[:3] == ["Data summary", "Prior predictive", "Model fit and diagnostics"]
+    assert 'alt="BG/NBD prior predictive: tracking"' in html and "Figure not drawn" not in html
