@@ -165,7 +165,10 @@ def _period_end_day(data: pd.DataFrame, first: np.ndarray, ud: float) -> int:
     if end:
         from ..plotting._common import as_day
 
-        return as_day(str(end)[:10], "the summary's period end")
+        try:
+            return as_day(str(end)[:10], "the summary's period end")
+        except InputError:  # recorded in a form of its own (a date_format): fall back on first purchase + T
+            pass
     return int(np.round(np.max(first + data["T"].to_numpy(float) * ud)))
 
 
@@ -342,6 +345,10 @@ def prior_predictive(model, data: pd.DataFrame, *, draws: int = 500, seed=None, 
     value, currency units), ``spend_quantiles`` (dim ``quantile``) and ``mean_spend``. Counts
     include the randomness of purchasing (it is a simulation of data, not of expectations).
     ``attrs``: model, time_unit, draws, seed, n_customers.
+
+    Cost: memory stays bounded (per-draw summaries, customers in chunks), but the work grows with draws x
+    customers (x periods for the tracking curve): on a very large base, pass a random sample of the
+    summary's customers (the shares and shapes are what the check reads).
     """
     from ..models.base import data_time_unit, summary_time_unit
 
