@@ -190,6 +190,9 @@ def plot_tracking(model, transactions: pd.DataFrame, *, calibration_end, observa
     if kind not in ("cumulative", "incremental", "both"):
         raise ValueError(f"kind must be 'cumulative', 'incremental' or 'both', got {kind!r}")
     if prior is not False:
+        if observation_end is not None or customers is not None:
+            raise InputError("with prior=..., the cohort and period are the summary's (summary=): leave out "
+                             "observation_end and customers")
         data = prior_tracking_data(model, summary, transactions, calibration_end=calibration_end, prior=prior,
                                    customer_id=customer_id, date=date, interval=interval, max_draws=max_draws,
                                    seed=seed, date_format=date_format)
@@ -213,6 +216,8 @@ def plot_tracking(model, transactions: pd.DataFrame, *, calibration_end, observa
     else:
         fig, a0 = new_axes(ax, figsize=(8.0, 4.5))
         axs = [a0]
+    import matplotlib.dates as mdates
+
     unit_name = unit_label(meta["time_unit"])
     x = data["period_end"]
     cal = pd.Timestamp(meta["calibration_end"])
@@ -231,10 +236,12 @@ def plot_tracking(model, transactions: pd.DataFrame, *, calibration_end, observa
                label=f"{name} prior predictive mean" if prior is not False else f"model ({name} expectation)")
         a.plot(x, data[cols[0]], color="C0", label="actual")
         a.axvline(cal, color="0.4", linestyle=":", linewidth=1)
-        a.annotate("end of calibration", xy=(cal, 1.0), xycoords=("data", "axes fraction"),
+        a.annotate("end of the data" if prior is not False else "end of calibration", xy=(cal, 1.0), xycoords=("data", "axes fraction"),
                    xytext=(-4, -4), textcoords="offset points", ha="right", va="top", fontsize=8, color="0.3")
         a.set_ylabel(ylabel)
         a.set_ylim(bottom=0)
+        # concise dates ('Feb', 'Mar', ... with the year once) stay legible in a narrow panel
+        a.xaxis.set_major_formatter(mdates.ConciseDateFormatter(a.xaxis.get_major_locator()))
         a.legend(loc="upper left", fontsize=8, frameon=False)
     axs[-1].set_xlabel(f"period end (periods of one {unit_name[:-1]})")
     axs[0].set_title(("Prior predictive: tracking" if prior is not False else "Tracking repeat transactions")

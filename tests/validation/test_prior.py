@@ -279,6 +279,9 @@ def test_tracking_plot_prior_bands_are_the_prior_predictive(split, cdnow_transac
     plt.close(fig)
     with pytest.raises(InputError, match="summary="):
         plot_tracking(model, cdnow_transactions, calibration_end=CAL_END, prior=True)
+    with pytest.raises(InputError, match="leave out observation_end"):
+        plot_tracking(model, cdnow_transactions, calibration_end=CAL_END, observation_end="1998-06-30", prior=True,
+                      summary=split)
     with pytest.raises(InputError, match="not the end of the period"):
         plot_tracking(model, cdnow_transactions, calibration_end="1997-08-31", prior=True, summary=split, max_draws=5)
 
