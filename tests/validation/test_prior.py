@@ -63,7 +63,8 @@ def tight(values, cv=0.01):
 # -- the BG/NBD histogram under the default priors, against eq. 8 at numpy draws of the same priors ------
 def test_bgnbd_histogram_matches_eq8_at_independent_prior_draws(split):
     S = 1500
-    pp = prior_predictive(BetaGeoModel(), split, draws=S, seed=11)
+    # without first_purchase: the histogram only (the tracking curve has its own tests)
+    pp = prior_predictive(BetaGeoModel(), split.drop(columns=["first_purchase"]), draws=S, seed=11)
     hist = pp["prior_predictive"]["period_transactions"].values
     n = len(split)
     assert hist.shape == (S, 8) and np.all(hist.sum(axis=1) == n)
@@ -83,12 +84,17 @@ def test_bgnbd_histogram_matches_eq8_at_independent_prior_draws(split):
 
 
 def test_prior_group_holds_draws_from_the_priors(split):
-    pp = prior_predictive(BetaGeoModel(), split, draws=4000, seed=3)
-    prior = pp["prior"]
-    # HalfNormal(sigma): mean sigma sqrt(2/pi); alpha's sigma is one year in weeks (52)
-    for p, sigma in (("r", 5.0), ("alpha", 52.0), ("a", 10.0), ("b", 10.0)):
-        v = prior[p].values
-        assert stats.kstest(v, stats.halfnorm(scale=sigma).cdf).pvalue > 1e-3, p
+    from clvmodels.validation.prior import prior_draws
+
+    draws = prior_draws(BetaGeoModel(), "W", split, draws=4000, seed=3)
+    # the default priors: HalfNormal(5), HalfNormal(one year in weeks, 52.18), HalfNormal(10), HalfNormal(10)
+    for p, sigma in (("r", 5.0), ("alpha", 365.25 / 7), ("a", 10.0), ("b", 10.0)):
+        assert stats.kstest(draws[p], stats.halfnorm(scale=sigma).cdf).pvalue > 1e-3, p
+    # a prior the user gives replaces the default
+    mine = prior_draws(BetaGeoModel(priors={"r": Prior("Gamma", alpha=2.0, beta=4.0)}), "W", split, draws=4000, seed=3)
+    assert stats.kstest(mine["r"], stats.gamma(2.0, scale=0.25).cdf).pvalue > 1e-3
+    pp = prior_predictive(BetaGeoModel(), split.drop(columns=["first_purchase"]), draws=30, seed=3)
+    assert set(pp["prior"].data_vars) == {"r", "alpha", "a", "b"} and pp["prior"].sizes["draw"] == 30
     assert pp.attrs["time_unit"] == "W" and pp.attrs["n_customers"] == len(split)
 
 
