@@ -44,8 +44,8 @@ def spend_distribution_data(model, summary: pd.DataFrame, *, prior=False, interv
     else:
         model._check_fitted()
         params = model.draws_(max_draws)
-        p, o, c = predictive_spend(model, summary, params, seed=np.random.default_rng(seed))
-        grid, ecdf, actual, n = c["spend"], p["spend_ecdf"][1], o["spend_ecdf"][1], int(c["n_spend"])
+        p, o, c, n = predictive_spend(model, summary, params, seed=np.random.default_rng(seed))
+        grid, ecdf, actual = c["spend"], p["spend_ecdf"][1], o["spend_ecdf"][1]
         which = "posterior"
     lo, hi = quantiles(ecdf, interval)
     out = pd.DataFrame({"actual": actual, "expected": ecdf.mean(axis=0), "lower": lo, "upper": hi},

@@ -221,13 +221,14 @@ def _purchase_predictive(model, data, params, *, max_frequency, seed, transactio
         start = int(first.min())
         ends = _grid(0, end - start, end - start, ud)            # inclusive period ends, days after the start
         K = len(ends)
-        lags = np.clip((ends[None, :] - (first - start)[:, None]) / ud, 0.0, None)  # (customers, K), periods
+        offset = first - start
         cum = np.zeros((S, K), dtype=np.int64)
         step = max(1, _CHUNK_CELLS // K)
         for s in range(S):
             ps = {p: float(params[p][s]) for p in names}
             for j in range(0, n, step):
-                lag = lags[j:j + step]
+                # each customer's age at each period end, in periods (0 before her first purchase)
+                lag = np.clip((ends[None, :] - offset[j:j + step, None]) / ud, 0.0, None)
                 lam, cap, tau = _latent(model, ps, len(lag), rng)
                 alive_time = np.minimum(lag, tau[:, None])
                 inc = np.diff(alive_time, axis=1, prepend=0.0)
@@ -264,9 +265,10 @@ def predictive_spend(model, data: pd.DataFrame, params: dict[str, np.ndarray], *
     ``frequency`` x > 0 gets x amounts, and her mean is compared with the data's ``monetary_value``.
     Customers with a mean spend of 0 (left out of the fit) are left out here too.
 
-    Returns ``(predicted, observed, coords)`` for :func:`prior_predictive`: per draw the ECDF of the
-    customers' mean spend on ``grid`` (currency units; default log-spaced around the data's range),
-    its :data:`SPEND_QUANTILES` and its mean."""
+    Returns ``(predicted, observed, coords, n)`` for :func:`prior_predictive` (``predicted`` and
+    ``observed``: name -> (dims, values)): per draw the ECDF of the customers' mean spend on ``grid``
+    (currency units; default log-spaced around the data's range), its :data:`SPEND_QUANTILES` and its
+    mean; ``n`` the customers compared."""
     from ..models.gamma_gamma.model import _spend_rows, check_spend_data
 
     check_spend_data(data, "data for the spend predictive")
@@ -311,8 +313,8 @@ def predictive_spend(model, data: pd.DataFrame, params: dict[str, np.ndarray], *
             "mean_spend": (("draw",), mean)}
     obs = {"spend_ecdf": (("spend",), np.searchsorted(ms, grid, side="right") / n),
            "spend_quantiles": (("quantile",), np.quantile(ms, SPEND_QUANTILES)), "mean_spend": ((), float(m.mean()))}
-    coords = {"draw": np.arange(S), "spend": grid, "quantile": list(SPEND_QUANTILES), "n_spend": n}
-    return pred, obs, coords
+    coords = {"draw": np.arange(S), "spend": grid, "quantile": list(SPEND_QUANTILES)}
+    return pred, obs, coords, n
 
 
 # -- the public function -----------------------------------------------------------------------------------
@@ -371,8 +373,8 @@ def prior_predictive(model, data: pd.DataFrame, *, draws: int = 500, seed=None, 
     # or lifetime in the simulators: that is the story, not an error
     with np.errstate(over="ignore", divide="ignore"):
         if spend:
-            pred, obs, coords = predictive_spend(model, data, params, seed=np.random.default_rng(sim_seed))
-            extra = {"n_customers": int(len(data)), "n_customers_spend": int(coords.pop("n_spend"))}
+            pred, obs, coords, n_spend = predictive_spend(model, data, params, seed=np.random.default_rng(sim_seed))
+            extra = {"n_customers": int(len(data)), "n_customers_spend": int(n_spend)}
         else:
             pred, obs, coords, extra = _purchase_predictive(
                 model, data, params, max_frequency=max_frequency, seed=np.random.default_rng(sim_seed),
