@@ -261,6 +261,8 @@ def check_forecast(args) -> tuple[RunPaths, str | None]:
     if args.no_fit and not args.model_dir:
         problems.add(None, "--no-fit scores with saved models: give --model-dir with the models of an earlier run")
     check_forecast_calibration_end(args, problems)
+    if getattr(args, "prior_checks", False) and not args.report:
+        problems.add(None, "--prior-checks adds a 'Prior predictive' section to the HTML report: give --report FILE too")
     if args.model_dir:
         from ..errors import ModelFileError
         from ..models.registry import DEFAULT_MODEL

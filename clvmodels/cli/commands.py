@@ -84,6 +84,9 @@ def add_job_commands(sub) -> None:
                         "does; the numbers go in the sidecar under 'validation' and in the --report's validation "
                         "section. The forecast table is still the forecast from all data to --observation-end. "
                         "Costs a second fit")
+    p.add_argument("--prior-checks", action="store_true",
+                   help="add a 'Prior predictive' section to the --report: what the models' priors alone generate "
+                        "for these customers (period transactions, tracking, spend) beside the data, before any fit")
     add_mlflow_arguments(p)
     add_model_argument(p)
     add_fit_arguments(p)
@@ -207,8 +210,11 @@ def run_forecast(args) -> int:
         if args.report:
             from ..report import write_report
 
-            write_report(res, args.report, **({} if holdout is None else {
-                "validation": holdout, "transactions": _transactions_frame(args)}))
+            extra = {} if holdout is None else {"validation": holdout, "transactions": _transactions_frame(args)}
+            if getattr(args, "prior_checks", False):  # the log gives the prior tracking plot its actual curve
+                extra = {**extra, "prior_predictive": True,
+                         "transactions": extra["transactions"] if "transactions" in extra else _transactions_frame(args)}
+            write_report(res, args.report, **extra)
     if progress:
         print(f"[clv] wrote {len(res.table):,} customers to {args.output} in {time.perf_counter() - t0:.1f} s",
               file=sys.stderr)

@@ -16,6 +16,11 @@ Model checking (any transaction model on a calibration/holdout split):
   the posterior predictive;
 - :func:`plot_pit` (the non-randomized PIT histogram, :func:`pit_data`), :func:`plot_interval_coverage` - calibration of the predictive distributions and intervals.
 
+Prior predictive checks (what the priors say before a fit; an unfitted model is accepted): ``prior=True``
+on :func:`plot_period_transactions`, :func:`plot_tracking` (:func:`prior_tracking_data`) and
+:func:`plot_spend_distribution` (the Gamma-Gamma's spend distribution, also its posterior predictive
+without ``prior``); see :func:`clvmodels.prior_predictive`.
+
 Model quantities: :func:`plot_frequency_recency_matrix` (:func:`plot_expected_purchases_matrix`,
 :func:`plot_p_alive_matrix`), :func:`plot_customer_history` (one customer's P(alive) path),
 :func:`plot_p_alive_paths` (many customers' paths from :func:`clvmodels.p_alive_paths`).
@@ -33,12 +38,14 @@ from .matrices import (frequency_recency_matrix, plot_expected_purchases_matrix,
                        plot_p_alive_matrix)
 from .period import period_transactions_data, plot_period_transactions
 from .posterior import diagnostics_text, plot_posterior, plot_posterior_comparison, plot_trace
-from .tracking import plot_tracking, tracking_data
+from .spend import plot_spend_distribution, spend_distribution_data
+from .tracking import plot_tracking, prior_tracking_data, tracking_data
 from .value import (plot_clv_distribution, plot_historical_vs_predicted, plot_top_customers, value_concentration,
                     value_periods)
 
 __all__ = [
-    "plot_tracking", "tracking_data",
+    "plot_tracking", "tracking_data", "prior_tracking_data",
+    "plot_spend_distribution", "spend_distribution_data",
     "plot_conditional_expectations", "conditional_expectations_data",
     "plot_period_transactions", "period_transactions_data",
     "plot_pit", "pit_data", "plot_interval_coverage", "interval_coverage_data",

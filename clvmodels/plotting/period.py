@@ -21,14 +21,20 @@ __all__ = ["period_transactions_data", "plot_period_transactions"]
 
 def period_transactions_data(model, summary: pd.DataFrame, *, max_frequency: int = 7,
                              interval: float = 0.9, max_draws: int | None = PLOT_DRAWS, seed: int = 0,
-                             budget_bytes: int = DEFAULT_CHUNK_BYTES) -> pd.DataFrame:
+                             budget_bytes: int = DEFAULT_CHUNK_BYTES, prior=False) -> pd.DataFrame:
     """Customers by number of repeat purchases (0, 1, ..., ``max_frequency``+), actual and posterior
     predictive.
 
     Returns one row per bin (index ``frequency``) with ``actual`` (customers), ``expected`` (posterior
     predictive mean), ``predicted_lower``, ``predicted_upper`` (central predictive interval at
     ``interval``) and ``actual_share`` / ``expected_share`` (fractions of all customers).
+
+    ``prior=True``: the prior predictive instead (:func:`clvmodels.prior_predictive` with ``max_draws``
+    draws from the model's priors, 500 if None, and ``seed``): the model need not be fitted. ``prior`` may
+    also be the result of :func:`clvmodels.prior_predictive` itself (computed once for several plots).
     """
+    if prior is not False:
+        return _prior_period_data(model, summary, prior, max_frequency, interval, max_draws, seed)
     model_unit(model)
     check_transaction_data(summary, "summary")
     x = summary["frequency"].to_numpy(float)
@@ -60,26 +66,62 @@ def period_transactions_data(model, summary: pd.DataFrame, *, max_frequency: int
 
 
 def plot_period_transactions(model, summary: pd.DataFrame, *, max_frequency: int = 7,
-                             interval: float = 0.9, max_draws: int | None = PLOT_DRAWS, seed: int = 0, ax=None):
+                             interval: float = 0.9, max_draws: int | None = PLOT_DRAWS, seed: int = 0, ax=None,
+                             prior=False):
     """Bar chart of the number of customers with 0, 1, 2, ... repeat purchases in the calibration
-    period: actual bars beside the model's posterior predictive mean with its predictive interval.
+    period: actual bars beside the model's posterior predictive mean with its predictive interval
+    (``prior=True``: the prior predictive's, from the model's priors; an unfitted model is accepted).
 
     See :func:`period_transactions_data` (numbers kept as ``fig.clvmodels_data['period_transactions']``).
     Returns the matplotlib Figure.
     """
     data = period_transactions_data(model, summary, max_frequency=max_frequency, interval=interval,
-                                    max_draws=max_draws, seed=seed)
+                                    max_draws=max_draws, seed=seed, prior=prior)
+    which = "prior" if prior is not False else "posterior"
     fig, ax = new_axes(ax)
     xs = np.arange(len(data))
     w = 0.4
     ax.bar(xs - w / 2, data["actual"], width=w, color="C0", label="actual")
     err = np.vstack([data["expected"] - data["predicted_lower"], data["predicted_upper"] - data["expected"]])
     ax.bar(xs + w / 2, data["expected"], width=w, color="C1", yerr=np.clip(err, 0, None), capsize=3,
-           label=f"model (posterior predictive, {pct(interval)} interval)")
+           label=f"model ({which} predictive, {pct(interval)} interval)")
     ax.set_xticks(xs, list(data.index))
     ax.set_xlabel("repeat purchases in the calibration period")
     ax.set_ylabel("customers")
-    ax.set_title(f"Period transactions: {data.attrs['clvmodels']['n_customers']:,} customers")
+    ax.set_title(("Prior predictive: period transactions" if prior is not False else "Period transactions")
+                 + f": {data.attrs['clvmodels']['n_customers']:,} customers")
     ax.legend(loc="upper right", fontsize=8, frameon=False)
     attach_data(fig, "period_transactions", data)
     return fig
+
+
+def prior_predictive_for(model, summary, prior, max_draws, seed, **kw):
+    """``prior`` as a prior predictive DataTree: computed here when True (``max_draws`` draws, 500 when
+    None), taken as it is when it already is one."""
+    import xarray as xr
+
+    if isinstance(prior, xr.DataTree):
+        return prior
+    if prior is not True:
+        raise ValueError(f"prior must be True, False or the result of clvmodels.prior_predictive, got {prior!r}")
+    from ..validation.prior import prior_predictive
+
+    return prior_predictive(model, summary, draws=500 if max_draws is None else int(max_draws), seed=seed, **kw)
+
+
+def _prior_period_data(model, summary, prior, max_frequency, interval, max_draws, seed) -> pd.DataFrame:
+    pp = prior_predictive_for(model, summary, prior, max_draws, seed, max_frequency=max_frequency)
+    if "period_transactions" not in pp["prior_predictive"]:
+        raise ValueError("this prior predictive has no period-transaction histogram (a spend model's?)")
+    sim = pp["prior_predictive"]["period_transactions"].values
+    actual = pp["observed_data"]["period_transactions"].values
+    labels = [str(v) for v in pp["prior_predictive"]["frequency"].values]
+    lo, hi = quantiles(sim, interval)
+    expected = sim.mean(axis=0)
+    n = int(actual.sum())
+    out = pd.DataFrame({"actual": actual, "expected": expected, "predicted_lower": lo, "predicted_upper": hi,
+                        "actual_share": actual / n, "expected_share": expected / n},
+                       index=pd.Index(labels, name="frequency"))
+    out.attrs["clvmodels"] = {"interval": interval, "n_draws": int(sim.shape[0]), "n_customers": n,
+                              "predictive": "prior"}
+    return out

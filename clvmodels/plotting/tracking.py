@@ -35,7 +35,7 @@ from ..draws import DEFAULT_CHUNK_BYTES, chunk_rows
 from ._common import (PLOT_DRAWS, as_day, attach_data, day_dates, model_unit, new_axes, pct, purchase_days, quantiles,
                       unit_days, unit_label)
 
-__all__ = ["tracking_data", "plot_tracking"]
+__all__ = ["tracking_data", "plot_tracking", "prior_tracking_data"]
 
 
 def _grid(start: int, cal_end: int, end: int, ud: float) -> np.ndarray:
@@ -170,7 +170,8 @@ def tracking_data(model, transactions: pd.DataFrame, *, calibration_end, observa
 def plot_tracking(model, transactions: pd.DataFrame, *, calibration_end, observation_end=None,
                   kind: str = "cumulative", customer_id: str = "customer_id", date: str = "date",
                   customers=None, interval: float = 0.9, max_draws: int | None = PLOT_DRAWS, ax=None,
-                  date_format: str | None = None):
+                  date_format: str | None = None, prior=False, summary: pd.DataFrame | None = None,
+                  seed: int = 0):
     """Tracking plot of repeat transactions, actual against the model's expectation with its credible
     band, across the calibration and holdout periods (FHL 2005, figs. 1 and 2).
 
@@ -178,12 +179,27 @@ def plot_tracking(model, transactions: pd.DataFrame, *, calibration_end, observa
     model's time unit, e.g. weekly) or ``'both'`` (two panels; ``ax`` may then be a pair of axes).
     See :func:`tracking_data` for the other arguments and the numbers drawn, which are also kept on the
     figure as ``fig.clvmodels_data['tracking']``. Returns the matplotlib Figure.
+
+    ``prior=True`` (or the result of :func:`clvmodels.prior_predictive`): the band is the prior
+    predictive's (:func:`prior_tracking_data`), from the model's priors (it need not be fitted), for the
+    customers of ``summary`` (the summary the model would be fitted on; required) over the period it
+    covers, which must end at ``calibration_end``; ``max_draws`` prior draws (500 if None) and ``seed``.
+    Unlike the posterior band (of the expected count) it includes the randomness of purchasing: it is
+    what data the priors generate.
     """
     if kind not in ("cumulative", "incremental", "both"):
         raise ValueError(f"kind must be 'cumulative', 'incremental' or 'both', got {kind!r}")
-    data = tracking_data(model, transactions, calibration_end=calibration_end,
-                         observation_end=observation_end, customer_id=customer_id, date=date,
-                         customers=customers, interval=interval, max_draws=max_draws, date_format=date_format)
+    if prior is not False:
+        if observation_end is not None or customers is not None:
+            raise InputError("with prior=..., the cohort and period are the summary's (summary=): leave out "
+                             "observation_end and customers")
+        data = prior_tracking_data(model, summary, transactions, calibration_end=calibration_end, prior=prior,
+                                   customer_id=customer_id, date=date, interval=interval, max_draws=max_draws,
+                                   seed=seed, date_format=date_format)
+    else:
+        data = tracking_data(model, transactions, calibration_end=calibration_end,
+                             observation_end=observation_end, customer_id=customer_id, date=date,
+                             customers=customers, interval=interval, max_draws=max_draws, date_format=date_format)
     meta = data.attrs["clvmodels"]
     kinds = ["cumulative", "incremental"] if kind == "both" else [kind]
     if kind == "both":
@@ -200,6 +216,8 @@ def plot_tracking(model, transactions: pd.DataFrame, *, calibration_end, observa
     else:
         fig, a0 = new_axes(ax, figsize=(8.0, 4.5))
         axs = [a0]
+    import matplotlib.dates as mdates
+
     unit_name = unit_label(meta["time_unit"])
     x = data["period_end"]
     cal = pd.Timestamp(meta["calibration_end"])
@@ -210,17 +228,73 @@ def plot_tracking(model, transactions: pd.DataFrame, *, calibration_end, observa
         else:
             cols = ("actual", "expected", "expected_lower", "expected_upper")
             ylabel = f"repeat transactions per period ({unit_name[:-1]})"
-        a.fill_between(x, data[cols[2]], data[cols[3]], color="C1", alpha=0.3, linewidth=0,
-                       label=f"model, {pct(interval)} credible band", step=None)
-        a.plot(x, data[cols[1]], color="C1", linestyle="--", label=f"model ({getattr(model, 'label', '') or type(model).__name__} expectation)")
+        name = getattr(model, 'label', '') or type(model).__name__
+        band = (f"prior predictive, {pct(interval)} interval" if prior is not False
+                else f"model, {pct(interval)} credible band")
+        a.fill_between(x, data[cols[2]], data[cols[3]], color="C1", alpha=0.3, linewidth=0, label=band, step=None)
+        a.plot(x, data[cols[1]], color="C1", linestyle="--",
+               label=f"{name} prior predictive mean" if prior is not False else f"model ({name} expectation)")
         a.plot(x, data[cols[0]], color="C0", label="actual")
         a.axvline(cal, color="0.4", linestyle=":", linewidth=1)
-        a.annotate("end of calibration", xy=(cal, 1.0), xycoords=("data", "axes fraction"),
+        a.annotate("end of the data" if prior is not False else "end of calibration", xy=(cal, 1.0), xycoords=("data", "axes fraction"),
                    xytext=(-4, -4), textcoords="offset points", ha="right", va="top", fontsize=8, color="0.3")
         a.set_ylabel(ylabel)
         a.set_ylim(bottom=0)
+        # concise dates ('Feb', 'Mar', ... with the year once) stay legible in a narrow panel
+        a.xaxis.set_major_formatter(mdates.ConciseDateFormatter(a.xaxis.get_major_locator()))
         a.legend(loc="upper left", fontsize=8, frameon=False)
     axs[-1].set_xlabel(f"period end (periods of one {unit_name[:-1]})")
-    axs[0].set_title(f"Tracking repeat transactions: {meta['n_customers']:,} customers")
+    axs[0].set_title(("Prior predictive: tracking" if prior is not False else "Tracking repeat transactions")
+                     + f": {meta['n_customers']:,} customers")
     attach_data(fig, "tracking", data)
     return fig
+
+
+def prior_tracking_data(model, summary: pd.DataFrame, transactions: pd.DataFrame, *,
+                        calibration_end=None, prior=True, customer_id: str = "customer_id", date: str = "date",
+                        interval: float = 0.9, max_draws: int | None = PLOT_DRAWS, seed: int = 0,
+                        date_format: str | None = None) -> pd.DataFrame:
+    """The tracking table of :func:`tracking_data` (same columns) from the prior predictive
+    (:func:`clvmodels.prior_predictive`, ``max_draws`` draws, 500 if None): ``expected`` and
+    ``cumulative_expected`` are the prior predictive means of the cohort's repeat purchases per period and
+    cumulated, the bounds its central ``interval``; ``actual`` comes from ``transactions`` (required). The cohort is ``summary``'s customers over
+    the period it covers (``phase`` 'calibration' throughout); ``calibration_end``, when given, must be
+    that period's end. ``prior`` may be a prior predictive already computed."""
+    from .period import prior_predictive_for
+
+    if summary is None and not hasattr(prior, "children"):
+        raise InputError("prior=True needs summary=, the customer summary the model would be fitted on "
+                         "(its customers and time unit)")
+    if date_format is not None and transactions is not None:
+        transactions = _dates_in_format(transactions, date, date_format)
+    pp = prior_predictive_for(model, summary, prior, max_draws, seed, transactions=transactions,
+                              customer_id=customer_id, date=date)
+    pred = pp["prior_predictive"]
+    if "cumulative_repeat_purchases" not in pred:
+        raise InputError("no tracking curve without first-purchase dates: pass the transaction log, or a summary "
+                         "with its 'first_purchase' column (clvmodels.summarize gives it)")
+    cum = pred["cumulative_repeat_purchases"].values.astype(float)
+    period_end = pd.DatetimeIndex(pred["period_end"].values)
+    if calibration_end is not None:
+        day = as_day(calibration_end, "calibration_end", date_format)
+        if day_dates([day])[0] != period_end[-1]:
+            raise InputError(f"calibration_end ({day_dates([day])[0].date()}) is not the end of the period the "
+                             f"summary covers ({period_end[-1].date()}): the prior predictive is of that period")
+    per = np.diff(cum, axis=1, prepend=0.0)
+    lo_c, hi_c = quantiles(cum, interval)
+    lo_p, hi_p = quantiles(per, interval)
+    obs = pp["observed_data"]
+    if "cumulative_repeat_purchases" not in obs:
+        raise InputError("the actual tracking curve needs the transaction log: pass transactions= (a prior "
+                         "predictive computed without it has only the simulated curves)")
+    cum_actual = obs["cumulative_repeat_purchases"].values.astype(float)
+    out = pd.DataFrame({
+        "period_end": period_end, "phase": "calibration",
+        "actual": np.diff(cum_actual, prepend=0.0), "expected": per.mean(axis=0), "expected_lower": lo_p,
+        "expected_upper": hi_p, "cumulative_actual": cum_actual, "cumulative_expected": cum.mean(axis=0),
+        "cumulative_lower": lo_c, "cumulative_upper": hi_c,
+    })
+    out.attrs["clvmodels"] = {"calibration_end": str(period_end[-1].date()), "observation_end": str(period_end[-1].date()),
+                              "time_unit": pp.attrs["time_unit"], "interval": interval, "n_draws": int(cum.shape[0]),
+                              "n_customers": int(pp.attrs["n_customers"]), "predictive": "prior"}
+    return out

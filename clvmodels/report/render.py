@@ -317,6 +317,74 @@ def _validation_section(result, holdout: pd.DataFrame, transactions, fig: _Figur
     return "".join(parts)
 
 
+#: the heading of the prior predictive section (``render_report(..., prior_predictive=True)``, ``clv forecast
+#: --prior-checks``), between the data summary and the model fit; not in :data:`SECTIONS` (only when asked)
+PRIOR_SECTION = "Prior predictive"
+
+
+def _prior_section(result, transactions, fig: _Figures, max_draws, interval: float) -> str:
+    """What the models' priors generate at the data's customers before any fit
+    (:func:`clvmodels.prior_predictive`), beside the data: a check of the priors, not of the fit."""
+    from .. import plotting as P
+    from ..validation.prior import prior_predictive
+
+    bg, gg, summary = result.purchase_model, result.spend_model, result.summary
+    draws = 500 if max_draws is None else int(max_draws)
+    parts = [f'<h2 id="prior">{PRIOR_SECTION}</h2>',
+             '<p class="meta">What the priors alone generate for these customers (each band: '
+             f"{draws} parameter sets drawn from the priors, each simulated with the model's own story, purchasing "
+             "randomness included), beside the data. Data far outside a band means the priors rule them out and the "
+             "fit leans on the priors; very wide bands mean weak priors, so the data decide.</p>"]
+    figs = []
+    for model, what in ((bg, "purchases"), (gg, "spend")):
+        if model is None:
+            continue
+        label = _label(model) if what == "purchases" else "Gamma-Gamma"
+        try:
+            pp = prior_predictive(model, summary, draws=draws, seed=0)
+        except Exception as exc:  # noqa: BLE001 - shown in the document
+            warnings.warn(f"report: prior predictive of the {label} model failed: {exc}", RuntimeWarning, stacklevel=2)
+            fig.failures.append(f"prior predictive ({label}): {exc}")
+            parts.append(f'<p class="note">Prior predictive of the {_e(label)} model failed '
+                         f"({_e(type(exc).__name__)}: {_e(exc)}).</p>")
+            continue
+        prior = pp["prior"]
+        rows = pd.DataFrame({"prior": [repr(pr) for pr in _resolved_priors(model, summary)],
+                             "5%": [float(prior[p].quantile(0.05)) for p in model.param_names],
+                             "median": [float(prior[p].median()) for p in model.param_names],
+                             "95%": [float(prior[p].quantile(0.95)) for p in model.param_names]},
+                            index=pd.Index(list(model.param_names), name=f"{label} parameter"))
+        parts.append(_table(rows))
+        if what == "purchases":
+            figs.append(fig(lambda pp=pp: P.plot_period_transactions(model, summary, prior=pp, interval=interval),
+                            f"Customers by number of repeat purchases: actual and the {label} prior predictive.",
+                            f"{label} prior predictive: period transactions"))
+            if transactions is not None and "cumulative_repeat_purchases" in pp["prior_predictive"]:
+                # its own prior predictive, with the log for the actual curve (a log that does not fit the
+                # summary costs this figure, not the section)
+                end = str(pd.Timestamp(pp["prior_predictive"]["period_end"].values[-1]).date())
+                figs.append(fig(lambda end=end: P.plot_tracking(model, transactions, calibration_end=end, prior=True,
+                                                                summary=summary, interval=interval, max_draws=draws),
+                                "Cumulative repeat transactions of the cohort: actual and the prior predictive.",
+                                f"{label} prior predictive: tracking"))
+        else:
+            figs.append(fig(lambda pp=pp, m=model: P.plot_spend_distribution(m, summary, prior=pp, interval=interval),
+                            "Customers' mean spend per repeat transaction: actual and the Gamma-Gamma prior predictive.",
+                            "Gamma-Gamma prior predictive: spend"))
+    parts.append('<div class="grid stack">' + "".join(figs) + "</div>")
+    return "".join(parts)
+
+
+def _resolved_priors(model, summary):
+    """The priors a fit on ``summary`` uses, in parameter order."""
+    from ..models.base import data_time_unit
+    from ..models.priors import resolve_priors
+
+    unit = getattr(model, "time_unit_", None) or data_time_unit(summary) or "W"
+    pr = resolve_priors(model.default_priors(unit, summary), model.priors)
+    return [pr[p] for p in model.param_names]
+
+
 def segment_table(table: pd.DataFrame, segments: dict | None = None) -> pd.DataFrame:
     """Customers, predicted and historical value and mean P(alive) per value segment. With ``segments``
     (the forecast metadata's per-segment summary, :func:`clvmodels.scoring.table.segment_summary_from_draws`)
@@ -467,7 +535,7 @@ def _no_value_section(result, top_n: int) -> str:
 def render_report(result, *, holdout: pd.DataFrame | None = None, transactions: pd.DataFrame | None = None,
                   title: str | None = None, top_n: int = 20, max_draws: int | None = PLOT_DRAWS,
                   validation_draws: int | None | str = "run", interval: float | None = None, dpi: int = REPORT_DPI,
-                  figures: bool = True, validation: dict | None = None) -> str:
+                  figures: bool = True, validation: dict | None = None, prior_predictive: bool = False) -> str:
     """The report of a :class:`~clvmodels.pipeline.ForecastResult` as one self-contained HTML string.
 
     holdout: a calibration/holdout summary (``summarize(..., calibration_end=...)``) of the customers
@@ -487,6 +555,10 @@ def render_report(result, *, holdout: pd.DataFrame | None = None, transactions: 
         period), and optionally ``spend_model``, ``purchases`` (the result of
         :func:`~clvmodels.validation.validate_purchases`, table included, so it is not computed again)
         and ``spend`` (:func:`~clvmodels.validation.spend.validate_spend`'s).
+    prior_predictive: add the "Prior predictive" section (:data:`PRIOR_SECTION`, after the data summary):
+        what the models' priors generate for the summary's customers before any fit (period transactions,
+        tracking when ``transactions`` is given, spend), beside the data (:func:`clvmodels.prior_predictive`,
+        ``max_draws`` prior draws, seed 0).
     """
     import matplotlib
 
@@ -505,7 +577,10 @@ def render_report(result, *, holdout: pd.DataFrame | None = None, transactions: 
         validation_draws = settings.get("max_draws", DEFAULT_SCORING_DRAWS)
     fig = _Figures(dpi=dpi, enabled=figures)
     with matplotlib.rc_context({"figure.max_open_warning": 0}):
-        body = [_data_section(result), _model_section(result, fig, max_draws, interval)]
+        body = [_data_section(result)]
+        if prior_predictive:
+            body.append(_prior_section(result, transactions, fig, max_draws, interval))
+        body.append(_model_section(result, fig, max_draws, interval))
         if hold is not None:
             body.append(_validation_section(result, hold, transactions, fig, max_draws, interval, validation_draws,
                                             validation))
@@ -532,9 +607,9 @@ def render_report(result, *, holdout: pd.DataFrame | None = None, transactions: 
         fails = ('<div class="note"><b>Parts of this report could not be produced:</b><ul>'
                  + "".join(f"<li>{_e(f)}</li>" for f in fig.failures) + "</ul></div>")
     nav = " &middot; ".join(f'<a href="#{a}">{_e(s)}</a>' for a, s in
-                            (("data", "Data summary"), ("fit", "Model fit and diagnostics"),
+                            (("data", "Data summary"), ("prior", PRIOR_SECTION), ("fit", "Model fit and diagnostics"),
                              ("validation", "Validation"), ("value", "Value segments"), ("top", "Top customers"))
-                            if a != "validation" or hold is not None)
+                            if (a != "validation" or hold is not None) and (a != "prior" or prior_predictive))
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
