@@ -103,7 +103,9 @@ def test_model_checking_notebook_runs(tmp_path):
     assert "PROBLEMS" in text                                 # the deliberately short run is flagged
     assert "bought in the holdout: 38% of the customers at risk" in text and "75% of the high-value ones" in text
     assert "a customer acquired at the calibration end: 1.20 repeat purchases in 39 weeks" in text
-    assert n_images(nb) >= 7
+    # the prior predictive check of the default priors and of a deliberately bad one, before the fit
+    assert "share without a repeat purchase" in text and "bad priors (MAP)" in text
+    assert n_images(nb) >= 9
 
 
 def test_large_logs_notebook_runs(tmp_path):
