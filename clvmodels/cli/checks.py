@@ -477,7 +477,7 @@ def read_spend_file(path: Path, customer_id: str, column: str, problems: Problem
     return pd.Series(values, index=pd.Index(ids.to_numpy()), name=column)
 
 
-def check_spend_coverage(spend, summary, option: str = "--spend") -> "pd.Series":
+def check_spend_coverage(spend, summary, option: str = "--spend"):
     """The --spend values aligned to the summary's customer ids (the file's ids read as the log's: text
     ids of a CSV matched to integer ids of the summary), and an :class:`InputError` naming ``option``
     and a few customers of the log that have no spend (exit 2, before the fit)."""
