@@ -36,7 +36,7 @@ from clvmodels.data import ExcludedCustomersWarning, summarize  # noqa: E402
 from clvmodels.datasets import cdnow_sample_path, load_cdnow_sample  # noqa: E402
 from clvmodels.errors import InputError  # noqa: E402
 
-MONEY = ["monetary_value", "historical_clv", "monetary_value_holdout", "spend_holdout"]
+MONEY = ["monetary_value", "historical_clv", "monetary_value_holdout", "spend_holdout", "first_purchase_value"]
 ATTRS = ["time_unit", "time_mode", "observation_end", "calibration_end", "n_customers", "excluded_new_in_holdout",
          "excluded_returns_only", "negative_amounts", "n_negative_amounts", "zero_amounts", "n_zero_amounts",
          "n_zero_spend_repeat", "exact_money_decimals"]
