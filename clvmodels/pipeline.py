@@ -349,7 +349,12 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
                       "fit_info": bg.fit_info_},
             **({"gamma_gamma": {"params": gg.summary(interval).to_dict(orient="index"), "diagnostics": gg.diagnostics_.to_dict(),
                                 "fit_info": gg.fit_info_,
-                                "spend_frequency_correlation": gg.fit_info_.get("spend_frequency_correlation")}}
+                                "spend_frequency_correlation": gg.fit_info_.get("spend_frequency_correlation"),
+                                # which spend model, on which purchases (GammaGammaModel's options)
+                                "model": type(gg).__name__,
+                                "first_purchase": bool(getattr(gg, "first_purchase", False)),
+                                "frequency_effect": bool(getattr(gg, "frequency_effect", False)),
+                                "description": getattr(gg, "description", "")}}
                if gg is not None else {}),
         },
         "fit_methods": {"purchase_model": bg.diagnostics_.method,

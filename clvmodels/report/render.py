@@ -228,6 +228,8 @@ def _model_section(result, fig: _Figures, max_draws, interval: float) -> str:
     parts = ["<h2 id=\"fit\">Model fit and diagnostics</h2>", _model_block(f"{label} (purchases and drop-out)", bg, interval),
              _model_block("Gamma-Gamma (spend per transaction)", gg, interval) if gg is not None
              else f'<p class="note">{_e(_no_spend_model_text(result))}</p>']
+    if getattr(gg, "description", ""):  # which spend model, on which purchases (first_purchase, frequency effect)
+        parts.append(f'<p class="meta">Spend model: {_e(gg.description)}.</p>')
     corr = getattr(gg, "fit_info_", {}).get("spend_frequency_correlation")
     if corr is not None and np.isfinite(corr):
         parts.append(f"<p class=\"meta\">Correlation of frequency and mean repeat spend among repeat customers: "
