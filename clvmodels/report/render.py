@@ -300,6 +300,11 @@ def _validation_section(result, holdout: pd.DataFrame, transactions, fig: _Figur
                 for k in ("spend_holdout_actual_total", "spend_holdout_predicted_total", "spend_mae"):
                     if k in sp:
                         pairs.append((k.replace("_", " "), sp[k]))
+                ms = sp.get("mean_spend_holdout") or {}
+                if ms.get("customers"):  # the spend model alone: mean spend per transaction of the holdout buyers
+                    pairs += [(f"holdout mean spend per transaction, MAE / RMSE ({ms['customers']} buyers)",
+                               f"{ms['mae']:.2f} / {ms['rmse']:.2f}"),
+                              ("holdout buyers whose mean spend is inside its predictive interval", ms["coverage"])]
             except Exception as exc:  # noqa: BLE001
                 parts.append(f'<p class="note">Spend validation failed ({_e(type(exc).__name__)}: {_e(exc)}).</p>')
         parts.append(_kv(pairs))
