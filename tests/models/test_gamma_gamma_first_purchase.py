@@ -173,3 +173,29 @@ def test_cli_options_checked_before_work_and_recorded(tmp_path):
     assert ms["customers"] == 684 and ms["one_time"]["customers"] == 193 and ms["repeat"]["customers"] == 491
     assert 0 < ms["mae"] < ms["rmse"] and 0 < ms["coverage"] <= 1
     assert v["fit_info"]["gamma_gamma"]["first_purchase"] is True
+
+
+def test_cli_forecast_saves_the_chosen_spend_model_and_no_fit_scores_with_it(tmp_path):
+    from clvmodels.datasets import cdnow_sample_path
+
+    log = str(cdnow_sample_path())
+    common = ["--observation-end", "1998-06-30", "--horizon", "52", "--model-dir", str(tmp_path / "m"), "--method",
+              "map", "--seed", "1", "--quiet", "--max-draws", "200"]
+    r = _clv("forecast", log, "-o", str(tmp_path / "f.csv"), "--first-purchase", "--spend-model",
+             "gamma_gamma_frequency", *common, tmp_path=tmp_path)
+    assert r.returncode == 0, r.stderr
+    from clvmodels.io.atomic import metadata_path
+
+    meta = json.loads(metadata_path(tmp_path / "f.csv").read_text())  # the sidecar beside the table
+    gg = meta["models"]["gamma_gamma"]
+    assert gg["model"] == "GammaGammaFrequencyModel" and gg["first_purchase"] is True and "gamma" in gg["params"]
+    first = pd.read_csv(tmp_path / "f.csv")
+    # --no-fit with a spend-model option is refused before any work; without, the saved model scores the same
+    r = _clv("forecast", log, "-o", str(tmp_path / "g.csv"), "--no-fit", "--first-purchase", *common, tmp_path=tmp_path)
+    assert r.returncode == 2 and "--first-purchase" in r.stderr and "--no-fit" in r.stderr
+    r = _clv("forecast", log, "-o", str(tmp_path / "g.csv"), "--no-fit", *common, tmp_path=tmp_path)
+    assert r.returncode == 0, r.stderr
+    again = pd.read_csv(tmp_path / "g.csv")
+    np.testing.assert_allclose(again["expected_spend"], first["expected_spend"], rtol=1e-12)
+    one = first["frequency"] == 0
+    assert first.loc[one, "expected_spend"].nunique() > 100  # one-time buyers scored on their first purchase
