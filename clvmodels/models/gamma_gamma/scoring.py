@@ -24,21 +24,11 @@ from . import math as _math
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def _spend_kernel(p, q, v, x, mv, out):
-    """out[c, s] = p_s (v_s + x_c zbar_c)/(p_s x_c + q_s - 1), zbar_c = mv_c if x_c > 0 else 0."""
-    S = p.size
-    for c in prange(x.size):
-        xc = x[c]
-        z = mv[c] if xc > 0.0 else 0.0
-        for s in range(S):
-            den = p[s] * xc + q[s] - 1.0
-            out[c, s] = p[s] * (v[s] + xc * z) / den if den > 0.0 else np.inf
-
-
-@njit(cache=True, error_model="numpy", parallel=True)
-def _spend_kernel_general(p, q, v, gamma, x, mv, offset, out):
-    """As :func:`_spend_kernel` with n_c = x_c + offset transactions in the mean and the scale
-    v_s (x_c + 1)^gamma_s."""
+def _spend_kernel(p, q, v, gamma, x, mv, offset, use_gamma, out):
+    """out[c, s] = p_s (v_cs + n_c zbar_c)/(p_s n_c + q_s - 1) with n_c = x_c + offset transactions in the
+    mean, zbar_c = mv_c if n_c > 0 else 0, and the scale v_cs = v_s (x_c + 1)^gamma_s when ``use_gamma``,
+    else v_s (the plain Gamma-Gamma: no exp per draw). One kernel for every configuration, so a first
+    scoring run compiles (and caches) all of it."""
     S = p.size
     for c in prange(x.size):
         n = x[c] + offset
@@ -46,7 +36,7 @@ def _spend_kernel_general(p, q, v, gamma, x, mv, offset, out):
         lz = np.log(x[c] + 1.0)
         for s in range(S):
             den = p[s] * n + q[s] - 1.0
-            vi = v[s] * np.exp(gamma[s] * lz)
+            vi = v[s] * np.exp(gamma[s] * lz) if use_gamma else v[s]
             out[c, s] = p[s] * (vi + n * z) / den if den > 0.0 else np.inf
 
 
@@ -78,10 +68,6 @@ class GammaGammaDraws:
     def n_draws(self) -> int:
         return int(self.p.size)
 
-    @property
-    def _plain(self) -> bool:
-        return self.gamma is None and not self.first_purchase
-
     def spend(self, x, mv, out=None) -> np.ndarray:
         """(rows, S): expected spend per transaction of each row (frequency x, spend statistic mv),
         written into ``out`` when given (the engine reuses one buffer)."""
@@ -89,11 +75,9 @@ class GammaGammaDraws:
         mv = np.ascontiguousarray(mv, dtype=float)
         if out is None:
             out = np.empty((len(x), self.n_draws))
-        if self._plain:
-            _spend_kernel(self.p, self.q, self.v, x, mv, out)
-        else:
-            gamma = np.zeros_like(self.p) if self.gamma is None else self.gamma
-            _spend_kernel_general(self.p, self.q, self.v, gamma, x, mv, 1.0 if self.first_purchase else 0.0, out)
+        gamma = self.p if self.gamma is None else self.gamma  # not read without a frequency effect
+        _spend_kernel(self.p, self.q, self.v, gamma, x, mv, 1.0 if self.first_purchase else 0.0,
+                      self.gamma is not None, out)
         return out
 
     # -- the mathematics at these draws, for model-agnostic callers (validation, CLV reference) --------
