@@ -97,7 +97,8 @@ def add_model_argument(p: argparse.ArgumentParser) -> None:
 
 def add_spend_model_arguments(p: argparse.ArgumentParser) -> None:
     """``--spend-model`` and ``--first-purchase``: which spend model is fitted, and on which purchases
-    (:data:`clvmodels.models.registry.SPEND_MODELS`); checked by :func:`clvmodels.cli.checks.check_spend_model_options`."""
+    (:data:`clvmodels.models.registry.SPEND_MODELS`); checked by
+    :func:`clvmodels.cli.checks.check_spend_model_options`."""
     from ..models.registry import DEFAULT_SPEND_MODEL, SPEND_MODELS
 
     p.add_argument("--spend-model", choices=list(SPEND_MODELS), default=None,

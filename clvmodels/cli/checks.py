@@ -294,8 +294,8 @@ def check_spend_model_options(args, problems: ProblemCollector) -> None:
         problems.add(None, f"{opts} choose the spend model to fit, and --spend FILE supplies the spend instead of "
                            "one: give one or the other")
     if getattr(args, "no_amount", False):
-        problems.add(None, f"{opts} choose the spend model, which needs amounts: leave {'them' if len(given) > 1 else 'it'} "
-                           "out with --no-amount")
+        problems.add(None, f"{opts} choose the spend model, which needs amounts: leave "
+                           f"{'them' if len(given) > 1 else 'it'} out with --no-amount")
     if getattr(args, "no_fit", False):
         problems.add(None, f"{opts} choose the spend model to fit; --no-fit scores with the one saved in --model-dir "
                            "as it was fitted (its choice is in its file): leave "

@@ -30,4 +30,5 @@ from .mbgnbd import ModifiedBetaGeoModel
 from .pareto_nbd import ParetoNBDModel
 from .priors import Prior
 
-__all__ = ["BetaGeoModel", "ModifiedBetaGeoModel", "ParetoNBDModel", "GammaGammaModel", "GammaGammaFrequencyModel", "Prior", "FitConfig", "Diagnostics", "ConvergenceWarning"]
+__all__ = ["BetaGeoModel", "ModifiedBetaGeoModel", "ParetoNBDModel", "GammaGammaModel", "GammaGammaFrequencyModel",
+           "Prior", "FitConfig", "Diagnostics", "ConvergenceWarning"]

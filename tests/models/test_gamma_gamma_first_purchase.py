@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import warnings
 
 import mpmath as mp
 import numpy as np
