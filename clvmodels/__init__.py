@@ -18,6 +18,7 @@ _LAZY = {
     "summarize": ("clvmodels.data", "summarize"),
     "BetaGeoModel": ("clvmodels.models", "BetaGeoModel"),
     "GammaGammaModel": ("clvmodels.models", "GammaGammaModel"),
+    "GammaGammaFrequencyModel": ("clvmodels.models", "GammaGammaFrequencyModel"),
     "ModifiedBetaGeoModel": ("clvmodels.models", "ModifiedBetaGeoModel"),
     "ParetoNBDModel": ("clvmodels.models", "ParetoNBDModel"),
     "Prior": ("clvmodels.models", "Prior"),

@@ -197,9 +197,12 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
     the old name); with ``fit=False``, which saved model to load (default: the one in ``model_dir``).
     ``purchase_model`` / ``spend_model``: a configured, unfitted estimator to fit instead
     (:class:`GammaGammaModel` with ``gamma_gamma_priors`` by default): any model of the protocol
-    (:mod:`clvmodels.models.protocol`). With ``fit=False`` and both given, they are used as they are,
-    already fitted or built from known values (``BetaGeoModel.from_params(...)``), and ``model_dir`` is
-    not read: ``forecast(summary=s, purchase_model=fixed_bg, spend_model=fixed_gg, fit=False)``. A model
+    (:mod:`clvmodels.models.protocol`); e.g. ``spend_model=GammaGammaModel(first_purchase=True)`` (spend
+    from all purchase occasions, the first included) or ``GammaGammaFrequencyModel()`` (spend that follows
+    frequency), what ``clv forecast --first-purchase`` / ``--spend-model`` fit. With ``fit=False`` and both
+    given, they are used as they are, already fitted or built from known values
+    (``BetaGeoModel.from_params(...)``), and ``model_dir`` is not read:
+    ``forecast(summary=s, purchase_model=fixed_bg, spend_model=fixed_gg, fit=False)``. A model
     built with ``from_params`` given with ``fit=True`` is an error (a fit would replace its values).
 
     ``method="mode"`` fits the posterior mode alone and plugs every prediction in at it: the table's
@@ -354,7 +357,12 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
                       "fit_info": bg.fit_info_},
             **({"gamma_gamma": {"params": gg.summary(interval).to_dict(orient="index"), "diagnostics": gg.diagnostics_.to_dict(),
                                 "fit_info": gg.fit_info_,
-                                "spend_frequency_correlation": gg.fit_info_.get("spend_frequency_correlation")}}
+                                "spend_frequency_correlation": gg.fit_info_.get("spend_frequency_correlation"),
+                                # which spend model, on which purchases (GammaGammaModel's options)
+                                "model": type(gg).__name__,
+                                "first_purchase": bool(getattr(gg, "first_purchase", False)),
+                                "frequency_effect": bool(getattr(gg, "frequency_effect", False)),
+                                "description": getattr(gg, "description", "")}}
                if gg is not None else {}),
         },
         "fit_methods": {"purchase_model": bg.diagnostics_.method,

@@ -9,7 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-NAMES = ["01_quickstart.ipynb", "02_model_checking.ipynb", "03_large_logs.ipynb"]
+NAMES = ["01_quickstart.ipynb", "02_model_checking.ipynb", "03_large_logs.ipynb", "04_spend_models.ipynb"]
 #: committed notebooks (outputs included) stay under this size
 MAX_COMMITTED_BYTES = 600_000
 CELL_TIMEOUT = 600
@@ -115,3 +115,13 @@ def test_large_logs_notebook_runs(tmp_path):
     assert "peak memory" in text and "ms per customer" in text
     assert "pyspark" in text
     assert "distinct states evaluated for" in text and "expected alive" in text   # P(alive) paths section
+
+
+def test_spend_models_notebook_runs(tmp_path):
+    nb = execute("04_spend_models.ipynb", tmp_path)
+    text = outputs_text(nb)
+    assert "1,411 without a repeat purchase in calibration; 684 bought in the holdout, 193 of them one-time" in text
+    assert "first_purchase_value" in text and "gamma" in text
+    assert "408.3" in text                                    # the $500 first order, first_purchase=True
+    assert "lowest MAE: Gamma-Gamma, first_purchase=True" in text
+    assert n_images(nb) == 1

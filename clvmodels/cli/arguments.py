@@ -95,6 +95,30 @@ def add_model_argument(p: argparse.ArgumentParser) -> None:
                         "purchase); pnbd, Pareto/NBD (at any time)")
 
 
+def add_spend_model_arguments(p: argparse.ArgumentParser) -> None:
+    """``--spend-model`` and ``--first-purchase``: which spend model is fitted, and on which purchases
+    (:data:`clvmodels.models.registry.SPEND_MODELS`); checked by
+    :func:`clvmodels.cli.checks.check_spend_model_options`."""
+    from ..models.registry import DEFAULT_SPEND_MODEL, SPEND_MODELS
+
+    p.add_argument("--spend-model", choices=list(SPEND_MODELS), default=None,
+                   help=f"spend model (default {DEFAULT_SPEND_MODEL}): gamma_gamma, spend per transaction independent "
+                        "of frequency (Fader, Hardie & Lee 2005); gamma_gamma_frequency, its scale times "
+                        "(frequency + 1)^gamma, for spend that follows frequency (the SpendCorrelationWarning)")
+    p.add_argument("--first-purchase", action="store_true",
+                   help="fit the spend model on all purchase occasions, the first included (n = frequency + 1 and "
+                        "their mean), not only the repeat purchases: one-time buyers then get an expected spend of "
+                        "their own instead of the population mean (CLVTools' remove.first.transaction = FALSE)")
+
+
+def spend_model_from_args(args: argparse.Namespace, **config):
+    """The configured (unfitted) spend model of ``--spend-model`` and ``--first-purchase``."""
+    from ..models.registry import DEFAULT_SPEND_MODEL, spend_model
+
+    return spend_model(getattr(args, "spend_model", None) or DEFAULT_SPEND_MODEL,
+                       first_purchase=bool(getattr(args, "first_purchase", False)), **config)
+
+
 def add_models_argument(p: argparse.ArgumentParser) -> None:
     """``--models``: several transaction models, comma-separated (``clv compare``); checked by
     :func:`clvmodels.cli.checks.check_compare` (unknown names and repeats exit 2)."""

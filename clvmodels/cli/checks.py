@@ -263,6 +263,7 @@ def check_forecast(args) -> tuple[RunPaths, str | None]:
     check_forecast_calibration_end(args, problems)
     if getattr(args, "prior_checks", False) and not args.report:
         problems.add(None, "--prior-checks adds a 'Prior predictive' section to the HTML report: give --report FILE too")
+    check_spend_model_options(args, problems)
     if args.model_dir:
         from ..errors import ModelFileError
         from ..models.registry import DEFAULT_MODEL
@@ -298,6 +299,26 @@ def check_forecast(args) -> tuple[RunPaths, str | None]:
     return paths, horizon
 
 
+def check_spend_model_options(args, problems: ProblemCollector) -> None:
+    """``--spend-model`` and ``--first-purchase`` choose the spend model that is fitted: refused where
+    none is (--spend, --no-amount) or where the saved one is used as it is (--no-fit)."""
+    given = [o for o, on in (("--spend-model", getattr(args, "spend_model", None) is not None),
+                             ("--first-purchase", getattr(args, "first_purchase", False))) if on]
+    if not given:
+        return
+    opts = " and ".join(given)
+    if getattr(args, "spend", None):
+        problems.add(None, f"{opts} choose the spend model to fit, and --spend FILE supplies the spend instead of "
+                           "one: give one or the other")
+    if getattr(args, "no_amount", False):
+        problems.add(None, f"{opts} choose the spend model, which needs amounts: leave "
+                           f"{'them' if len(given) > 1 else 'it'} out with --no-amount")
+    if getattr(args, "no_fit", False):
+        problems.add(None, f"{opts} choose the spend model to fit; --no-fit scores with the one saved in --model-dir "
+                           "as it was fitted (its choice is in its file): leave "
+                           f"{'them' if len(given) > 1 else 'it'} out, or fit again")
+
+
 def check_forecast_calibration_end(args, problems: ProblemCollector) -> None:
     """``clv forecast --calibration-end DATE``: not with --no-fit (the holdout validation fits the model again
     on the calibration period). The date itself, and that it is before --observation-end, are checked with
@@ -326,6 +347,7 @@ def check_validate(args) -> RunPaths:
     check_period_ends(args, problems)
     check_amount_options(args, problems)
     check_fit_options(args, problems)
+    check_spend_model_options(args, problems)
     paths = RunPaths(inputs=log_inputs(args.transactions, problems))
     paths.outputs.append(("--json", Path(args.json_out)))
     _check_output_file("--json", Path(args.json_out), problems)

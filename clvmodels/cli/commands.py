@@ -16,6 +16,7 @@ from pathlib import Path
 from ..draws import DEFAULT_SCORING_DRAWS
 from ..io.atomic import metadata_path, recover, staged_outputs, write_json, write_table
 from .arguments import (add_fit_arguments, add_model_argument, add_models_argument, add_no_amount_argument,
+                        add_spend_model_arguments, spend_model_from_args,
                         add_transaction_arguments, summarize_kwargs)
 from .checks import check_compare, check_demo, check_forecast, check_summarize, check_validate
 
@@ -89,6 +90,7 @@ def add_job_commands(sub) -> None:
                         "for these customers (period transactions, tracking, spend) beside the data, before any fit")
     add_mlflow_arguments(p)
     add_model_argument(p)
+    add_spend_model_arguments(p)
     add_fit_arguments(p)
     p.set_defaults(func=run_forecast)
 
@@ -99,6 +101,7 @@ def add_job_commands(sub) -> None:
     v.add_argument("--table", default=None, help="optional per-customer validation table (.csv/.parquet)")
     add_no_amount_argument(v)
     add_model_argument(v)
+    add_spend_model_arguments(v)
     add_fit_arguments(v)
     v.set_defaults(func=run_validate)
 
@@ -186,13 +189,19 @@ def run_forecast(args) -> int:
     t_summary = time.perf_counter() - t0
     holdout = _forecast_holdout_validation(args, progress) if args.calibration_end else None
     # everything below writes into one staged set: put in place together, only when all of it succeeded
+    chosen = None  # --spend-model / --first-purchase: the spend model to fit (checked above: not with --no-fit)
+    if getattr(args, "spend_model", None) or getattr(args, "first_purchase", False):
+        chosen = spend_model_from_args(args, method=args.method, sampler=args.sampler, chains=args.chains,
+                                       draws=args.draws, tune=args.tune, seed=args.seed,
+                                       target_accept=args.target_accept, progressbar=progress)
     with staged_outputs():
         res = forecast(summary=summary, horizon=horizon, discount_rate=args.discount_rate,
                        margin=args.margin, cost_to_serve=args.cost_to_serve, acquisition_cost=args.acquisition_cost,
                        interval=args.interval, method=args.method, sampler=args.sampler, chains=args.chains,
                        draws=args.draws, tune=args.tune, seed=args.seed, target_accept=args.target_accept,
                        model_dir=args.model_dir, fit=not args.no_fit, max_draws=args.max_draws or None,
-                       model=args.model, progress=progress, spend=spend, currency=getattr(args, "currency", None))
+                       model=args.model, progress=progress, spend=spend, currency=getattr(args, "currency", None),
+                       spend_model=chosen)
         if spend is not None:  # the metadata names the file the spend came from
             res.metadata["spend"] = {**(res.metadata.get("spend") or {}), "given_as": f"--spend {args.spend} "
                                      f"(column {args.spend_column!r})"}
@@ -239,7 +248,6 @@ def _forecast_holdout_validation(args, progress: bool) -> dict:
     from ..data import summarize
     from ..errors import DataError
     from ..io.atomic import strict_json
-    from ..models import GammaGammaModel
     from ..models.registry import DEFAULT_MODEL, transaction_model
     from ..validation import validate_purchases
     from ..validation.spend import validate_spend
@@ -266,7 +274,7 @@ def _forecast_holdout_validation(args, progress: bool) -> dict:
         return {"summary": summary, "purchase_model": bg, "spend_model": None, "purchases": purchases,
                 "spend": None, "metrics": strict_json(metrics), "seconds": time.perf_counter() - t0}
     try:  # the spend model says when the data cannot support it; purchases are still validated then
-        gg = GammaGammaModel(**common).fit(summary)
+        gg = spend_model_from_args(args, **common).fit(summary)
     except DataError as exc:
         import warnings
 
@@ -282,7 +290,6 @@ def _forecast_holdout_validation(args, progress: bool) -> dict:
 def run_validate(args) -> int:
     from ..data import summarize
     from ..errors import DataError
-    from ..models import GammaGammaModel
     from ..models.registry import DEFAULT_MODEL, transaction_model
     from ..validation import validate_purchases
     from ..validation.spend import validate_spend
@@ -306,7 +313,7 @@ def run_validate(args) -> int:
     try:  # the spend model says when the data cannot support it; purchases are still validated then
         if "monetary_value" not in summary.columns:  # --no-amount: nothing to validate the spend on
             raise DataError("the log has no amounts (--no-amount): the purchases are validated alone")
-        gg = GammaGammaModel(**common).fit(summary)
+        gg = spend_model_from_args(args, **common).fit(summary)
     except DataError as exc:
         import warnings
 

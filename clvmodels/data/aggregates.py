@@ -20,7 +20,7 @@ from ..units import DAYS_PER_UNIT
 
 #: the summary's columns, in order (the holdout columns only with ``calibration_end``)
 SUMMARY_COLUMNS = ["frequency", "recency", "T", "monetary_value", "historical_clv", "n_transactions",
-                   "first_purchase", "last_purchase", "time_since_last_purchase"]
+                   "first_purchase", "last_purchase", "time_since_last_purchase", "first_purchase_value"]
 HOLDOUT_COLUMNS = ["frequency_holdout", "monetary_value_holdout", "spend_holdout", "duration_holdout"]
 
 #: Monday 1970-01-05 is day 4 after the epoch: weeks in "periods" mode start on Mondays
@@ -153,6 +153,9 @@ def finish_summary(agg: CustomerAggregates, *, unit: str, time_mode: str, observ
             "first_purchase": _dates(take(agg.day_first)),
             "last_purchase": _dates(take(agg.day_last)),
             "time_since_last_purchase": since_last.astype(np.float64, copy=False),
+            # the first occasion's value: with monetary_value, the mean over all x + 1 occasions that the
+            # spend model's first_purchase option uses (first_purchase_value + x monetary_value)/(x + 1)
+            "first_purchase_value": take(agg.first_value) / m,
         },
         index=_customer_index(take(agg.ids)),
         copy=False,  # the arrays are ours: no second copy of every column

@@ -118,7 +118,8 @@ def summarize(transactions, *, customer_id: str = "customer_id", date: str = "da
         and its value (money). ``amount=None``: a log without amounts (engines pandas and duckdb): the
         summary has ``frequency``, ``recency``, ``T`` and the count and date columns (with
         ``calibration_end``, ``frequency_holdout`` and ``duration_holdout``) and no money columns
-        (``monetary_value``, ``historical_clv``, ``monetary_value_holdout``, ``spend_holdout``);
+        (``monetary_value``, ``historical_clv``, ``first_purchase_value``, ``monetary_value_holdout``,
+        ``spend_holdout``);
         ``attrs["clvmodels"]["amounts"]`` is False. Enough for the purchase models, not for CLV
         (:func:`clvmodels.forecast` then forecasts the purchases only, or takes ``spend=``).
     observation_end: last day of the observation period, inclusive. What the date column accepts: ISO
@@ -187,6 +188,11 @@ def summarize(transactions, *, customer_id: str = "customer_id", date: str = "da
     ``time_since_last_purchase`` (float64, time units)
         T - recency: time from the last purchase to the end of the period. This is what RFM analyses
         call "recency" (smaller is better); BTYD models use ``recency`` instead.
+    ``first_purchase_value`` (float64, money)
+        value of the first purchase occasion (the same-day rows added up, as for every occasion), which
+        ``monetary_value`` leaves out; the mean over all frequency + 1 occasions is
+        (first_purchase_value + frequency * monetary_value) / (frequency + 1) (what
+        ``GammaGammaModel(first_purchase=True)`` fits).
     with ``calibration_end`` also
     ``frequency_holdout`` (int64): purchase occasions after ``calibration_end`` up to ``observation_end``;
     ``monetary_value_holdout`` (float64): their mean value (0 if none); ``spend_holdout`` (float64): all
@@ -250,7 +256,7 @@ def summarize(transactions, *, customer_id: str = "customer_id", date: str = "da
 
 
 #: the summary's columns that come from amounts (left out of a summary of a log without amounts)
-MONEY_COLUMNS = ("monetary_value", "historical_clv", "monetary_value_holdout", "spend_holdout")
+MONEY_COLUMNS = ("monetary_value", "historical_clv", "monetary_value_holdout", "spend_holdout", "first_purchase_value")
 
 
 def _check_no_amount_options(engine: str, zero_amounts: str) -> None:

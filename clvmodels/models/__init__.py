@@ -25,9 +25,10 @@ re-export the names from their new homes.
 """
 from .bgnbd import BetaGeoModel
 from .fitting import ConvergenceWarning, Diagnostics, FitConfig
-from .gamma_gamma import GammaGammaModel
+from .gamma_gamma import GammaGammaFrequencyModel, GammaGammaModel
 from .mbgnbd import ModifiedBetaGeoModel
 from .pareto_nbd import ParetoNBDModel
 from .priors import Prior
 
-__all__ = ["BetaGeoModel", "ModifiedBetaGeoModel", "ParetoNBDModel", "GammaGammaModel", "Prior", "FitConfig", "Diagnostics", "ConvergenceWarning"]
+__all__ = ["BetaGeoModel", "ModifiedBetaGeoModel", "ParetoNBDModel", "GammaGammaModel", "GammaGammaFrequencyModel",
+           "Prior", "FitConfig", "Diagnostics", "ConvergenceWarning"]

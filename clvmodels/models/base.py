@@ -97,6 +97,8 @@ class BayesianModel:
     from_params_time_unit: ClassVar[str | None] = None
     #: per parameter, why its range is what it is (added to :meth:`from_params`'s error)
     range_reasons: ClassVar[dict[str, str]] = {}
+    #: parameters that may be 0 or negative (a regression coefficient); every other one must be positive
+    real_params: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, priors: Mapping[str, Any] | str | None = None, *, method: str = "nuts",
                  sampler: str = "auto", chains: int = 4, draws: int = 1000, tune: int = 1000,
@@ -202,9 +204,10 @@ class BayesianModel:
         n = len(next(iter(draws.values())))
         for p in self.param_names:
             v = np.asarray(draws[p], dtype=float)
-            bad = ~np.isfinite(v) | ~(v > 0)
+            bad = ~np.isfinite(v) | (~(v > 0) if p not in self.real_params else False)
             if bad.any():
-                problems.append(f"{p}: {int(bad.sum())} of {n} draws are not finite positive numbers")
+                problems.append(f"{p}: {int(bad.sum())} of {n} draws are not finite "
+                                f"{'numbers' if p in self.real_params else 'positive numbers'}")
                 continue
             lo, hi = self.reliable_range.get(p, (0.0, np.inf))
             above, below = v >= hi, v <= lo
@@ -353,7 +356,7 @@ class BayesianModel:
                              "number of draws (or every one a single value)")
         for p, v in values.items():
             lo, hi = cls.reliable_range.get(p, (0.0, np.inf))
-            lo = max(float(lo), 0.0)
+            lo = float(lo) if p in cls.real_params else max(float(lo), 0.0)
             bad = ~np.isfinite(v) | ~(v > lo) | ~(v < hi)
             if bad.any():
                 what = (f"{p} = {v[0]:g} is" if len(v) == 1 else
@@ -432,6 +435,8 @@ class BayesianModel:
             raise invalid_model_file(path, f"posterior.npz holds draws of {', '.join(map(repr, extra))}, "
                                            f"which a {name} does not have")
         for p in target.param_names:
+            if p in target.real_params:
+                continue
             nonpos = int((arrays[p] <= 0).sum())
             if nonpos:
                 raise invalid_model_file(path, f"{nonpos} draws of {p!r} are not positive")

@@ -17,6 +17,24 @@ TRANSACTION_MODELS: dict[str, str] = {
 
 DEFAULT_MODEL = "bgnbd"
 
+#: the spend models by name (``--spend-model``): the Gamma-Gamma, and the Gamma-Gamma whose scale depends on
+#: the number of purchase occasions; both take ``first_purchase`` (``--first-purchase``)
+SPEND_MODELS: dict[str, str] = {
+    "gamma_gamma": "clvmodels.models.gamma_gamma:GammaGammaModel",
+    "gamma_gamma_frequency": "clvmodels.models.gamma_gamma:GammaGammaFrequencyModel",
+}
+DEFAULT_SPEND_MODEL = "gamma_gamma"
+
+
+def spend_model(name: str = DEFAULT_SPEND_MODEL, **config):
+    """A new spend model called ``name`` (:data:`SPEND_MODELS`) configured with ``config`` (e.g.
+    ``first_purchase=True`` and the sampler settings); ``ValueError`` naming the choices otherwise."""
+    key = str(name).strip().lower()
+    if key not in SPEND_MODELS:
+        raise ValueError(f"unknown spend model {name!r}: choose one of {', '.join(SPEND_MODELS)}")
+    module, cls = SPEND_MODELS[key].split(":")
+    return getattr(importlib.import_module(module), cls)(**config)
+
 
 def model_names() -> list[str]:
     """The registered transaction models' names, the default first."""

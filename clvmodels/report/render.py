@@ -228,6 +228,8 @@ def _model_section(result, fig: _Figures, max_draws, interval: float) -> str:
     parts = ["<h2 id=\"fit\">Model fit and diagnostics</h2>", _model_block(f"{label} (purchases and drop-out)", bg, interval),
              _model_block("Gamma-Gamma (spend per transaction)", gg, interval) if gg is not None
              else f'<p class="note">{_e(_no_spend_model_text(result))}</p>']
+    if getattr(gg, "description", ""):  # which spend model, on which purchases (first_purchase, frequency effect)
+        parts.append(f'<p class="meta">Spend model: {_e(gg.description)}.</p>')
     corr = getattr(gg, "fit_info_", {}).get("spend_frequency_correlation")
     if corr is not None and np.isfinite(corr):
         parts.append(f"<p class=\"meta\">Correlation of frequency and mean repeat spend among repeat customers: "
@@ -298,6 +300,11 @@ def _validation_section(result, holdout: pd.DataFrame, transactions, fig: _Figur
                 for k in ("spend_holdout_actual_total", "spend_holdout_predicted_total", "spend_mae"):
                     if k in sp:
                         pairs.append((k.replace("_", " "), sp[k]))
+                ms = sp.get("mean_spend_holdout") or {}
+                if ms.get("customers"):  # the spend model alone: mean spend per transaction of the holdout buyers
+                    pairs += [(f"holdout mean spend per transaction, MAE / RMSE ({ms['customers']} buyers)",
+                               f"{ms['mae']:.2f} / {ms['rmse']:.2f}"),
+                              ("holdout buyers whose mean spend is inside its predictive interval", ms["coverage"])]
             except Exception as exc:  # noqa: BLE001
                 parts.append(f'<p class="note">Spend validation failed ({_e(type(exc).__name__)}: {_e(exc)}).</p>')
         parts.append(_kv(pairs))

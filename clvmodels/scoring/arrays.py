@@ -144,7 +144,8 @@ def score_arrays(purchases, spend, frequency, recency, T, monetary_value=None, *
         raise ValueError(f"the scorers hold {S} and {spend.n_draws} draws: pair them (the same number of each)")
     if monetary_value is None:
         mv = np.zeros(n)
-    elif getattr(spend, "supplied", False):  # a known spend per customer (value.spend): first-time buyers too
+    elif getattr(spend, "supplied", False) or getattr(spend, "first_purchase", False):
+        # a known spend per customer (value.spend), or a mean over all occasions: one-time buyers have one too
         mv = np.asarray(monetary_value, float)
     else:
         mv = np.where(x > 0, np.asarray(monetary_value, float), 0.0)

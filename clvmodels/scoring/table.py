@@ -95,7 +95,10 @@ def score(summary: pd.DataFrame, purchase_model, spend_model, horizon, *, discou
     given = None
     if gg is not None:
         purchases, spend_scorer = joint_scorers(bg, gg, max_draws)
-        values = summary["monetary_value"].to_numpy(float)
+        # the spend statistic the spend model scores (Gamma-Gamma: mean of the repeat purchases, or of all
+        # occasions with first_purchase=True)
+        values = (gg.spend_values(summary) if hasattr(gg, "spend_values")
+                  else summary["monetary_value"].to_numpy(float))
     else:  # the purchase model's draws alone, thinned as joint_scorers thins them
         given = None if spend is None else supplied_spend_values(spend, summary)
         purchases = bg.scorer(max_draws)

@@ -112,6 +112,8 @@ def _check_option(value, name: str, columns: list[str]) -> str | None:
 def _probe(columns: list[str], option_columns: list[str], id_dtype, metadata: dict) -> pd.DataFrame:
     """A one-customer summary to learn the forecast table's columns and types on the driver."""
     data = {"frequency": np.array([1], np.int64), "recency": [1.0], "T": [2.0], "monetary_value": [1.0]}
+    if "first_purchase_value" in columns:
+        data["first_purchase_value"] = [1.0]
     if "historical_clv" in columns:
         data["historical_clv"] = [1.0]
     if "last_purchase" in columns:
@@ -163,6 +165,8 @@ def score_spark(summary_sdf, purchase_model, spend_model, horizon, *, discount_r
     spend_model._check_fitted()
     columns = list(summary_sdf.columns)
     needed = [customer_id, "frequency", "recency", "T", "monetary_value"]
+    if getattr(spend_model, "first_purchase", False):  # the spend model averages all occasions
+        needed.append("first_purchase_value")
     missing = [c for c in needed if c not in columns]
     if missing:
         from ..errors import InputError, Problem

@@ -614,6 +614,7 @@ def _finish(agg, *, unit: str, time_mode: str, observation_day: int, calibration
         F.date_add(epoch, c("day_first").cast("int")).alias("first_purchase"),
         F.date_add(epoch, c("day_last").cast("int")).alias("last_purchase"),
         (dbl(F.lit(end_k) - c("k_last")) / lit_scale).alias("time_since_last_purchase"),
+        (dbl(c("first_value")) / m).alias("first_purchase_value"),
     ]
     if calibration_day is not None:
         nh = c("n_occ_hold")

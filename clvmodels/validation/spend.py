@@ -6,6 +6,14 @@ posterior draw. Its interval must contain the *amount* a customer spends, not on
 is taken from the posterior predictive distribution, simulated per draw from the models' generative
 stories: the purchase model's holdout count (``simulate_holdout`` of its scorer) and the spend model's
 total given that count (``simulate_total``); see :mod:`clvmodels.models.protocol`.
+
+The spend model alone is judged on the *mean spend per transaction* in the holdout
+(``monetary_value_holdout``) of the customers who bought there, one-time buyers of the calibration
+period included: the posterior mean of the expected spend per transaction against the actual mean
+(MAE, RMSE), and the coverage of the central predictive interval of the mean of the customer's
+``frequency_holdout`` holdout purchases (her spend rate nu drawn from her posterior at each draw, the
+mean of y purchases Gamma(p y, rate nu y)). This is what separates the spend models (``first_purchase``,
+the frequency effect); the total holdout spend mixes in the purchase model's errors.
 """
 from __future__ import annotations
 
@@ -32,13 +40,18 @@ def validate_spend(purchase_model, spend_model, summary: pd.DataFrame, *, interv
                    seed: int = 0, max_draws: int | None = DEFAULT_SCORING_DRAWS) -> dict[str, Any]:
     """Spend holdout metrics: ``spend_holdout_actual_total``, ``spend_holdout_predicted_total``,
     ``spend_interval_coverage`` (share of customers whose actual holdout spend lies inside the central
-    predictive interval), ``spend_mae``; per-customer table in ``["table"]``."""
+    predictive interval), ``spend_mae``; the spend model alone (see the module docstring):
+    ``mean_spend_holdout`` (dict: ``customers`` with holdout purchases, ``mae``, ``rmse`` (currency
+    units), ``coverage``, each also for ``one_time`` (frequency 0) and ``repeat`` buyers), and
+    ``spend_model`` (its class, ``first_purchase``, ``frequency_effect``); per-customer table in
+    ``["table"]`` (with ``mean_spend_holdout_predicted`` and its interval)."""
     if "spend_holdout" not in summary.columns:
         raise InputError("spend validation needs 'spend_holdout': build the summary with calibration_end")
     from ..models.base import check_data_unit
 
     bg, gg = purchase_model, spend_model
     check_data_unit(summary, bg.time_unit_, who="the models were")
+    gg.check_data(summary, "summary to validate the spend on")
     h = _holdout_length(summary)
     lo_q, hi_q = interval_bounds(interval)
     pb, pg = joint_scorers(bg, gg, max_draws)
@@ -46,7 +59,13 @@ def validate_spend(purchase_model, spend_model, summary: pd.DataFrame, *, interv
     x = summary["frequency"].to_numpy(float)
     tx = summary["recency"].to_numpy(float)
     T = summary["T"].to_numpy(float)
-    mv = np.where(x > 0, summary["monetary_value"].to_numpy(float), 0.0)
+    # the spend statistic the spend model's scorer takes (the mean of repeat purchases, or of all occasions)
+    mv = (gg.spend_values(summary) if hasattr(gg, "spend_values")
+          else np.where(x > 0, summary["monetary_value"].to_numpy(float), 0.0))
+    y_h = summary["frequency_holdout"].to_numpy(float) if "frequency_holdout" in summary.columns else np.zeros(len(x))
+    m_pred = np.empty(len(x))
+    m_lower = np.empty(len(x))
+    m_upper = np.empty(len(x))
     n = len(summary)
     pred = np.empty(n)
     lower = np.empty(n)
@@ -61,15 +80,39 @@ def validate_spend(purchase_model, spend_model, summary: pd.DataFrame, *, interv
         sim = simulate_holdout_spend(pb, pg, x[sl], tx[sl], T[sl], mv[sl], h, rng)
         q = np.quantile(sim, [lo_q, hi_q], axis=0)
         lower[sl], upper[sl] = q[0], q[1]
+        # the mean of the y holdout purchases: total of y purchases / y (y = 0: the expectation alone)
+        m_pred[sl] = e_z.mean(axis=0)
+        y = y_h[sl]
+        mean_sim = pg.simulate_total(np.broadcast_to(y, e_z.shape), x[sl], mv[sl], rng) / np.maximum(y, 1.0)
+        q = np.quantile(mean_sim, [lo_q, hi_q], axis=0)
+        m_lower[sl], m_upper[sl] = q[0], q[1]
     actual = summary["spend_holdout"].to_numpy(float)
     inside = (actual >= lower - 1e-9) & (actual <= upper + 1e-9)
     table = pd.DataFrame({"spend_holdout": actual, "spend_holdout_predicted": pred,
-                          "spend_holdout_lower": lower, "spend_holdout_upper": upper}, index=summary.index)
+                          "spend_holdout_lower": lower, "spend_holdout_upper": upper,
+                          "mean_spend_holdout_predicted": m_pred, "mean_spend_holdout_lower": m_lower,
+                          "mean_spend_holdout_upper": m_upper}, index=summary.index)
+    mean_spend = {}
+    if "monetary_value_holdout" in summary.columns:
+        bought = y_h > 0
+        m_act = summary["monetary_value_holdout"].to_numpy(float)
+        for name, sel in (("all", bought), ("one_time", bought & (x == 0)), ("repeat", bought & (x > 0))):
+            err = m_pred[sel] - m_act[sel]
+            inside_m = (m_act[sel] >= m_lower[sel] - 1e-9) & (m_act[sel] <= m_upper[sel] + 1e-9)
+            k = int(sel.sum())
+            mean_spend[name] = {"customers": k,
+                                "mae": float(np.mean(np.abs(err))) if k else None,
+                                "rmse": float(np.sqrt(np.mean(err ** 2))) if k else None,
+                                "coverage": float(inside_m.mean()) if k else None}
+        mean_spend = {**mean_spend.pop("all"), "one_time": mean_spend["one_time"], "repeat": mean_spend["repeat"]}
     return {
         "spend_holdout_actual_total": float(actual.sum()),
         "spend_holdout_predicted_total": float(pred.sum()),
         "spend_interval_coverage": float(inside.mean()),
         "spend_mae": float(np.mean(np.abs(pred - actual))),
+        "mean_spend_holdout": mean_spend,
+        "spend_model": {"model": type(gg).__name__, "first_purchase": bool(getattr(gg, "first_purchase", False)),
+                        "frequency_effect": bool(getattr(gg, "frequency_effect", False))},
         "spend_params": {p: {"mean": float(r_["mean"]), "lower": float(r_["lower"]), "upper": float(r_["upper"])}
                          for p, r_ in gg.summary(interval).iterrows()},
         "spend_diagnostics": gg.diagnostics_.to_dict(),

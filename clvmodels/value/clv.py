@@ -157,7 +157,8 @@ def customer_lifetime_value(purchase_model, spend_model, data: pd.DataFrame, hor
     x = data["frequency"].to_numpy(float)
     tx = data["recency"].to_numpy(float)
     T = data["T"].to_numpy(float)
-    mv = np.where(x > 0, data["monetary_value"].to_numpy(float), 0.0)
+    mv = (gg.spend_values(data) if hasattr(gg, "spend_values")
+          else np.where(x > 0, data["monetary_value"].to_numpy(float), 0.0))
     if draws:
         return _clv_draws(purchases, spend, data, x, tx, T, mv, margins, costs, k0, H, d, with_alive, budget_bytes)
     arr = engine.score_arrays(purchases, spend, x, tx, T, mv, h=float(H), k0=k0, H=H, discount_factor=d,

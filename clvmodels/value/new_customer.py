@@ -95,6 +95,8 @@ def new_customer_value(purchase_model, spend_model, horizon, *, discount_rate: f
     zero = np.zeros(1)
     if spend_model is not None:
         purchases, scorer = joint_scorers(purchase_model, spend_model, max_draws)
+        if hasattr(scorer, "for_new_customers"):  # no purchase value observed yet: the population's spend
+            scorer = scorer.for_new_customers()
         value = zero
     else:
         purchases = purchase_model.scorer(max_draws)

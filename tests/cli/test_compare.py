@@ -26,7 +26,7 @@ VALIDATE_KEYS = {"n_customers", "holdout_length", "time_unit", "holdout_actual_t
                  "pit_histogram", "pit_chi2", "pit_chi2_pvalue", "holdout_log_score", "holdout_log_score_mean",
                  "params", "diagnostics", "model", "fit_info", "spend_holdout_actual_total",
                  "spend_holdout_predicted_total", "spend_interval_coverage", "spend_mae", "spend_params",
-                 "spend_diagnostics"}
+                 "spend_diagnostics", "mean_spend_holdout", "spend_model"}
 LOO_KEYS = {"elpd_loo", "elpd_loo_se", "p_loo", "loo_pareto_k_max", "loo_n_customers_high_k", "loo_n_rows_high_k",
             "loo_pareto_k_threshold", "loo_warning"}
 

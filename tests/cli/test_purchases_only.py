@@ -49,8 +49,8 @@ def test_the_summary_without_amounts_is_the_summary_minus_its_money_columns(cdno
         log = str(tmp_path / "log.csv")
     without = summarize(log, amount=None, **kw)
     money = [c for c in MONEY_COLUMNS if c in with_amounts.columns]
-    assert set(money) == ({"monetary_value", "historical_clv"} | ({"monetary_value_holdout", "spend_holdout"}
-                                                                  if calibration_end else set()))
+    assert set(money) == ({"monetary_value", "historical_clv", "first_purchase_value"}
+                          | ({"monetary_value_holdout", "spend_holdout"} if calibration_end else set()))
     pd.testing.assert_frame_equal(with_amounts.drop(columns=money), without)
     attrs = without.attrs["clvmodels"]
     assert attrs["amounts"] is False and attrs["n_zero_amounts"] is None and attrs["engine"] == engine

@@ -15,7 +15,7 @@ from clvmodels.data import readers
 from clvmodels.datasets import cdnow_sample_path, load_cdnow_sample, load_cdnow_summary
 
 COLUMNS = ["frequency", "recency", "T", "monetary_value", "historical_clv", "n_transactions",
-           "first_purchase", "last_purchase", "time_since_last_purchase"]
+           "first_purchase", "last_purchase", "time_since_last_purchase", "first_purchase_value"]
 HOLDOUT = ["frequency_holdout", "monetary_value_holdout", "spend_holdout", "duration_holdout"]
 
 

@@ -36,7 +36,7 @@ from clvmodels.data import ExcludedCustomersWarning, summarize  # noqa: E402
 from clvmodels.datasets import cdnow_sample_path, load_cdnow_sample  # noqa: E402
 from clvmodels.errors import InputError  # noqa: E402
 
-MONEY = ["monetary_value", "historical_clv", "monetary_value_holdout", "spend_holdout"]
+MONEY = ["monetary_value", "historical_clv", "monetary_value_holdout", "spend_holdout", "first_purchase_value"]
 ATTRS = ["time_unit", "time_mode", "observation_end", "calibration_end", "n_customers", "excluded_new_in_holdout",
          "excluded_returns_only", "negative_amounts", "n_negative_amounts", "zero_amounts", "n_zero_amounts",
          "n_zero_spend_repeat", "exact_money_decimals"]
@@ -451,3 +451,19 @@ def test_cli_summarize_with_the_spark_engine(spark, tmp_path):
     expected = summarize(path, engine="pandas", observation_end="1998-06-30", time_mode="periods")
     pd.testing.assert_frame_equal(got.set_index(expected.index.name) if expected.index.name in got else got,
                                   expected, check_exact=True, check_dtype=False)
+
+
+def test_spark_scoring_with_a_first_purchase_spend_model(calibration, map_models):
+    """A spend model on all purchase occasions reads first_purchase_value from the Spark summary too."""
+    from clvmodels import GammaGammaModel
+    from clvmodels.scoring import score
+    from clvmodels.spark import score_spark
+
+    sdf, pdf = calibration
+    bg, _ = map_models
+    gg = GammaGammaModel.from_params({"p": 6.0, "q": 3.5, "v": 10.0}, first_purchase=True)
+    expected = score(pdf, bg, gg, "26W", max_draws=40)
+    got = score_spark(sdf, bg, gg, "26W", max_draws=40).toPandas().sort_values("customer_id").reset_index(drop=True)
+    np.testing.assert_allclose(got["expected_spend"], expected["expected_spend"], rtol=1e-12)
+    np.testing.assert_allclose(got["clv"], expected["clv"], rtol=1e-12, atol=1e-12)
+    assert expected.loc[expected["frequency"] == 0, "expected_spend"].nunique() > 100

@@ -13,7 +13,8 @@ and :class:`GammaGammaModel`.
 """
 from .math import (_f, _likelihood_rows, _pt_log_likelihood_graph, conditional_expected_spend, expected_spend_new,
                    log_likelihood, mean_spend_quantile, pt_log_likelihood, sample_mean_spend, spend_posterior)
-from .model import GammaGammaModel
+from .model import GammaGammaFrequencyModel, GammaGammaModel
 
 __all__ = ["log_likelihood", "conditional_expected_spend", "expected_spend_new", "spend_posterior",
-           "mean_spend_quantile", "sample_mean_spend", "pt_log_likelihood", "GammaGammaModel"]
+           "mean_spend_quantile", "sample_mean_spend", "pt_log_likelihood", "GammaGammaModel",
+           "GammaGammaFrequencyModel"]

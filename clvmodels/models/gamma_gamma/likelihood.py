@@ -24,7 +24,8 @@ from numba import njit
 
 from ..numerics.fused_op import _JIT, _FusedLogLike, cache_version, digamma
 
-__all__ = ["GammaGammaLogLike", "gamma_gamma_loglike", "gamma_gamma_data", "bin_spend"]
+__all__ = ["GammaGammaLogLike", "gamma_gamma_loglike", "gamma_gamma_data", "bin_spend",
+           "GammaGammaFrequencyLogLike", "gamma_gamma_frequency_loglike"]
 
 
 # -- the kernel and its data -------------------------------------------------------------------------
@@ -89,6 +90,64 @@ def _gamma_gamma_kernel(p, q, v, xl, Wx, seg, s, w, m2, m3, m4, consts):
     gq += n_tot * (log_v - digamma(q))
     gv += n_tot * q / v
     return val, gp, gq, gv
+
+
+@njit(**_JIT)
+def _gamma_gamma_frequency_kernel(p, q, v, gamma, xl, lz, Wx, seg, s, w, m2, m3, m4, consts):
+    """As :func:`_gamma_gamma_kernel` with a scale per frequency level, u_k = v exp(gamma lz_k) (lz_k the
+    level's log number of purchase occasions), and the gradient in (p, q, v, gamma).
+
+    With L_k(u) = sum_{i in level k} w_i log(u + s_i) and R_k = dL_k/du (as in the plain kernel),
+        sum w log f = sum_k W_k [lgamma(p x_k + q) - lgamma(p x_k) + q log u_k] - N lgamma(q) + p C1 - C0
+                      - sum_k (p x_k + q) L_k(u_k),
+    so d/dv = sum_k [W_k q - (p x_k + q) R_k u_k] / v and d/dgamma = sum_k lz_k [W_k q - (p x_k + q) R_k u_k]
+    (du_k/dv = u_k/v, du_k/dgamma = lz_k u_k). One exp per level; gamma = 0 is the plain kernel.
+    """
+    binned = m2.size > 0
+    val = 0.0
+    gp = 0.0
+    gq = 0.0
+    gv = 0.0
+    gg = 0.0
+    n_tot = 0.0
+    log_v = math.log(v)
+    for k in range(xl.size):
+        x = xl[k]
+        W = Wx[k]
+        n_tot += W
+        px = p * x
+        pq = px + q
+        log_u = log_v + gamma * lz[k]
+        u = math.exp(log_u)
+        psi_pq = digamma(pq)
+        val += W * (math.lgamma(pq) - math.lgamma(px) + q * log_u)
+        gp += W * x * (psi_pq - digamma(px))
+        gq += W * (psi_pq + log_u)
+        L = 0.0
+        R = 0.0
+        if binned:
+            for i in range(seg[k], seg[k + 1]):
+                iu = 1.0 / (u + s[i])
+                iu2 = iu * iu
+                L += w[i] * math.log(u + s[i]) - iu2 * (0.5 * m2[i] - iu * (m3[i] / 3.0 - 0.25 * m4[i] * iu))
+                R += (w[i] + (m2[i] - iu * (m3[i] - m4[i] * iu)) * iu2) * iu
+        else:
+            for i in range(seg[k], seg[k + 1]):
+                su = u + s[i]
+                L += w[i] * math.log(su)
+                R += w[i] / su
+        val -= pq * L
+        gp -= x * L
+        gq -= L
+        d_log_u = W * q - pq * R * u  # d/d log(u_k)
+        gv += d_log_u
+        gg += d_log_u * lz[k]
+    c1 = consts[0]
+    c0 = consts[1]
+    val += -n_tot * math.lgamma(q) + p * c1 - c0
+    gp += c1
+    gq -= n_tot * digamma(q)
+    return val, gp, gq, gv / v, gg
 
 
 def bin_spend(level, s, w, h: float = 0.01):
@@ -169,6 +228,27 @@ def gamma_gamma_data(frequency, monetary_value, weight=None, *, compress="auto",
             np.ascontiguousarray(m3), np.ascontiguousarray(m4), consts)
 
 
+def gamma_gamma_frequency_data(frequency, monetary_value, occasions, weight=None, *, compress="auto",
+                               h: float = GG_BIN_WIDTH) -> tuple[np.ndarray, ...]:
+    """The constant arrays :class:`GammaGammaFrequencyLogLike` takes after (p, q, v, gamma): those of
+    :func:`gamma_gamma_data` with ``lz`` (log of the purchase occasions per frequency level) after
+    ``x_levels``. ``occasions`` (per row, >= 1) must be the same for every row of a level (it is a
+    function of the level: x + 1 repeat purchases, or x occasions when the first purchase counts)."""
+    xl, Wx, seg, s, w, m2, m3, m4, consts = gamma_gamma_data(frequency, monetary_value, weight,
+                                                             compress=compress, h=h)
+    x = np.asarray(frequency, dtype=np.float64).ravel()
+    occ = np.asarray(occasions, dtype=np.float64).ravel()
+    if occ.shape != x.shape or np.any(~(occ >= 1)):
+        raise ValueError("occasions must be >= 1 and aligned with frequency")
+    level = np.searchsorted(xl, x)
+    lz = np.log(occ)
+    per_level = np.full(xl.size, np.nan)
+    per_level[level] = lz
+    if not np.array_equal(per_level[level], lz):
+        raise ValueError("occasions must be the same for every row of a frequency level")
+    return (xl, per_level, Wx, seg, s, w, m2, m3, m4, consts)
+
+
 def _factorize(values):
     """(codes, sorted distinct values) of a float array."""
     uniq, codes = np.unique(values, return_inverse=True)
@@ -193,6 +273,25 @@ def gamma_gamma_loglike(p, q, v, frequency, monetary_value, weight=None, *, comp
     return GammaGammaLogLike()(p, q, v, *data)[0]
 
 
+class GammaGammaFrequencyLogLike(_FusedLogLike):
+    """The Gamma-Gamma log-likelihood with the scale v (x + 1)^gamma and its gradient (see
+    :func:`gamma_gamma_frequency_loglike`)."""
+
+    param_names = ("p", "q", "v", "gamma")
+    data_names = ("x_levels", "lz", "W_x", "seg", "s", "w", "M2", "M3", "M4", "consts")
+    _kernel = staticmethod(_gamma_gamma_frequency_kernel)
+
+
+def gamma_gamma_frequency_loglike(p, q, v, gamma, frequency, monetary_value, occasions, weight=None, *,
+                                  compress="auto", h: float = GG_BIN_WIDTH):
+    """sum_i w_i log f(zbar_i | p, q, v_i, x_i), v_i = v occasions_i^gamma, as a PyTensor scalar
+    computed by :class:`GammaGammaFrequencyLogLike` (value and gradient in one pass; the cost is that of
+    the plain Op plus one exp per frequency level)."""
+    data = [pt.constant(d) for d in gamma_gamma_frequency_data(frequency, monetary_value, occasions, weight,
+                                                                compress=compress, h=h)]
+    return GammaGammaFrequencyLogLike()(p, q, v, gamma, *data)[0]
+
+
 # -- numba backend (nutpie; PyTensor's default FAST_RUN mode) ----------------------------------------
 #: folded into PyTensor's cache key of the compiled node, so an edited kernel is never taken from the
 #: on-disk cache of an older one
@@ -212,6 +311,18 @@ def _register_numba():
             return np.array(val), np.array(g1), np.array(g2), np.array(g3)
 
         return gamma_gamma_loglike, _CACHE_VERSION
+
+    @register_funcify_default_op_cache_key(GammaGammaFrequencyLogLike)
+    def _numba_gamma_gamma_frequency(op, node=None, **kwargs):
+        kernel = _gamma_gamma_frequency_kernel
+
+        @numba_njit
+        def gamma_gamma_frequency_loglike(p, q, v, gamma, xl, lz, Wx, seg, s, w, m2, m3, m4, consts):
+            val, g1, g2, g3, g4 = kernel(p.item(), q.item(), v.item(), gamma.item(), xl, lz, Wx, seg, s, w, m2, m3,
+                                         m4, consts)
+            return np.array(val), np.array(g1), np.array(g2), np.array(g3), np.array(g4)
+
+        return gamma_gamma_frequency_loglike, _CACHE_VERSION
 
 
 _register_numba()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["simulate_amounts"]
+__all__ = ["simulate_amounts", "simulate_spend_summary"]
 
 
 def simulate_amounts(customer, n_customers: int, p: float, q: float, v: float, rng) -> tuple[np.ndarray, np.ndarray]:
@@ -19,3 +19,28 @@ def simulate_amounts(customer, n_customers: int, p: float, q: float, v: float, r
     customer = np.asarray(customer)
     nu = rng.gamma(q, 1.0 / v, int(n_customers))
     return rng.gamma(p, 1.0, customer.size) / nu[customer], nu
+
+
+def simulate_spend_summary(frequency, p: float, q: float, v: float, gamma: float = 0.0, rng=None):
+    """The spend columns of a summary for customers with the given ``frequency`` (repeat purchases x):
+    each customer's nu ~ Gamma(q, rate v (x + 1)^gamma) (gamma = 0: the Gamma-Gamma; otherwise the scale
+    of :class:`~clvmodels.models.gamma_gamma.model.GammaGammaFrequencyModel`), and each of her x + 1
+    purchases Gamma(p, rate nu). Returns a DataFrame with ``frequency``, ``monetary_value`` (mean of the x
+    repeat purchases, 0 when x = 0), ``first_purchase_value`` and ``nu`` (currency units; nu in 1/currency)."""
+    import pandas as pd
+
+    for k, val in (("p", p), ("q", q), ("v", v)):
+        if not (np.isfinite(val) and val > 0):
+            raise ValueError(f"{k} must be a positive finite number, got {val!r}")
+    if not np.isfinite(gamma):
+        raise ValueError(f"gamma must be a finite number, got {gamma!r}")
+    rng = np.random.default_rng(rng)
+    x = np.asarray(frequency, dtype=np.int64)
+    if np.any(x < 0):
+        raise ValueError("frequency must be 0 or more")
+    nu = rng.gamma(q, 1.0 / (v * (x + 1.0) ** gamma))
+    first = rng.gamma(p, 1.0, x.size) / nu
+    # the sum of x Gamma(p, nu) amounts is Gamma(p x, nu)
+    repeat_sum = np.where(x > 0, rng.gamma(np.maximum(p * x, 1e-300), 1.0) / nu, 0.0)
+    return pd.DataFrame({"frequency": x, "monetary_value": np.where(x > 0, repeat_sum / np.maximum(x, 1), 0.0),
+                         "first_purchase_value": first, "nu": nu})
