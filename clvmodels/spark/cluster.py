@@ -65,6 +65,10 @@ CLUSTER_DEFAULTS = {
     "spark.sql.adaptive.coalescePartitions.enabled": "true",
     "spark.sql.adaptive.coalescePartitions.parallelismFirst": "false",
     "spark.sql.adaptive.advisoryPartitionSizeInBytes": "64m",
+    # ... also inside cached (persisted) plans: the summary and the scored rows are persisted, and Spark
+    # would otherwise keep their 200 shuffle partitions, so that every later action (the fit's counts,
+    # the segment cut-offs: a dozen actions) ran 200 tasks
+    "spark.sql.optimizer.canChangeCachedPlanOutputPartitioning": "true",
     "spark.ui.showConsoleProgress": "false",
 }
 
