@@ -61,3 +61,29 @@ def test_master_urls_of_every_cluster_manager_are_accepted():
         assert MASTER_PATTERN.match(ok), ok
     for bad in ("spark://", "http://h:7077", "local[0]", "yarn-cluster", "spark://h:7077/x"):
         assert not MASTER_PATTERN.match(bad), bad
+
+
+def test_the_readme_cluster_section_calls_the_api_as_it_is():
+    """The README's "On your cluster" snippet: every ``clvspark.<name>(...)`` call binds to the function's
+    signature (names and keywords), and the options it names are the CLI's."""
+    import ast
+    import inspect
+    import re
+    from pathlib import Path
+
+    import clvmodels.spark as clvspark
+    from clvmodels.cli import build_parser
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### On your cluster", 1)[1].split("\n## ", 1)[0]
+    code = re.findall(r"```python\n(.*?)```", section, flags=re.S)[0]
+    calls = [n for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+             and isinstance(n.func.value, ast.Name) and n.func.value.id == "clvspark"]
+    assert {c.func.attr for c in calls} == {"pack_environment", "cluster_session"}
+    for call in calls:
+        fn = getattr(clvspark, call.func.attr)
+        inspect.signature(fn).bind(*[None] * len(call.args), **{k.arg: None for k in call.keywords})
+    help_text = build_parser().format_help() + "".join(
+        a.choices[c].format_help() for a in build_parser()._subparsers._group_actions for c in ("summarize", "forecast"))
+    for option in set(re.findall(r"--spark-[a-z]+", section)):
+        assert option in help_text, option
