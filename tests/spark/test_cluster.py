@@ -6,7 +6,8 @@ or NumPy. The application ships its environment (:func:`clvmodels.spark.pack_env
 ``spark.archives``) and :func:`clvmodels.spark.cluster_session` points the executors' Python into it.
 
 * the executors run the shipped interpreter and the shipped clvmodels (paths inside the unpacked
-  archive in the worker's application directory), and the archive leaves out nutpie, PySpark and DuckDB;
+  archive in the worker's application directory), load the scoring kernel compiled (Numba cache hit),
+  and the archive leaves out nutpie, PySpark and DuckDB;
 * the summary, the fits and the forecast computed through the cluster equal the local path (pandas
   summary exactly, MAP fits exactly, ``score()`` to 1e-12);
 * stopping the cluster ends every process it started (daemons, executor, Python workers), also when the
@@ -117,16 +118,31 @@ def test_executors_run_the_shipped_environment(spark, cluster):
         import sys
 
         import clvmodels
+        import clvmodels.scoring.arrays as arrays
         import numba
+        import numpy as np
         import pymc
+        from clvmodels.models import BetaGeoModel, GammaGammaModel
+        from clvmodels.scoring import score
 
+        # the scoring kernel comes compiled with the archive (Numba's cache): a hit, no compilation
+        summary = pd.DataFrame({"frequency": np.array([0, 2, 5]), "recency": [0.0, 10.0, 30.0], "T": [40.0] * 3,
+                                "monetary_value": [0.0, 20.0, 35.0]}, index=pd.Index([1, 2, 3], name="customer_id"))
+        bg = BetaGeoModel.from_params({"r": np.array([0.24, 0.25]), "alpha": np.array([4.4, 4.5]),
+                                       "a": np.array([0.79, 0.8]), "b": np.array([2.4, 2.5])}, time_unit="W")
+        gg = GammaGammaModel.from_params({"p": np.array([6.2, 6.3]), "q": np.array([3.7, 3.8]),
+                                          "v": np.array([15.4, 15.5])})
+        score(summary, bg, gg, "26W", discount_rate=0.1)
+        stats = arrays._customer_kernel.stats
         for _ in batches:
             yield pd.DataFrame({"executable": [sys.executable], "clvmodels": [clvmodels.__file__],
                                 "numba": [numba.__file__], "pymc": [pymc.__file__], "pid": [os.getpid()],
                                 "nutpie": [importlib.util.find_spec("nutpie") is not None],
-                                "prefix": [sys.prefix]})
+                                "prefix": [sys.prefix], "cache_hits": [sum(stats.cache_hits.values())],
+                                "cache_misses": [sum(stats.cache_misses.values())]})
 
-    schema = "executable string, clvmodels string, numba string, pymc string, pid long, nutpie boolean, prefix string"
+    schema = ("executable string, clvmodels string, numba string, pymc string, pid long, nutpie boolean, "
+              "prefix string, cache_hits long, cache_misses long")
     got = spark.range(2, numPartitions=2).mapInPandas(where, schema).toPandas()
     apps = os.path.join(os.path.realpath(cluster.work_dir), "work", "app-")
     for row in got.itertuples():
@@ -136,6 +152,7 @@ def test_executors_run_the_shipped_environment(spark, cluster):
         for module in (row.clvmodels, row.numba, row.pymc):
             assert module.startswith(env + "/lib/python3."), module
         assert not row.nutpie and row.pid != os.getpid()
+        assert (row.cache_hits, row.cache_misses) == (1, 0)
 
 
 @pytest.fixture(scope="module")
