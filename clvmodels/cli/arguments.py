@@ -40,9 +40,12 @@ def add_transaction_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", choices=["auto", "pandas", "duckdb", "spark"], default="auto",
                         help="summary engine; auto (default) uses DuckDB for files: bounded memory; spark runs "
                              "the summary on Spark (needs clvmodels[spark]; the active Spark session, else a local "
-                             "one; for a cluster use clvmodels.spark from a Spark application)")
+                             "one, else the cluster of --spark-master)")
     parser.add_argument("--date-format", default=None, metavar="FMT",
                         help="strptime format of the dates, e.g. %%Y%%m%%d (default: ISO 8601, YYYY-MM-DD)")
+    from .spark_options import add_spark_arguments
+
+    add_spark_arguments(parser)  # --spark-master, --spark-archive
 
 
 def summarize_kwargs(args: argparse.Namespace) -> dict:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..errors import InputError, ProblemCollector, UnitError
 from ..units import DAYS_PER_UNIT, PERIODS_PER_YEAR, UNIT_NAMES, Duration
+from .spark_options import check_spark_options
 
 #: the longest horizon accepted: a customer relationship, discounted, is not valued over centuries, and
 #: the CLV sum costs one term per period
@@ -235,6 +236,7 @@ def check_forecast(args) -> tuple[RunPaths, str | None]:
     problems = ProblemCollector("arguments")
     check_period_ends(args, problems)
     check_amount_options(args, problems)
+    check_spark_options(args, problems)
     horizon = horizon_spec(args.horizon, args.time_unit, problems)
     _number(args, "discount_rate", problems, low=0,
             what="the annual discount rate must be 0 or more (0.1 is 10% a year)")
@@ -346,6 +348,7 @@ def check_validate(args) -> RunPaths:
     problems = ProblemCollector("arguments")
     check_period_ends(args, problems)
     check_amount_options(args, problems)
+    check_spark_options(args, problems)
     check_fit_options(args, problems)
     check_spend_model_options(args, problems)
     paths = RunPaths(inputs=log_inputs(args.transactions, problems))
@@ -367,6 +370,7 @@ def check_compare(args) -> tuple[RunPaths, list[str]]:
     problems = ProblemCollector("arguments")
     check_period_ends(args, problems)
     check_amount_options(args, problems)
+    check_spark_options(args, problems)
     names, bad = model_name_problems(args.models)
     for text in bad:
         problems.add(None, f"--models {args.models!r}: {text}")
@@ -391,6 +395,7 @@ def check_summarize(args) -> RunPaths:
     problems = ProblemCollector("arguments")
     check_period_ends(args, problems)
     check_amount_options(args, problems)
+    check_spark_options(args, problems)
     paths = RunPaths(inputs=log_inputs(args.transactions, problems))
     out = Path(args.output)
     paths.outputs += [("-o/--output", out), ("-o/--output (its sidecar)", metadata_path(out))]

@@ -19,6 +19,7 @@ from .arguments import (add_fit_arguments, add_model_argument, add_models_argume
                         add_spend_model_arguments, spend_model_from_args,
                         add_transaction_arguments, summarize_kwargs)
 from .checks import check_compare, check_demo, check_forecast, check_summarize, check_validate
+from .spark_options import start_spark
 
 
 def add_summarize(sub) -> None:
@@ -44,6 +45,7 @@ def run_summarize(args: argparse.Namespace) -> int:
 
     paths = check_summarize(args)  # fail before the work, not after
     recover(paths.directories)
+    start_spark(args)  # --spark-master: the summary runs on that cluster
     summary = summarize(**summarize_kwargs(args), calibration_end=args.calibration_end)
     meta = dict(summary.attrs.get("clvmodels", {}))
     with staged_outputs():
@@ -168,6 +170,7 @@ def run_forecast(args) -> int:
     from ..pipeline import forecast
 
     paths, horizon = check_forecast(args)  # every option and path, before any work
+    start_spark(args)  # --spark-master: the summary runs on that cluster
     progress = not args.quiet
     tidied = recover(paths.directories)
     if progress and any(tidied.values()):
@@ -296,6 +299,7 @@ def run_validate(args) -> int:
 
     paths = check_validate(args)
     recover(paths.directories)
+    start_spark(args)  # --spark-master: the summary runs on that cluster
     progress = not args.quiet
     summary = summarize(**summarize_kwargs(args), calibration_end=args.calibration_end)
     common = dict(method=args.method, sampler=args.sampler, chains=args.chains, draws=args.draws,
@@ -365,6 +369,7 @@ def run_compare(args) -> int:
 
     paths, names = check_compare(args)
     recover(paths.directories)
+    start_spark(args)  # --spark-master: the summary runs on that cluster
     progress = not args.quiet
     t0 = time.perf_counter()
     summary = summarize(**summarize_kwargs(args), calibration_end=args.calibration_end)

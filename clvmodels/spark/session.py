@@ -16,7 +16,8 @@ or submit a script with ``spark-submit --master yarn --deploy-mode cluster job.p
 ``SparkSession.builder.getOrCreate()`` in it. The executors need clvmodels and its dependencies in
 their Python environment, of the same Python minor version as the driver (ship a packed virtual
 environment with ``--archives env.tar.gz#env`` and ``PYSPARK_PYTHON=./env/bin/python``, or install
-clvmodels on the cluster's image).
+clvmodels on the cluster's image): :func:`clvmodels.spark.cluster_session` with an archive of
+:func:`clvmodels.spark.pack_environment` does this (see :mod:`clvmodels.spark.cluster`).
 
 :func:`local_session` starts Spark in local mode (``local[N]``: driver and executors in one JVM on this
 machine), bound to 127.0.0.1, without the web UI, with few shuffle partitions and the session time
