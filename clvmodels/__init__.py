@@ -31,7 +31,7 @@ _LAZY = {
     "validate_purchases": ("clvmodels.validation", "validate_purchases"),
     "validate_spend": ("clvmodels.validation.spend", "validate_spend"),
     "compare_models": ("clvmodels.validation", "compare_models"),
-    "prior_predictive": ("clvmodels.validation.prior", "prior_predictive"),
+    "prior_predictive": ("clvmodels.plotting.prior", "prior_predictive"),
     "new_customer_value": ("clvmodels.value", "new_customer_value"),
     "p_alive_paths": ("clvmodels.plotting.paths", "p_alive_paths"),
     "ConvergenceWarning": ("clvmodels.models.fitting", "ConvergenceWarning"),

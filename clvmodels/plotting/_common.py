@@ -116,3 +116,15 @@ def quantiles(block: np.ndarray, interval: float, axis: int = 0):
 
 def pct(interval: float) -> str:
     return f"{100 * interval:g}%"
+
+
+def period_ends(start: int, cal_end: int, end: int, ud: float) -> np.ndarray:
+    """Inclusive period-end day numbers, anchored at the end of calibration (so whole periods fall on
+    either side of it), from the first period that ends on or after ``start`` up to ``end``."""
+    k_lo = -int(np.floor((cal_end - start) / ud)) - 1
+    k_hi = int(np.ceil((end - cal_end) / ud)) + 1
+    ends = np.unique(np.round(cal_end + np.arange(k_lo, k_hi + 1) * ud).astype(np.int64))
+    ends = ends[(ends >= start) & (ends <= end)]
+    if len(ends) == 0 or ends[-1] != end:
+        ends = np.append(ends, end)
+    return ends

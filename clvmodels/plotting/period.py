@@ -104,7 +104,7 @@ def prior_predictive_for(model, summary, prior, max_draws, seed, **kw):
         return prior
     if prior is not True:
         raise ValueError(f"prior must be True, False or the result of clvmodels.prior_predictive, got {prior!r}")
-    from ..validation.prior import prior_predictive
+    from .prior import prior_predictive
 
     return prior_predictive(model, summary, draws=500 if max_draws is None else int(max_draws), seed=seed, **kw)
 

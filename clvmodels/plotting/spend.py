@@ -4,7 +4,7 @@ model generates (prior or posterior predictive), as empirical CDFs on a log scal
 For each parameter draw the model's own simulator (:mod:`clvmodels.models.gamma_gamma.simulate`) gives
 every customer with x > 0 repeat purchases x amounts, and their mean is compared with her
 ``monetary_value``; the band is the central interval over draws of the fraction of customers at or below
-each spend value (:func:`clvmodels.validation.prior.predictive_spend`).
+each spend value (:func:`clvmodels.plotting.prior.predictive_spend`).
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def spend_distribution_data(model, summary: pd.DataFrame, *, prior=False, interv
     posterior draws, thinned evenly); ``prior=True``: the prior predictive (:func:`clvmodels.prior_predictive`,
     ``max_draws`` draws from the priors, 500 if None; the model need not be fitted), or the result of
     :func:`clvmodels.prior_predictive` itself. ``seed``: the simulation's seed."""
-    from ..validation.prior import predictive_spend
+    from .prior import predictive_spend
 
     if prior is not False:
         from .period import prior_predictive_for

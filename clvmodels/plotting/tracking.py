@@ -32,22 +32,10 @@ import pandas as pd
 
 from ..errors import InputError
 from ..draws import DEFAULT_CHUNK_BYTES, chunk_rows
-from ._common import (PLOT_DRAWS, as_day, attach_data, day_dates, model_unit, new_axes, pct, purchase_days, quantiles,
+from ._common import (PLOT_DRAWS, period_ends, as_day, attach_data, day_dates, model_unit, new_axes, pct, purchase_days, quantiles,
                       unit_days, unit_label)
 
 __all__ = ["tracking_data", "plot_tracking", "prior_tracking_data"]
-
-
-def _grid(start: int, cal_end: int, end: int, ud: float) -> np.ndarray:
-    """Inclusive period-end day numbers, anchored at the end of calibration (so whole periods fall on
-    either side of it), from the first period that ends on or after ``start`` up to ``end``."""
-    k_lo = -int(np.floor((cal_end - start) / ud)) - 1
-    k_hi = int(np.ceil((end - cal_end) / ud)) + 1
-    ends = np.unique(np.round(cal_end + np.arange(k_lo, k_hi + 1) * ud).astype(np.int64))
-    ends = ends[(ends >= start) & (ends <= end)]
-    if len(ends) == 0 or ends[-1] != end:
-        ends = np.append(ends, end)
-    return ends
 
 
 def _dates_in_format(transactions: pd.DataFrame, date: str, date_format: str) -> pd.DataFrame:
@@ -120,7 +108,7 @@ def tracking_data(model, transactions: pd.DataFrame, *, calibration_end, observa
     r_days = pdays.loc[~pdays["is_first"], "day"].to_numpy() - start_day
     E = int(end - start_day)
     C = int(cal_end - start_day)
-    ends = _grid(0, C, E, ud)
+    ends = period_ends(0, C, E, ud)
     K = len(ends)
 
     # actual repeat transactions per period (periods are (ends[k-1], ends[k]])

@@ -333,7 +333,7 @@ def _prior_section(result, transactions, fig: _Figures, max_draws, interval: flo
     """What the models' priors generate at the data's customers before any fit
     (:func:`clvmodels.prior_predictive`), beside the data: a check of the priors, not of the fit."""
     from .. import plotting as P
-    from ..validation.prior import prior_predictive
+    from ..plotting.prior import prior_predictive
 
     bg, gg, summary = result.purchase_model, result.spend_model, result.summary
     draws = 500 if max_draws is None else int(max_draws)

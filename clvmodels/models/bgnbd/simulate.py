@@ -46,6 +46,15 @@ def _bgnbd_draws(n, r, alpha, a, b, T, rng):
     return lam, p, N, G, x
 
 
+def latent(n: int, params, rng):
+    """The story's latent state of ``n`` new customers at parameters ``params`` (r, alpha, a, b):
+    the purchase rate lambda (per period), the number of repeat purchases she can make before dropping
+    out (G: the drop-out chance follows each repeat purchase) and her drop-out time (inf: drop-out
+    follows purchases, not the clock). Used by the prior predictive, which simulates any model by these."""
+    lam, _, _, G, _ = _bgnbd_draws(n, params["r"], params["alpha"], params["a"], params["b"], np.zeros(n), rng)
+    return lam, G, np.full(n, np.inf)
+
+
 def simulate_summary(n_customers: int, r: float, alpha: float, a: float, b: float, T, *,
                      holdout: float | None = None, seed=None, return_latent: bool = False) -> pd.DataFrame:
     """Simulate a BG/NBD customer summary directly from the generative story.

@@ -206,6 +206,9 @@ class GammaGammaModel(BayesianModel):
     #: p up to 1e6 (beyond, the log-likelihood's terms of size p x log(...) lose their digits);
     #: q in (1, 1e6) (q > 1 for a finite mean spend)
     reliable_range = {"p": (0.0, 1e6), "q": (1.0, 1e6), "v": (0.0, np.inf)}
+    #: the fit restricts q > 1 (its prior truncated there, :func:`_q_variable`): what a prior predictive
+    #: draws from too
+    prior_bounds = {"q": (1.0, np.inf)}
     drift_advice = ("as p grows with p v fixed (every customer's purchases all worth exactly her own mean) or "
                     "as q and v grow together (every customer with the same mean spend), the Gamma-Gamma "
                     "likelihood tends to a positive limit, so under flat priors the posterior is improper and "

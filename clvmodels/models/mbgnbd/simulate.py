@@ -36,6 +36,15 @@ def _mbgnbd_draws(n, r, alpha, a, b, T, rng):
     return lam, p, N, M, x
 
 
+def latent(n: int, params, rng):
+    """The story's latent state of ``n`` new customers (r, alpha, a, b): the purchase rate lambda, the
+    repeat purchases she makes before dropping out (M, which can be 0: a drop-out chance also follows
+    the first purchase) and her drop-out time (inf: drop-out follows purchases). See
+    :func:`clvmodels.models.bgnbd.simulate.latent`."""
+    lam, _, _, M, _ = _mbgnbd_draws(n, params["r"], params["alpha"], params["a"], params["b"], np.zeros(n), rng)
+    return lam, M, np.full(n, np.inf)
+
+
 def simulate_summary(n_customers: int, r: float, alpha: float, a: float, b: float, T, *,
                      holdout: float | None = None, seed=None, return_latent: bool = False) -> pd.DataFrame:
     """Simulate an MBG/NBD customer summary directly from the generative story.

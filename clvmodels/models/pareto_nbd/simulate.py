@@ -35,6 +35,14 @@ def _pnbd_draws(n, r, alpha, s, beta, rng):
     return lam, mu, tau
 
 
+def latent(n: int, params, rng):
+    """The story's latent state of ``n`` new customers (r, alpha, s, beta): the purchase rate lambda,
+    the repeat purchases she can make before dropping out (inf: drop-out follows the clock) and her
+    lifetime tau (periods after her first purchase). See :func:`clvmodels.models.bgnbd.simulate.latent`."""
+    lam, _, tau = _pnbd_draws(n, params["r"], params["alpha"], params["s"], params["beta"], rng)
+    return lam, np.full(n, np.inf), tau
+
+
 def simulate_summary(n_customers: int, r: float, alpha: float, s: float, beta: float, T, *,
                      holdout: float | None = None, seed=None, return_latent: bool = False) -> pd.DataFrame:
     """Simulate a Pareto/NBD customer summary directly from the generative story.

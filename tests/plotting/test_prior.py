@@ -12,7 +12,7 @@ from scipy.special import betaln, gammaln
 import clvmodels
 from clvmodels import BetaGeoModel, GammaGammaModel, ModifiedBetaGeoModel, ParetoNBDModel, Prior
 from clvmodels.errors import InputError
-from clvmodels.validation.prior import SPEND_QUANTILES, prior_predictive
+from clvmodels.plotting.prior import SPEND_QUANTILES, prior_predictive
 
 from ..conftest import CDNOW_BGNBD_PUBLISHED, CDNOW_GG_MLE
 
@@ -84,7 +84,7 @@ def test_bgnbd_histogram_matches_eq8_at_independent_prior_draws(split):
 
 
 def test_prior_group_holds_draws_from_the_priors(split):
-    from clvmodels.validation.prior import prior_draws
+    from clvmodels.plotting.prior import prior_draws
 
     draws = prior_draws(BetaGeoModel(), "W", split, draws=4000, seed=3)
     # the default priors: HalfNormal(5), HalfNormal(one year in weeks, 52.18), HalfNormal(10), HalfNormal(10)
@@ -382,7 +382,7 @@ def test_cli_prior_checks(tmp_path, capsys):
 def test_chunked_simulation_gives_the_same_distribution(split, cdnow_transactions, monkeypatch):
     """With tiny chunks (many pieces of customers) every customer is still simulated once: the same
     totals and, at tight priors, the same means within Monte Carlo error as in one piece."""
-    import clvmodels.validation.prior as prior_mod
+    import clvmodels.plotting.prior as prior_mod
 
     S = 60
     bg = BetaGeoModel(priors=tight(CDNOW_BGNBD_PUBLISHED))

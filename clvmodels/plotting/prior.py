@@ -42,7 +42,9 @@ _CHUNK_CELLS = 4_000_000
 
 
 def _is_spend_model(model) -> bool:
-    return tuple(getattr(model, "param_names", ())) == ("p", "q", "v")
+    from ..models.transaction import TransactionModel
+
+    return not isinstance(model, TransactionModel)
 
 
 def _simulate_module(model):
@@ -82,52 +84,47 @@ def prior_draws(model, time_unit: str, data: pd.DataFrame | None = None, *, draw
     with pm.Model():
         rvs = [priors[p].create(p) for p in names]
     out = {p: np.empty(0) for p in names}
-    # the truncation of q (Gamma-Gamma): keep the draws above max(1, lower) and below upper, as the fit does
-    lo_q, hi_q = 0.0, np.inf
-    if _is_spend_model(model):
-        lo_q = max(1.0, float(priors["q"].params.get("lower", 0.0)))
-        hi_q = float(priors["q"].params.get("upper", np.inf))
+    # a model that restricts a parameter beyond positivity (the Gamma-Gamma's q > 1, for a finite mean
+    # spend) truncates that prior there in the fit: draw from the prior truncated alike (by rejection)
+    bounds = {p: (max(lo, float(priors[p].params.get("lower", lo))), min(hi, float(priors[p].params.get("upper", hi))))
+              for p, (lo, hi) in getattr(model, "prior_bounds", {}).items()}
     tries = 0
     while len(out[names[0]]) < n:
         tries += 1
         vals = pm.draw(rvs, draws=max(n, 16), random_seed=rng)
         vals = {p: np.asarray(v, dtype=float).ravel() for p, v in zip(names, vals)}
+        real = set(getattr(model, "real_params", ()))  # parameters of any sign (an effect, e.g. gamma)
         for p in names:
-            bad = ~np.isfinite(vals[p]) | ~(vals[p] > 0)
+            bad = ~np.isfinite(vals[p]) | ~((vals[p] > 0) | (p in real))
             if bad.any():
                 raise InputError(f"the prior of {p} ({priors[p]!r}) gives values that are not positive finite numbers "
                                  f"(e.g. {vals[p][bad][0]:g}); {p} must be positive: use a positive-support prior "
                                  "(HalfNormal, Gamma, LogNormal, ...)")
         keep = np.ones(len(vals[names[0]]), dtype=bool)
-        if _is_spend_model(model):
-            keep = (vals["q"] > lo_q) & (vals["q"] < hi_q)
+        for p, (lo, hi) in bounds.items():
+            keep &= (vals[p] > lo) & (vals[p] < hi)
         for p in names:
             out[p] = np.concatenate([out[p], vals[p][keep]])
         if tries >= 50 and len(out[names[0]]) < n:
-            raise InputError(f"the prior of q ({priors['q']!r}) puts almost no mass above {lo_q:g}, where the "
-                             "Gamma-Gamma mean spend p v/(q - 1) exists (the fit restricts q to it): give a prior "
-                             "with support above 1")
+            p = next(iter(bounds))
+            lo, hi = model.prior_bounds[p]
+            where = f"above {lo:g}" if hi == np.inf else f"between {lo:g} and {hi:g}"
+            raise InputError(f"the prior of {p} ({priors[p]!r}) puts almost no mass {where}, where "
+                             f"{type(model).__name__} restricts {p} (its fit truncates the prior there): give a prior "
+                             "with support there")
     return {p: out[p][:n] for p in names}
 
 
 # -- purchase models -----------------------------------------------------------------------------------
 def _latent(model, params: dict[str, float], n: int, rng):
-    """Per customer, from the model package's own story: the purchase rate lambda, the number of repeat
-    purchases she can make before dropping out (``cap``; inf where drop-out is in time) and the time
-    she drops out (``tau``; inf where drop-out follows purchases)."""
+    """Per customer, from the model package's own story (its simulator's ``latent``): the purchase rate
+    lambda, the number of repeat purchases she can make before dropping out (``cap``; inf where drop-out
+    is in time) and the time she drops out (``tau``; inf where drop-out follows purchases)."""
     sim = _simulate_module(model)
-    name = getattr(model, "name", "")
-    zeros = np.zeros(n)
-    if name == "bgnbd":
-        lam, _, _, G, _ = sim._bgnbd_draws(n, params["r"], params["alpha"], params["a"], params["b"], zeros, rng)
-        return lam, G, np.full(n, np.inf)
-    if name == "mbgnbd":
-        lam, _, _, M, _ = sim._mbgnbd_draws(n, params["r"], params["alpha"], params["a"], params["b"], zeros, rng)
-        return lam, M, np.full(n, np.inf)
-    if name == "pnbd":
-        lam, _, tau = sim._pnbd_draws(n, params["r"], params["alpha"], params["s"], params["beta"], rng)
-        return lam, np.full(n, np.inf), tau
-    raise InputError(f"no prior predictive tracking curve for {type(model).__name__} yet")
+    if not hasattr(sim, "latent"):
+        raise InputError(f"no prior predictive tracking curve for {type(model).__name__} yet: its simulator "
+                         f"({sim.__name__}) has no latent()")
+    return sim.latent(n, params, rng)
 
 
 def _too_large(model, params, exc) -> InputError:
@@ -140,7 +137,7 @@ def _first_days(data: pd.DataFrame, transactions, customer_id: str, date: str):
     """First-purchase day numbers of the summary's customers (from the log when given, else from the
     summary's ``first_purchase``), and the log's repeat-purchase days of those customers (None without
     a log)."""
-    from ..plotting._common import purchase_days
+    from ._common import purchase_days
 
     if transactions is not None:
         pdays = purchase_days(transactions, customer_id, date)
@@ -163,7 +160,7 @@ def _period_end_day(data: pd.DataFrame, first: np.ndarray, ud: float) -> int:
     meta = (getattr(data, "attrs", None) or {}).get("clvmodels") or {}
     end = meta.get("calibration_end") or meta.get("observation_end")
     if end:
-        from ..plotting._common import as_day
+        from ._common import as_day
 
         try:
             return as_day(str(end)[:10], "the summary's period end")
@@ -175,7 +172,7 @@ def _period_end_day(data: pd.DataFrame, first: np.ndarray, ud: float) -> int:
 def _purchase_predictive(model, data, params, *, max_frequency, seed, transactions, customer_id, date,
                          time_unit):
     from ..models.transaction import check_transaction_data, row_weights
-    from ..plotting.conditional import frequency_bins
+    from .conditional import frequency_bins
     from ..units import DAYS_PER_UNIT
 
     check_transaction_data(data, "data for the prior predictive")
@@ -216,10 +213,10 @@ def _purchase_predictive(model, data, params, *, max_frequency, seed, transactio
         ud = DAYS_PER_UNIT[time_unit]
         first, repeat_days = _first_days(data, transactions, customer_id, date)
         end = _period_end_day(data, first, ud)
-        from ..plotting.tracking import _grid
+        from ._common import period_ends
 
         start = int(first.min())
-        ends = _grid(0, end - start, end - start, ud)            # inclusive period ends, days after the start
+        ends = period_ends(0, end - start, end - start, ud)            # inclusive period ends, days after the start
         K = len(ends)
         offset = first - start
         cum = np.zeros((S, K), dtype=np.int64)
@@ -273,6 +270,12 @@ def predictive_spend(model, data: pd.DataFrame, params: dict[str, np.ndarray], *
 
     check_spend_data(data, "data for the spend predictive")
     sim = _simulate_module(model)
+    import inspect
+
+    takes = set(inspect.signature(sim.simulate_amounts).parameters)
+    if not set(params) <= takes:
+        raise InputError(f"no predictive spend for {type(model).__name__} yet: its simulator's simulate_amounts "
+                         f"does not take {sorted(set(params) - takes)}")
     rows = _spend_rows(data)[0]
     if not rows.any():
         raise InputError("no customer has repeat purchases with a positive mean spend (frequency > 0, "
@@ -283,7 +286,7 @@ def predictive_spend(model, data: pd.DataFrame, params: dict[str, np.ndarray], *
     if w is not None:
         x, m = np.repeat(x, w), np.repeat(m, w)
     grid = _spend_grid(m) if grid is None else np.asarray(grid, float)
-    S = len(params["p"])
+    S = len(next(iter(params.values())))
     n = len(x)
     rng = np.random.default_rng(seed)
     ecdf = np.zeros((S, len(grid)))
@@ -298,8 +301,7 @@ def predictive_spend(model, data: pd.DataFrame, params: dict[str, np.ndarray], *
         for j0, j1 in zip(bounds[:-1], bounds[1:]):
             xc = x[j0:j1]
             cust = np.repeat(np.arange(len(xc)), xc)
-            amount, _ = sim.simulate_amounts(cust, len(xc), float(params["p"][s]), float(params["q"][s]),
-                                             float(params["v"][s]), rng)
+            amount, _ = sim.simulate_amounts(cust, len(xc), rng=rng, **{k: float(v[s]) for k, v in params.items()})
             means[j0:j1] = np.bincount(cust, weights=amount, minlength=len(xc)) / xc
         means.sort()
         ecdf[s] = np.searchsorted(means, grid, side="right") / n
