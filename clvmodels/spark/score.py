@@ -64,10 +64,12 @@ def models_from_bytes(*blobs: bytes) -> tuple:
 
 
 def _worker_models(bc):
-    key = bc.id if hasattr(bc, "id") else id(bc)
+    # keyed by a token made for each scoring call, not by the broadcast id: ids start again with each new
+    # SparkContext, and a reused Python worker then returned the models of an earlier context's call
+    blobs = bc.value
+    key = blobs.get("token", bc.id if hasattr(bc, "id") else id(bc))
     models = _MODEL_CACHE.get(key)
     if models is None:
-        blobs = bc.value
         models = models_from_bytes(blobs["bgnbd"], blobs["gamma_gamma"])
         _MODEL_CACHE.clear()  # one set of models per worker at a time
         _MODEL_CACHE[key] = models
@@ -201,7 +203,7 @@ def score_spark(summary_sdf, purchase_model, spend_model, horizon, *, discount_r
     spark = summary_sdf.sparkSession
     # the models travel once, as the bytes of their model files (no pickled objects)
     bc = spark.sparkContext.broadcast({"bgnbd": model_bytes(purchase_model),
-                                       "gamma_gamma": model_bytes(spend_model)})
+                                       "gamma_gamma": model_bytes(spend_model), "token": uuid.uuid4().hex})
 
     def run(batches):
         import warnings
