@@ -256,10 +256,11 @@ def _spend_grid(m: np.ndarray, points: int = 61) -> np.ndarray:
 
 def predictive_spend(model, data: pd.DataFrame, params: dict[str, np.ndarray], *, seed=None,
                      grid: np.ndarray | None = None):
-    """Customers' mean spend per repeat transaction simulated at each parameter draw (``params``:
-    ``p``, ``q``, ``v`` arrays of equal length; prior or posterior draws) with the Gamma-Gamma's own
-    simulator (:func:`clvmodels.models.gamma_gamma.simulate.simulate_amounts`): each customer with
-    ``frequency`` x > 0 gets x amounts, and her mean is compared with the data's ``monetary_value``.
+    """Customers' mean spend per repeat transaction simulated at each parameter draw (``params``: the
+    model's parameters as arrays of equal length; prior or posterior draws) with the spend model's own
+    simulator (:func:`clvmodels.models.gamma_gamma.simulate.simulate_spend_summary`, which also takes a
+    frequency-scaled model's gamma): each customer with ``frequency`` x > 0 gets the mean of x repeat
+    amounts, compared with the data's ``monetary_value``.
     Customers with a mean spend of 0 (left out of the fit) are left out here too.
 
     Returns ``(predicted, observed, coords, n)`` for :func:`prior_predictive` (``predicted`` and
@@ -272,10 +273,10 @@ def predictive_spend(model, data: pd.DataFrame, params: dict[str, np.ndarray], *
     sim = _simulate_module(model)
     import inspect
 
-    takes = set(inspect.signature(sim.simulate_amounts).parameters)
+    takes = set(inspect.signature(sim.simulate_spend_summary).parameters)
     if not set(params) <= takes:
-        raise InputError(f"no predictive spend for {type(model).__name__} yet: its simulator's simulate_amounts "
-                         f"does not take {sorted(set(params) - takes)}")
+        raise InputError(f"no predictive spend for {type(model).__name__} yet: its simulator's "
+                         f"simulate_spend_summary does not take {sorted(set(params) - takes)}")
     rows = _spend_rows(data)[0]
     if not rows.any():
         raise InputError("no customer has repeat purchases with a positive mean spend (frequency > 0, "
@@ -292,17 +293,14 @@ def predictive_spend(model, data: pd.DataFrame, params: dict[str, np.ndarray], *
     ecdf = np.zeros((S, len(grid)))
     qs = np.zeros((S, len(SPEND_QUANTILES)))
     mean = np.zeros(S)
-    # chunks of customers holding about _CHUNK_CUSTOMERS repeat transactions each
-    bounds = np.searchsorted(np.cumsum(x), np.arange(_CHUNK_CUSTOMERS, int(x.sum()) + _CHUNK_CUSTOMERS,
-                                                     _CHUNK_CUSTOMERS), side="right")
-    bounds = np.unique(np.concatenate([[0], np.minimum(bounds + 1, n), [n]]))
+    # chunks of _CHUNK_CUSTOMERS customers (the simulator draws each customer's repeat mean from its law,
+    # so the work is per customer, not per transaction)
+    bounds = np.unique(np.concatenate([np.arange(0, n, _CHUNK_CUSTOMERS), [n]]))
     for s in range(S):
         means = np.empty(n)
         for j0, j1 in zip(bounds[:-1], bounds[1:]):
-            xc = x[j0:j1]
-            cust = np.repeat(np.arange(len(xc)), xc)
-            amount, _ = sim.simulate_amounts(cust, len(xc), rng=rng, **{k: float(v[s]) for k, v in params.items()})
-            means[j0:j1] = np.bincount(cust, weights=amount, minlength=len(xc)) / xc
+            means[j0:j1] = sim.simulate_spend_summary(x[j0:j1], rng=rng, **{k: float(v[s]) for k, v in params.items()}
+                                                      )["monetary_value"].to_numpy()
         means.sort()
         ecdf[s] = np.searchsorted(means, grid, side="right") / n
         qs[s] = np.quantile(means, SPEND_QUANTILES)

@@ -401,3 +401,28 @@ def test_chunked_simulation_gives_the_same_distribution(split, cdnow_transaction
         assert np.all(np.abs(a.mean("draw").values - b.mean("draw").values) <= 4 * se + 1e-9)
     # every customer got a simulated mean spend (no cell left unfilled): the ECDF reaches 1 on the grid
     assert np.allclose(parts_spend["spend_ecdf"].isel(spend=-1), 1.0)
+
+
+def test_frequency_scaled_spend_matches_independent_simulation(split):
+    """GammaGammaFrequencyModel: nu ~ Gamma(q, rate v (x + 1)^gamma). At tight priors the prior predictive's
+    median mean spend is the one simulated directly from that law; gamma > 0 (more purchases, smaller nu,
+    higher spend) moves it up against gamma = 0, which is the plain Gamma-Gamma's."""
+    from clvmodels.models.gamma_gamma.model import GammaGammaFrequencyModel
+
+    S = 200
+    rep = split[(split["frequency"] > 0) & (split["monetary_value"] > 0)]
+    x = rep["frequency"].to_numpy(float)
+    medians = {}
+    for g in (0.0, 0.5):
+        values = {**CDNOW_GG_MLE, "gamma": g}
+        priors = {**tight(CDNOW_GG_MLE), "gamma": Prior("Normal", mu=g, sigma=0.005)}
+        pp = prior_predictive(GammaGammaFrequencyModel(priors=priors), split, draws=S, seed=3)
+        med = pp["prior_predictive"]["spend_quantiles"].sel(quantile=0.5).values
+        rng = np.random.default_rng(4)
+        ind = np.empty(S)
+        for s in range(S):  # zbar ~ Gamma(p x, rate nu x), nu ~ Gamma(q, rate v (x + 1)^gamma)
+            nu = rng.gamma(values["q"], 1.0 / (values["v"] * (x + 1.0) ** g))
+            ind[s] = np.median(rng.gamma(values["p"] * x, 1.0 / (nu * x)))
+        assert abs(med.mean() - ind.mean()) < 4 * np.sqrt(med.var() / S + ind.var() / S) + 0.01 * ind.mean(), g
+        medians[g] = med.mean()
+    assert medians[0.5] > 1.3 * medians[0.0]
