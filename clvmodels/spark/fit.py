@@ -74,22 +74,28 @@ def triplet_counts(summary_sdf, *, time_unit: str | None = None) -> pd.DataFrame
     return pdf
 
 
-def spend_counts(summary_sdf, *, time_unit: str | None = None) -> pd.DataFrame:
+def spend_counts(summary_sdf, *, time_unit: str | None = None, first_purchase: bool = False) -> pd.DataFrame:
     """Distinct (frequency, monetary_value) of a Spark summary with their customer counts, on the driver
-    (customers without repeat purchases are one row, (0, 0.0)): the Gamma-Gamma model's data.
+    (customers without repeat purchases are one row, (0, 0.0)): the Gamma-Gamma model's data. With
+    ``first_purchase`` (a spend model on all purchase occasions, ``GammaGammaModel(first_purchase=True)``)
+    the rows are distinct (frequency, monetary_value, first_purchase_value): one-time buyers then differ
+    by their first purchase.
 
-    Returns a pandas DataFrame with ``frequency`` (int64), ``monetary_value`` (float64) and
-    ``n_customers`` (int64), sorted, with ``attrs["clvmodels"]``.
+    Returns a pandas DataFrame with ``frequency`` (int64), ``monetary_value`` (float64), with
+    ``first_purchase`` also ``first_purchase_value`` (float64), and ``n_customers`` (int64), sorted,
+    with ``attrs["clvmodels"]``.
     """
     from pyspark.sql import functions as F
 
-    _check_columns(summary_sdf, ("frequency", "monetary_value"))
+    keys = ["frequency", "monetary_value"] + (["first_purchase_value"] if first_purchase else [])
+    _check_columns(summary_sdf, tuple(keys))
     unit = _time_unit(summary_sdf, time_unit)
     mv = F.when(F.col("frequency") > 0, F.col("monetary_value")).otherwise(F.lit(0.0)).alias("monetary_value")
-    pdf = (summary_sdf.select("frequency", mv).groupBy("frequency", "monetary_value")
+    cols = ["frequency", mv] + (["first_purchase_value"] if first_purchase else [])
+    pdf = (summary_sdf.select(*cols).groupBy(*keys)
            .agg(F.count(F.lit(1)).alias("n_customers")).toPandas())
-    pdf = pdf.astype({"frequency": np.int64, "monetary_value": np.float64, "n_customers": np.int64})
-    pdf = pdf.sort_values(["frequency", "monetary_value"], kind="stable").reset_index(drop=True)
+    pdf = pdf.astype({**{k: np.float64 for k in keys}, "frequency": np.int64, "n_customers": np.int64})
+    pdf = pdf.sort_values(keys, kind="stable").reset_index(drop=True)
     pdf.attrs = _attrs(summary_sdf, unit, int(pdf["n_customers"].sum()))
     return pdf
 
@@ -115,7 +121,7 @@ def fit_models_spark(summary_sdf, *, model: str | None = None, bgnbd=None, gamma
     unit = _time_unit(summary_sdf, time_unit)
     trip = triplet_counts(summary_sdf, time_unit=unit)
     bg.fit(trip)
-    spend = spend_counts(summary_sdf, time_unit=unit)
+    spend = spend_counts(summary_sdf, time_unit=unit, first_purchase=bool(getattr(gg, "first_purchase", False)))
     gg.fit(spend)
     gg.fit_info_["n_distinct_spend_rows"] = int(len(spend))
     return bg, gg

@@ -467,3 +467,21 @@ def test_spark_scoring_with_a_first_purchase_spend_model(calibration, map_models
     np.testing.assert_allclose(got["expected_spend"], expected["expected_spend"], rtol=1e-12)
     np.testing.assert_allclose(got["clv"], expected["clv"], rtol=1e-12, atol=1e-12)
     assert expected.loc[expected["frequency"] == 0, "expected_spend"].nunique() > 100
+
+
+def test_fit_models_spark_with_a_first_purchase_spend_model_equals_the_local_fit(calibration):
+    """With GammaGammaModel(first_purchase=True) the spend rows that reach the driver keep each one-time
+    buyer's first purchase (distinct (frequency, monetary_value, first_purchase_value)), and the MAP fit
+    equals the fit on the per-customer pandas summary."""
+    from clvmodels import BetaGeoModel, GammaGammaModel
+    from clvmodels.spark import fit_models_spark, spend_counts
+
+    sdf, pdf = calibration
+    rows = spend_counts(sdf, first_purchase=True)
+    assert rows["n_customers"].sum() == len(pdf) and "first_purchase_value" in rows.columns
+    assert (rows["frequency"] == 0).sum() > 100  # one-time buyers are no longer one row
+    _, gg = fit_models_spark(sdf, bgnbd=BetaGeoModel(method="map", progressbar=False),
+                             gamma_gamma=GammaGammaModel(method="map", first_purchase=True, progressbar=False))
+    local = GammaGammaModel(method="map", first_purchase=True, progressbar=False).fit(pdf)
+    for name in ("p", "q", "v"):
+        np.testing.assert_allclose(gg.params_[name], local.params_[name], rtol=1e-6)
