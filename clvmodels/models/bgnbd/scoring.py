@@ -30,12 +30,12 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
-from ..numerics.quantiles import _mixture_interval
+from ..numerics.quantiles import count_intervals
 from ..numerics.special import _NO_CONVERGENCE, _hyp2f1_1, _report
 from ..protocol import TripletScores
 from ..scorer import DrawsScorer
 from . import math as _math
-from .math import _alive_expected1, _count_bound_many
+from .math import _alive_expected1
 
 #: Chebyshev degree bounds and the relative size of the last coefficients that counts as converged
 _CHEB_N0 = 16
@@ -303,34 +303,12 @@ def xt_paths(bg_draws, xs, Ts, h: float, k0: int = 0, H: int = 0, disc=None, wan
 
 def _count_block(bg_draws, PA, rows, xs, Ts, xt_rows, h, q_lo, q_hi, budget_bytes, out):
     """Count intervals for triplets ``rows`` (indices into PA) whose (x, T) rows are ``xt_rows`` (into
-    xs/Ts, sorted). Fills the three columns of out[rows]: the lower and upper bounds of the predictive
-    count interval and the probability mass inside it (``purchases_lower``, ``purchases_upper``,
-    ``expected_coverage``)."""
+    xs/Ts, sorted): :func:`clvmodels.models.numerics.quantiles.count_intervals` with the BG/NBD's pmf of
+    the purchases of a customer alive at T (the head of FHL eq. 8 at the updated parameters)."""
     r, alpha, a, b = (np.asarray(bg_draws[k], dtype=float) for k in ("r", "alpha", "a", "b"))
     S = len(r)
-    if h <= 0:
-        out[rows] = (0.0, 0.0, 1.0)
-        return
-    uniq = np.unique(xt_rows)
-    # a count K beyond which every draw's mass is below (1 - q_hi)/2, so the mixture's q_hi quantile is
-    # at most K: the Poisson count N bounds the purchases, and N is stochastically largest at the
-    # largest r and the smallest alpha (Chernoff bound, bgnbd.purchases_count_upper_bound)
-    Rmax = r.max() + xs[uniq]
-    A0min = alpha.min() + Ts[uniq]
-    Kj = np.empty(len(uniq), dtype=np.int64)
-    _count_bound_many(Rmax, A0min, np.full(len(uniq), float(h)), np.full(len(uniq), math.log(0.5 * (1.0 - q_hi))), Kj)
-    pos = 0
-    while pos < len(uniq):
-        # grow the block while draws x rows x (K + 1) fits the budget
-        end = pos + 1
-        K = int(Kj[pos])
-        while end < len(uniq):
-            K2 = max(K, int(Kj[end]))
-            if S * (end + 1 - pos) * (K2 + 1) * 8 > budget_bytes:
-                break
-            K = K2
-            end += 1
-        blk = uniq[pos:end]
+
+    def alive_pmf(blk, K):
         nb = len(blk)
         R = (r[None, :] + xs[blk, None]).ravel()
         A0 = (alpha[None, :] + Ts[blk, None]).ravel()
@@ -338,13 +316,9 @@ def _count_block(bg_draws, PA, rows, xs, Ts, xt_rows, h, q_lo, q_hi, budget_byte
         B = (b[None, :] + xs[blk, None]).ravel()
         pmf = np.empty((nb * S, K + 1))
         _alive_pmf_head(R, A0, aa, B, np.full(nb * S, float(h)), pmf)
-        sel = (xt_rows >= blk[0]) & (xt_rows <= blk[-1])
-        rws = rows[sel]
-        loc = np.searchsorted(blk, xt_rows[sel])
-        res = np.empty((len(rws), 3))
-        _mixture_interval(PA, rws, loc, pmf.reshape(nb, S, K + 1), q_lo, q_hi, res)
-        out[rws] = res
-        pos = end
+        return pmf.reshape(nb, S, K + 1)
+
+    count_intervals(r, alpha, PA, rows, xs, Ts, xt_rows, h, q_lo, q_hi, budget_bytes, out, alive_pmf)
 
 
 def alive_any_purchase(r, alpha, lx, lT, h: float) -> np.ndarray:

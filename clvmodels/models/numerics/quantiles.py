@@ -108,6 +108,48 @@ def _mixture_interval(PA, rows, xt_local, pmf, q_lo, q_hi, out):
         out[ii, 2] = inside
 
 
+def count_intervals(r, alpha, PA, rows, xs, Ts, xt_rows, h, q_lo, q_hi, budget_bytes, out, alive_pmf):
+    """Predictive count intervals of the triplets ``rows`` (indices into PA, P(alive) per triplet and
+    draw) whose (x, T) levels are ``xt_rows`` (into xs/Ts), for any transaction model whose alive
+    customer at level (x, T) buys at lambda ~ Gamma(r + x, rate alpha + T) and whose dead customers buy
+    nothing. Fills out[rows] with the lower and upper bounds of the interval and the mass inside it
+    (``purchases_lower``, ``purchases_upper``, ``expected_coverage``).
+
+    The levels go in blocks whose pmf (levels x draws x (K + 1) doubles) fits ``budget_bytes``. K is a
+    count beyond which every draw's mass is below (1 - q_hi)/2, so the mixture's q_hi quantile is at most
+    K: the Poisson count over the window bounds the purchases, and it is stochastically largest at the
+    largest r and the smallest alpha (the Chernoff bound of :func:`_count_bound_many`).
+    ``alive_pmf(levels, K)`` is the model's part: the (len(levels), S, K + 1) pmf of the purchases in
+    (T, T + h] of a customer alive at T, per level and draw."""
+    S = len(r)
+    if h <= 0:
+        out[rows] = (0.0, 0.0, 1.0)
+        return
+    uniq = np.unique(xt_rows)
+    Kj = np.empty(len(uniq), dtype=np.int64)
+    _count_bound_many(np.max(r) + xs[uniq], np.min(alpha) + Ts[uniq], np.full(len(uniq), float(h)),
+                      np.full(len(uniq), math.log(0.5 * (1.0 - q_hi))), Kj)
+    pos = 0
+    while pos < len(uniq):
+        end = pos + 1
+        K = int(Kj[pos])
+        while end < len(uniq):  # grow the block while levels x draws x (K + 1) fits the budget
+            K2 = max(K, int(Kj[end]))
+            if S * (end + 1 - pos) * (K2 + 1) * 8 > budget_bytes:
+                break
+            K = K2
+            end += 1
+        blk = uniq[pos:end]
+        pmf = alive_pmf(blk, K)
+        sel = (xt_rows >= blk[0]) & (xt_rows <= blk[-1])
+        rws = rows[sel]
+        loc = np.searchsorted(blk, xt_rows[sel])
+        res = np.empty((len(rws), 3))
+        _mixture_interval(PA, rws, loc, pmf, q_lo, q_hi, res)
+        out[rws] = res
+        pos = end
+
+
 # -- how far a count distribution reaches: the bound that sizes a pmf before its quantiles are taken -------
 @njit(cache=True, error_model="numpy")
 def _log_chernoff_nb(k, R, log_q, log_1mq, mean):

@@ -29,12 +29,12 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
-from ..numerics.quantiles import _mixture_interval
+from ..numerics.quantiles import count_intervals
 from ..protocol import TripletScores
 from ..scorer import DrawsScorer
 from . import math as _math
 from .likelihood import _tail
-from .math import _alive_any1, _alive_pmf_row, _count_bound_many
+from .math import _alive_any1, _alive_pmf_row
 
 #: the parameters in the order of the scorer's fields
 PARAMS = ("r", "alpha", "s", "beta")
@@ -165,41 +165,16 @@ def alive_any_purchase(draws, lx, lT, h: float) -> np.ndarray:
 
 def _count_block(draws, PA, rows, xs, Ts, xt_rows, h, q_lo, q_hi, budget_bytes, out):
     """Count intervals for triplets ``rows`` (indices into PA) whose (x, T) levels are ``xt_rows`` (into
-    xs/Ts). Fills the three columns of out[rows]: the lower and upper bounds of the predictive count
-    interval and the probability mass inside it."""
+    xs/Ts): :func:`clvmodels.models.numerics.quantiles.count_intervals` with the Pareto/NBD's pmf of the
+    purchases of a customer alive at T (the count mixture over her remaining lifetime)."""
     r, alpha, s, beta = (np.ascontiguousarray(np.ravel(draws[k]), dtype=float) for k in PARAMS)
-    S = r.size
-    if h <= 0:
-        out[rows] = (0.0, 0.0, 1.0)
-        return
-    uniq = np.unique(xt_rows)
-    # a count K beyond which every draw's mass is below (1 - q_hi)/2, so the mixture's q_hi quantile is at
-    # most K: the Poisson count over the whole window bounds the purchases, and it is stochastically
-    # largest at the largest r and the smallest alpha (Chernoff bound, math.purchases_count_upper_bound)
-    Rmax = r.max() + xs[uniq]
-    A0min = alpha.min() + Ts[uniq]
-    Kj = np.empty(len(uniq), dtype=np.int64)
-    _count_bound_many(Rmax, A0min, np.full(len(uniq), float(h)), np.full(len(uniq), math.log(0.5 * (1.0 - q_hi))), Kj)
-    pos = 0
-    while pos < len(uniq):
-        end = pos + 1
-        K = int(Kj[pos])
-        while end < len(uniq):  # grow the block while levels x draws x (K + 1) fits the budget
-            K2 = max(K, int(Kj[end]))
-            if S * (end + 1 - pos) * (K2 + 1) * 8 > budget_bytes:
-                break
-            K = K2
-            end += 1
-        blk = uniq[pos:end]
-        pmf = np.empty((len(blk), S, K + 1))
+
+    def alive_pmf(blk, K):
+        pmf = np.empty((len(blk), r.size, K + 1))
         _alive_pmf_block(r, alpha, s, beta, xs[blk], Ts[blk], float(h), pmf)
-        sel = (xt_rows >= blk[0]) & (xt_rows <= blk[-1])
-        rws = rows[sel]
-        loc = np.searchsorted(blk, xt_rows[sel])
-        res = np.empty((len(rws), 3))
-        _mixture_interval(PA, rws, loc, pmf, q_lo, q_hi, res)
-        out[rws] = res
-        pos = end
+        return pmf
+
+    count_intervals(r, alpha, PA, rows, xs, Ts, xt_rows, h, q_lo, q_hi, budget_bytes, out, alive_pmf)
 
 
 @dataclass(frozen=True)
