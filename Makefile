@@ -13,6 +13,8 @@ venv: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@bash .ci/make-venv "$(VENV)" "$(EXTRAS)"
+	@# compile every model's sampler callbacks and scoring kernels once, at set-up (clv compile)
+	$(VENV)/bin/clv compile
 	@touch $(STAMP)
 
 demo: $(STAMP)

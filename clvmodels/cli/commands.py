@@ -1,4 +1,5 @@
-"""The commands: ``clv summarize``, ``clv forecast``, ``clv validate``, ``clv compare`` and ``clv demo``.
+"""The commands: ``clv summarize``, ``clv forecast``, ``clv validate``, ``clv compare``, ``clv demo`` and
+``clv compile``.
 
 Each command checks every option and path first (:mod:`clvmodels.cli.checks`, exit 2 before any work),
 then calls the same functions as the Python API (:func:`clvmodels.summarize`, :func:`clvmodels.forecast`,
@@ -126,6 +127,10 @@ def add_job_commands(sub) -> None:
     d.add_argument("--out", default="out", help="output directory (default ./out)")
     d.add_argument("--quiet", action="store_true")
     d.set_defaults(func=run_demo)
+
+    w = sub.add_parser("compile", help="compile every model's sampler callbacks and scoring kernels into the on-disk "
+                                       "caches, so the first forecast after an installation does not (make runs it)")
+    w.set_defaults(func=run_compile)
 
 
 def add_mlflow_arguments(p) -> None:
@@ -403,6 +408,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_summarize(sub)  # each adds its subparser and sets `func`
     add_job_commands(sub)
     return parser
+
+
+def run_compile(args) -> int:
+    """Fill the compilation caches: each model fitted and scored once on the bundled sample (clvmodels.warmup)."""
+    from ..warmup import warm_up
+
+    start = time.perf_counter()
+    warm_up()
+    print(f"[clv] compiled every model in {time.perf_counter() - start:.0f} s; later runs load the compiled code",
+          file=sys.stderr)
+    return 0
 
 
 def run_demo(args) -> int:

@@ -89,8 +89,8 @@ class BayesianModel:
     reliable_range: ClassVar[dict[str, tuple[float, float]]] = {}
     #: why a fit can leave that range, and what to do (the end of the FitError's message)
     drift_advice: ClassVar[str] = ""
-    #: the NUTS target acceptance rate used when ``target_accept=None`` (the CLI's and forecast()'s
-    #: default: each model's own)
+    #: the NUTS target acceptance rate used when ``target_accept=None`` (the default of the constructor,
+    #: the CLI and forecast(): each model's own)
     default_target_accept: ClassVar[float] = 0.8
     #: the time unit :meth:`from_params` takes when none is given; None = it must be given (a transaction
     #: model's rates are per period, so a guessed unit would silently rescale every prediction)
@@ -102,7 +102,7 @@ class BayesianModel:
 
     def __init__(self, priors: Mapping[str, Any] | str | None = None, *, method: str = "nuts",
                  sampler: str = "auto", chains: int = 4, draws: int = 1000, tune: int = 1000,
-                 seed: int | None = None, target_accept: float = 0.8, progressbar: bool = True):
+                 seed: int | None = None, target_accept: float | None = None, progressbar: bool = True):
         self.priors = priors
         self.method = method
         self.sampler = sampler

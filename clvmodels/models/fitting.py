@@ -101,6 +101,12 @@ class Diagnostics:
     #: what the numbers mean when they are not a sampler's (MAP/Laplace, the mode alone, given values):
     #: why R-hat and ESS are absent
     note: str = ""
+    #: seconds of ``seconds`` spent compiling the model for the sampler (None: not measured apart, as
+    #: with PyMC's own sampler or MAP), and how the compiled model was obtained: "reused" (compiled
+    #: earlier in this process, the data swapped in), "built" (callbacks compiled or loaded from the
+    #: on-disk cache), "nutpie" (nutpie's own compile): :mod:`clvmodels.models.compiled`
+    compile_seconds: float | None = None
+    compiled: str = ""
 
     @property
     def ok(self) -> bool:
@@ -121,12 +127,15 @@ class Diagnostics:
 def _sample_nutpie(model, config: FitConfig):
     import nutpie
 
-    compiled = nutpie.compile_pymc_model(model)
+    from .compiled import compile_model
+
+    compiled = compile_model(model)
+    log.debug("compiled model: %s in %.2f s", compiled.source, compiled.seconds)
     return nutpie.sample(
-        compiled, draws=config.draws, tune=config.tune, chains=config.chains, cores=config.cores,
+        compiled.model, draws=config.draws, tune=config.tune, chains=config.chains, cores=config.cores,
         seed=config.seed, progress_bar=config.progressbar, adaptation="low_rank", save_warmup=False,
         target_accept=config.target_accept,
-    ), "nutpie"
+    ), "nutpie", compiled
 
 
 def _sample_pymc(model, config: FitConfig):
@@ -137,11 +146,12 @@ def _sample_pymc(model, config: FitConfig):
         random_seed=config.seed, progressbar=config.progressbar, target_accept=config.target_accept,
         model=model, nuts_sampler="pymc", compute_convergence_checks=False,
     )
-    return idata, "pymc"
+    return idata, "pymc", None
 
 
 def sample_nuts(model, config: FitConfig):
-    """Run NUTS; returns (DataTree with 'posterior' and 'sample_stats', sampler name)."""
+    """Run NUTS; returns (DataTree with 'posterior' and 'sample_stats', sampler name, the
+    :class:`~clvmodels.models.compiled.Compiled` model for nutpie, else None)."""
     if config.sampler in ("auto", "nutpie"):
         try:
             return _sample_nutpie(model, config)
@@ -335,11 +345,14 @@ def run_fit(model, param_names: list[str], config: FitConfig, model_name: str):
         post = fit_map(model, param_names, config, laplace=False)
         diag = diagnose(post, param_names, "mode", "lbfgs", time.perf_counter() - start)
         return post, None, diag
-    idata, sampler = sample_nuts(model, config)
+    idata, sampler, compiled = sample_nuts(model, config)
     seconds = time.perf_counter() - start
     post = idata["posterior"].to_dataset()[param_names]
     post = post.assign_coords(chain=np.arange(post.sizes["chain"]), draw=np.arange(post.sizes["draw"]))
     diag = diagnose(idata, param_names, "nuts", sampler, seconds)
+    if compiled is not None:
+        diag.compile_seconds = round(compiled.seconds, 3)
+        diag.compiled = compiled.source
     try:
         stats = idata["sample_stats"].to_dataset()
     except KeyError:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+import numpy as np
 import pymc as pm
 
 
@@ -29,8 +30,16 @@ class Prior:
 
     def create(self, name: str, **kwargs):
         """Add this prior as a free random variable ``name`` to the PyMC model in context (``kwargs``
-        go to the distribution, e.g. ``default_transform``/``transform``)."""
-        return getattr(pm, self.dist)(name, **self.params, **kwargs)
+        go to the distribution, e.g. ``default_transform``/``transform``).
+
+        The parameters enter as shared scalars named ``<name>.<parameter>``, not as constants: the
+        compiled posterior then does not depend on their values, so a model refitted with other prior
+        values (the Gamma-Gamma's default scale of v follows the data's mean spend) reuses its compiled
+        code, in memory and from the on-disk cache (:mod:`clvmodels.models.compiled`)."""
+        import pytensor
+
+        params = {k: pytensor.shared(np.asarray(v, dtype=float), name=f"{name}.{k}") for k, v in self.params.items()}
+        return getattr(pm, self.dist)(name, **params, **kwargs)
 
     def to_dict(self) -> dict[str, Any]:
         return {"dist": self.dist, **{k: float(v) for k, v in self.params.items()}}

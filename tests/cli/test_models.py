@@ -71,10 +71,11 @@ def test_an_unknown_model_and_an_ambiguous_model_dir_exit_2_naming_the_option(mb
 
 
 def test_without_target_accept_each_model_samples_at_its_own_default(mbgnbd_run, tmp_path):
-    """The Pareto/NBD's (s, beta) ridge needs target_accept 0.95; the other models sample at 0.8. A command
-    line without --target-accept must not override the model's own default (it used to pass 0.8)."""
+    """The Pareto/NBD's (s, beta) ridge needs target_accept 0.95, the MBG/NBD 0.9; the BG/NBD samples at 0.8.
+    A command line without --target-accept must not override the model's own default (it used to pass 0.8),
+    nor must an estimator built in Python without one."""
     meta = json.loads((mbgnbd_run / "f.parquet.meta.json").read_text())
-    assert meta["settings"]["target_accept"] == 0.8
+    assert meta["settings"]["target_accept"] == 0.9
     rc = main(["forecast", str(cdnow_sample_path()), *ARGS, "--model", "pnbd", "-o", str(tmp_path / "p.parquet")])
     assert rc == 0
     meta = json.loads((tmp_path / "p.parquet.meta.json").read_text())
@@ -82,4 +83,5 @@ def test_without_target_accept_each_model_samples_at_its_own_default(mbgnbd_run,
     from clvmodels.models.pareto_nbd import ParetoNBDModel
 
     assert ParetoNBDModel(target_accept=None)._config().target_accept == 0.95
+    assert ParetoNBDModel()._config().target_accept == 0.95
     assert ParetoNBDModel(target_accept=0.9)._config().target_accept == 0.9

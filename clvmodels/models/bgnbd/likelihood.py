@@ -24,7 +24,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pytensor.tensor as pt
 from numba import njit
 
 from ..numerics.fused_op import _JIT, _FusedLogLike, _exp_nonpos, _log1p_unit, cache_version, digamma
@@ -198,8 +197,7 @@ class BetaGeoLogLike(_FusedLogLike):
 def bgnbd_loglike(r, alpha, a, b, triplets):
     """sum_i w_i log L_i of the BG/NBD (FHL eq. 6) over a :class:`~clvmodels.models.triplets.Triplets`,
     as a PyTensor scalar computed by :class:`BetaGeoLogLike` (value and gradient in one pass)."""
-    data = [pt.constant(d) for d in bgnbd_data(triplets)]
-    return BetaGeoLogLike()(r, alpha, a, b, *data)[0]
+    return BetaGeoLogLike.total(r, alpha, a, b, data=bgnbd_data(triplets))
 
 
 # -- numba backend (nutpie; PyTensor's default FAST_RUN mode) ----------------------------------------

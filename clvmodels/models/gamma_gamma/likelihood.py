@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pytensor.tensor as pt
 from numba import njit
 
 from ..numerics.fused_op import _JIT, _FusedLogLike, cache_version, digamma
@@ -269,8 +268,8 @@ def gamma_gamma_loglike(p, q, v, frequency, monetary_value, weight=None, *, comp
     """sum_i w_i log f(zbar_i | p, q, v, x_i) of the Gamma-Gamma model as a PyTensor scalar computed
     by :class:`GammaGammaLogLike` (value and gradient in one pass). See
     :func:`clvmodels.models.gamma_gamma.pt_log_likelihood` for ``compress`` and ``h``."""
-    data = [pt.constant(d) for d in gamma_gamma_data(frequency, monetary_value, weight, compress=compress, h=h)]
-    return GammaGammaLogLike()(p, q, v, *data)[0]
+    return GammaGammaLogLike.total(p, q, v, data=gamma_gamma_data(frequency, monetary_value, weight,
+                                                                  compress=compress, h=h))
 
 
 class GammaGammaFrequencyLogLike(_FusedLogLike):
@@ -287,9 +286,8 @@ def gamma_gamma_frequency_loglike(p, q, v, gamma, frequency, monetary_value, occ
     """sum_i w_i log f(zbar_i | p, q, v_i, x_i), v_i = v occasions_i^gamma, as a PyTensor scalar
     computed by :class:`GammaGammaFrequencyLogLike` (value and gradient in one pass; the cost is that of
     the plain Op plus one exp per frequency level)."""
-    data = [pt.constant(d) for d in gamma_gamma_frequency_data(frequency, monetary_value, occasions, weight,
-                                                                compress=compress, h=h)]
-    return GammaGammaFrequencyLogLike()(p, q, v, gamma, *data)[0]
+    return GammaGammaFrequencyLogLike.total(p, q, v, gamma, data=gamma_gamma_frequency_data(
+        frequency, monetary_value, occasions, weight, compress=compress, h=h))
 
 
 # -- numba backend (nutpie; PyTensor's default FAST_RUN mode) ----------------------------------------

@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pytensor.tensor as pt
 from numba import njit
 
 from ..bgnbd import likelihood as _bg_likelihood
@@ -159,8 +158,7 @@ class ModifiedBetaGeoLogLike(_FusedLogLike):
 def mbgnbd_loglike(r, alpha, a, b, triplets):
     """sum_i w_i log L_i of the MBG/NBD over a :class:`~clvmodels.models.triplets.Triplets`, as a
     PyTensor scalar computed by :class:`ModifiedBetaGeoLogLike` (value and gradient in one pass)."""
-    data = [pt.constant(d) for d in mbgnbd_data(triplets)]
-    return ModifiedBetaGeoLogLike()(r, alpha, a, b, *data)[0]
+    return ModifiedBetaGeoLogLike.total(r, alpha, a, b, data=mbgnbd_data(triplets))
 
 
 # -- numba backend (nutpie; PyTensor's default FAST_RUN mode) ----------------------------------------

@@ -17,7 +17,8 @@ this module holds what they share:
   place of libm) that LLVM vectorises, where libm's pair would cost about 10 ns per element, with the
   llvmlite intrinsics that build 2^k from its exponent bits;
 - :class:`_FusedLogLike`, the Op base. An Op takes the parameters (float64 scalars) and the data
-  (constant arrays, prepared once by the model's ``*_data`` function) and has ``1 + n_params`` scalar
+  (arrays prepared once by the model's ``*_data`` function, entering as shared variables through
+  :meth:`_FusedLogLike.total`, so the compiled posterior does not depend on them) and has ``1 + n_params`` scalar
   outputs: the value and its partial derivatives. Its gradient is ``g * d_output`` for each parameter
   (and disconnected for the data), so a compiled logp + dlogp function applies the node once and reads
   both value and gradient from it. Second derivatives are not implemented: differentiating one of the
@@ -208,6 +209,24 @@ class _FusedLogLike(Op):
     @staticmethod
     def _kernel(*args):  # pragma: no cover - set by subclasses
         raise NotImplementedError
+
+    @classmethod
+    def total(cls, *params, data):
+        """The total weighted log-likelihood as a PyTensor scalar of ``params``; ``data``, the arrays of
+        the model's ``*_data`` function, enter as shared variables named ``<Op>.<data name>``.
+
+        Why shared variables and not constants: the compiled log density is then a function of the
+        parameters *and* the data, so its on-disk compilation cache (PyTensor's and the sampler
+        callbacks', :mod:`clvmodels.models.compiled`) hits for any data set, and a model compiled once in
+        a process is refitted to other data by swapping the arrays in."""
+        import pytensor
+
+        if len(data) != len(cls.data_names):
+            raise TypeError(f"{cls.__name__} takes {len(cls.data_names)} data arrays, got {len(data)}")
+        shared = [pytensor.shared(np.ascontiguousarray(d), name=f"{cls.__name__}.{name}",
+                                  shape=(None,) * np.ndim(d))
+                  for name, d in zip(cls.data_names, data)]
+        return cls()(*params, *shared)[0]
 
     def make_node(self, *inputs):
         n, m = len(self.param_names), len(self.data_names)

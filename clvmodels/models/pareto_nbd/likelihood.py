@@ -43,7 +43,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pytensor.tensor as pt
 from numba import njit
 
 from ..numerics.fused_op import _JIT, _FusedLogLike, _exp_nonpos, _log1p_unit, cache_version, digamma
@@ -409,8 +408,7 @@ class ParetoNBDLogLike(_FusedLogLike):
 def pnbd_loglike(r, alpha, s, beta, triplets):
     """sum_i w_i log L_i of the Pareto/NBD over a :class:`~clvmodels.models.triplets.Triplets` (T > 0),
     as a PyTensor scalar computed by :class:`ParetoNBDLogLike` (value and gradient in one pass)."""
-    data = [pt.constant(d) for d in pnbd_data(triplets)]
-    return ParetoNBDLogLike()(r, alpha, s, beta, *data)[0]
+    return ParetoNBDLogLike.total(r, alpha, s, beta, data=pnbd_data(triplets))
 
 
 # -- numba backend (nutpie; PyTensor's default FAST_RUN mode) ----------------------------------------

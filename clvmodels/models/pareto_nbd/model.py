@@ -32,7 +32,7 @@ class ParetoNBDModel(TransactionModel):
     purchase rate and s/beta the mean drop-out rate per period, so their priors scale with the unit; on
     CDNOW in weeks, sigma = 52.18 against the estimates alpha = 10.6, beta = 11.7).
 
-    Sampler default ``target_accept=0.95`` (the other models use 0.8). The data pin down the mean
+    Sampler default ``target_accept=0.95`` (the BG/NBD uses 0.8, the MBG/NBD 0.9). The data pin down the mean
     drop-out rate s/beta far better than s and beta apart, and the posterior of (log s, log beta) is a
     curved ridge whose cross-section is about three times narrower at its small-s end than in the middle
     (on CDNOW the Hessian's largest whitened eigenvalue grows from 1 to 9 to 11 there); a step size
