@@ -66,9 +66,11 @@ def clear() -> None:
         _kept.clear()
 
 
-def compile_model(model) -> Compiled:
+def compile_model(model, *, notice=None) -> Compiled:
     """nutpie's compiled model of the PyMC ``model``: reused when this process compiled the same model
-    before (other data are swapped in), else built with cached callbacks, else nutpie's own compile."""
+    before (other data are swapped in), else built with cached callbacks, else nutpie's own compile.
+    ``notice``: called once, before the work, when the model will be compiled rather than loaded (not in
+    the on-disk cache, or nutpie's own compile), so the caller can say why the fit pauses."""
     start = time.perf_counter()
     key = fingerprint(model)
     if key is not None:
@@ -80,11 +82,13 @@ def compile_model(model) -> Compiled:
             compiled = _reuse(kept, model)
             return Compiled(compiled, "reused", time.perf_counter() - start)
     try:
-        compiled, hits = _build(model)
+        compiled, hits = _build(model, notice)
     except _NotApplicable as exc:
         import nutpie
 
         log.debug("compiling with nutpie.compile_pymc_model: %s", exc)
+        if notice is not None:
+            notice()
         return Compiled(nutpie.compile_pymc_model(model), "nutpie", time.perf_counter() - start, reason=str(exc))
     if key is not None:
         with _lock:
@@ -265,8 +269,9 @@ def _callback_source(name: str, n_dim: int, n_out: int, slots: list[tuple[int, n
     return "\n".join(lines) + "\n"
 
 
-def _callback(name, fn_pt, n_dim, n_out, shared_var_keys, logp):
-    """One cached C callback around the compiled PyTensor function ``fn_pt``; (cfunc, cache hit)."""
+def _callback(name, fn_pt, n_dim, n_out, shared_var_keys, logp, notice=None):
+    """One cached C callback around the compiled PyTensor function ``fn_pt``; (cfunc, cache hit).
+    ``notice`` is called first when the callback is not in the on-disk cache (it will compile)."""
     import numba
     from nutpie.compile_pymc import address_as_void_pointer
     from pytensor.configdefaults import config
@@ -286,6 +291,8 @@ def _callback(name, fn_pt, n_dim, n_out, shared_var_keys, logp):
         src, name, global_env={"__name__": __name__, "carray": numba.carray, "np": np,
                                "as_pointer": address_as_void_pointer, "inner": inner},
         cache_key=key)
+    if notice is not None and not (cache and _in_disk_cache(fn)):
+        notice()
     double_p = numba.types.CPointer(numba.types.double)
     if logp:
         sig = numba.types.int64(numba.types.uint64, double_p, double_p, double_p, numba.types.voidptr)
@@ -295,7 +302,18 @@ def _callback(name, fn_pt, n_dim, n_out, shared_var_keys, logp):
     return cfunc, int(getattr(cfunc, "cache_hits", 0) or 0)
 
 
-def _build(model):
+def _in_disk_cache(fn) -> bool:
+    """Whether numba's on-disk cache has an entry for ``fn`` (so building its callback loads, not
+    compiles); False when that cannot be told."""
+    try:
+        from numba.core.caching import FunctionCache
+
+        return bool(FunctionCache(fn)._cache_file._load_index())
+    except Exception:
+        return False
+
+
+def _build(model, notice=None):
     """Compile ``model`` as nutpie's ``compile_pymc_model`` does, with cached callbacks; returns
     (CompiledPyMCModel, callbacks loaded from the disk cache)."""
     try:
@@ -326,8 +344,16 @@ def _build(model):
         shared_data[shared_var_keys[var]] = value
     user_data = make_user_data(shared_var_keys, shared_data)
     _check_record(user_data, shared_data)
-    logp_c, hit_logp = _callback("clv_logp", logp_pt, n_dim, n_dim, shared_var_keys, logp=True)
-    expand_c, hit_expand = _callback("clv_expand", expand_pt, n_dim, n_expanded, shared_var_keys, logp=False)
+    said = []
+
+    def once():
+        if notice is not None and not said:
+            said.append(True)
+            notice()
+
+    logp_c, hit_logp = _callback("clv_logp", logp_pt, n_dim, n_dim, shared_var_keys, logp=True, notice=once)
+    expand_c, hit_expand = _callback("clv_expand", expand_pt, n_dim, n_expanded, shared_var_keys, logp=False,
+                                     notice=once)
     dims, coords = _prepare_dims_and_coords(model, shape_info, reparameterized)
     compiled = CompiledPyMCModel(
         _n_dim=n_dim, dims=dims, _coords=coords,

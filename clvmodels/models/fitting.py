@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import sys
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -124,12 +125,25 @@ class Diagnostics:
         return cls(**d)
 
 
-def _sample_nutpie(model, config: FitConfig):
+#: what a fit says when its model must compile (measured on the shared 2-core machine with empty caches:
+#: the first BG/NBD fit with the Gamma-Gamma, scoring included, 26 s; `clv compile` does it at set-up)
+FIT_COMPILE_MESSAGE = ("compiling {label} for the sampler (first fit of this model on this machine: "
+                       "about 10-20 s; cached for later runs; clv compile does it ahead)")
+
+
+def _sample_nutpie(model, config: FitConfig, label: str = "model"):
     import nutpie
 
     from .compiled import compile_model
 
-    compiled = compile_model(model)
+    def notice():
+        text = FIT_COMPILE_MESSAGE.format(label=label)
+        if config.progressbar:
+            print(f"[clv] {text}", file=sys.stderr, flush=True)
+        else:
+            log.info(text)
+
+    compiled = compile_model(model, notice=notice)
     log.debug("compiled model: %s in %.2f s", compiled.source, compiled.seconds)
     return nutpie.sample(
         compiled.model, draws=config.draws, tune=config.tune, chains=config.chains, cores=config.cores,
@@ -149,12 +163,12 @@ def _sample_pymc(model, config: FitConfig):
     return idata, "pymc", None
 
 
-def sample_nuts(model, config: FitConfig):
+def sample_nuts(model, config: FitConfig, label: str = "model"):
     """Run NUTS; returns (DataTree with 'posterior' and 'sample_stats', sampler name, the
     :class:`~clvmodels.models.compiled.Compiled` model for nutpie, else None)."""
     if config.sampler in ("auto", "nutpie"):
         try:
-            return _sample_nutpie(model, config)
+            return _sample_nutpie(model, config, label)
         except ImportError:
             if config.sampler == "nutpie":
                 raise FitError("sampler='nutpie' was asked for but nutpie is not installed") from None
@@ -345,7 +359,7 @@ def run_fit(model, param_names: list[str], config: FitConfig, model_name: str):
         post = fit_map(model, param_names, config, laplace=False)
         diag = diagnose(post, param_names, "mode", "lbfgs", time.perf_counter() - start)
         return post, None, diag
-    idata, sampler, compiled = sample_nuts(model, config)
+    idata, sampler, compiled = sample_nuts(model, config, model_name)
     seconds = time.perf_counter() - start
     post = idata["posterior"].to_dataset()[param_names]
     post = post.assign_coords(chain=np.arange(post.sizes["chain"]), draw=np.arange(post.sizes["draw"]))

@@ -147,3 +147,28 @@ def test_a_fresh_process_loads_the_callbacks_from_the_disk_cache(tmp_path):
         outs.append(res.stdout.split()[-2:])
     assert outs[0][0] == outs[1][0] == "built"
     assert outs[1][1] == "2"  # the log density and the map to the parameters, both loaded
+
+
+def test_a_fit_that_must_compile_says_so_once_and_one_that_loads_does_not(cdnow_split, monkeypatch, capsys):
+    from clvmodels import BetaGeoModel
+
+    said = []
+    compiled_mod.clear()
+    # as on a machine whose cache lacks this model: said once, before the work
+    monkeypatch.setattr(compiled_mod, "_in_disk_cache", lambda fn: False)
+    compiled_mod.compile_model(_built(BetaGeoModel, cdnow_split), notice=lambda: said.append("built"))
+    assert said == ["built"]
+    # kept in the process: nothing to say
+    compiled_mod.compile_model(_built(BetaGeoModel, cdnow_split), notice=lambda: said.append("reused"))
+    assert said == ["built"]
+    # found in the on-disk cache: nothing to say
+    compiled_mod.clear()
+    monkeypatch.setattr(compiled_mod, "_in_disk_cache", lambda fn: True)
+    compiled_mod.compile_model(_built(BetaGeoModel, cdnow_split), notice=lambda: said.append("loaded"))
+    assert said == ["built"]
+    # through fit(): on stderr with the progress bar on, naming the model
+    compiled_mod.clear()
+    monkeypatch.setattr(compiled_mod, "_in_disk_cache", lambda fn: False)
+    _fit(BetaGeoModel, cdnow_split, seed=1, progressbar=True)
+    err = capsys.readouterr().err
+    assert err.count("[clv] compiling BetaGeoModel for the sampler") == 1 and "clv compile" in err
