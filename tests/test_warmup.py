@@ -6,6 +6,7 @@ import io
 
 
 def test_warm_up_fits_and_scores_every_registered_model(monkeypatch):
+    import clvmodels.models.registry as registry
     import clvmodels.pipeline as pipeline
     from clvmodels import warmup
     from clvmodels.models.registry import SPEND_MODELS, TRANSACTION_MODELS
@@ -16,16 +17,30 @@ def test_warm_up_fits_and_scores_every_registered_model(monkeypatch):
         spend = kw["spend_model"]
         calls.append((kw["model"], type(spend).__name__, kw["method"], spend.method, kw["max_draws"]))
 
+    class Fake:
+        def __init__(self, name, **config):
+            self.name, self.config = name, config
+
+        def fit(self, data):
+            calls.append((self.name, self.config["method"], len(data)))
+            return self
+
     monkeypatch.setattr(pipeline, "forecast", fake_forecast)
+    monkeypatch.setattr(registry, "transaction_model", lambda name, **kw: Fake(name, **kw))
     out = io.StringIO()
     seconds = warmup.warm_up(stream=out)
+    maps = [c for c in calls if len(c) == 3]
+    calls = [c for c in calls if len(c) == 5]
+    # the MAP fits: every purchase model (the spend models' MAP fits are real: cheap, and they check the data)
+    assert {m for m, method, n in maps} == set(TRANSACTION_MODELS)
+    assert all(method == "map" and n == 2357 for _, method, n in maps)
     purchase = {m for m, *_ in calls}
     spend = {s for _, s, *_ in calls}
     assert purchase == set(TRANSACTION_MODELS)
     assert spend == {c.split(":")[1] for c in SPEND_MODELS.values()}
     assert all(m == s == "nuts" and d > 0 for *_, m, s, d in calls)  # the sampler's code is what gets compiled
-    assert len(seconds) == len(calls) == len(TRANSACTION_MODELS) + len(SPEND_MODELS) - 1
-    assert out.getvalue().count("[clv] compiled ") == len(calls)
+    assert len(seconds) - 1 == len(calls) == len(TRANSACTION_MODELS) + len(SPEND_MODELS) - 1
+    assert out.getvalue().count("[clv] compiled ") == len(calls) + 1
 
 
 def test_clv_compile_is_a_command():
