@@ -1,0 +1,115 @@
+"""engine="auto" for files: the pandas engine when its estimated memory is at most half the memory
+available, DuckDB otherwise; the estimate from Parquet footers and CSV sizes; the same summary either way."""
+from __future__ import annotations
+
+import gzip
+import shutil
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from clvmodels.cli import main
+from clvmodels.data import auto_engine, summarize
+from clvmodels.datasets import cdnow_sample_path, load_cdnow_sample
+from clvmodels.errors import InputError
+
+KW = dict(observation_end="1998-06-30", calibration_end="1997-09-30", time_unit="W")
+COLUMNS = ["customer_id", "date", "amount"]
+
+
+@pytest.fixture(scope="module")
+def cdnow():
+    return load_cdnow_sample()
+
+
+@pytest.fixture(scope="module")
+def logs(tmp_path_factory, cdnow):
+    """The CDNOW sample as Parquet (int64 ids, datetime64 dates, float64 amounts), as Parquet with text
+    ids, and as the bundled CSV, gzip-compressed too."""
+    d = tmp_path_factory.mktemp("auto")
+    parquet, text_ids, gz = d / "log.parquet", d / "text_ids.parquet", d / "log.csv.gz"
+    cdnow.to_parquet(parquet, index=False)
+    cdnow.assign(customer_id=cdnow["customer_id"].astype(str)).to_parquet(text_ids, index=False)
+    with open(cdnow_sample_path(), "rb") as src, gzip.open(gz, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    return {"parquet": str(parquet), "text_ids": str(text_ids), "csv": str(cdnow_sample_path()), "csv.gz": str(gz)}
+
+
+def tiny_memory(monkeypatch, nbytes: int = 1000) -> None:
+    monkeypatch.setattr(auto_engine, "available_memory", lambda: nbytes)
+
+
+@pytest.mark.parametrize("kind", ["parquet", "csv"])
+def test_small_file_gets_pandas_and_duckdb_when_memory_is_tiny_with_the_same_summary(logs, kind, monkeypatch):
+    fits = summarize(logs[kind], **KW)
+    meta = fits.attrs["clvmodels"]
+    assert meta["engine"] == "pandas"
+    assert meta["engine_reason"].startswith(f"auto: in memory, {'Parquet' if kind == 'parquet' else 'CSV'} log of")
+    tiny_memory(monkeypatch)
+    big = summarize(logs[kind], **KW)
+    assert big.attrs["clvmodels"]["engine"] == "duckdb"
+    assert "more than 50% of the 0.0 MB available" in big.attrs["clvmodels"]["engine_reason"]
+    pd.testing.assert_frame_equal(fits, big)  # every column, bit for bit
+    assert len(fits) == 2357 and int(fits["frequency"].sum()) == 2457  # the published CDNOW summary's
+
+
+def test_the_estimate_counts_footer_rows_and_file_bytes(logs, cdnow):
+    n = len(cdnow)  # 6,919 rows
+    assert pq.read_metadata(logs["parquet"]).num_rows == n == 6919
+    src = auto_engine.readers.resolve_source
+    need, how = auto_engine.estimate_pandas_bytes(src(logs["parquet"]), COLUMNS)
+    assert need == n * auto_engine.BYTES_PER_ROW_FIXED == 6919 * 300 and "fixed-width" in how
+    need, how = auto_engine.estimate_pandas_bytes(src(logs["text_ids"]), COLUMNS)
+    assert need == n * auto_engine.BYTES_PER_ROW_TEXT == 6919 * 600 and "text columns" in how
+    # two files: their rows add up
+    need, _ = auto_engine.estimate_pandas_bytes(src([logs["parquet"], logs["parquet"]]), COLUMNS)
+    assert need == 2 * 6919 * 300
+    size = cdnow_sample_path().stat().st_size
+    need, _ = auto_engine.estimate_pandas_bytes(src(logs["csv"]), COLUMNS)
+    assert need == 20 * size
+    # gzip: the larger of the size in its trailer (the whole CSV here) and 10 times the compressed size
+    with gzip.open(logs["csv.gz"], "rb") as fh:
+        unpacked = len(fh.read())
+    assert unpacked == size
+    compressed = auto_engine.os.path.getsize(logs["csv.gz"])
+    need, _ = auto_engine.estimate_pandas_bytes(src(logs["csv.gz"]), COLUMNS)
+    assert need == 20 * max(size, 10 * compressed)
+
+
+def test_the_threshold_is_half_the_available_memory(logs, monkeypatch):
+    need = 6919 * 300
+    tiny_memory(monkeypatch, 2 * need)  # exactly half: still comfortable
+    assert auto_engine.choose_engine(logs["parquet"], COLUMNS)[0] == "pandas"
+    tiny_memory(monkeypatch, 2 * need - 1)
+    engine, reason = auto_engine.choose_engine(logs["parquet"], COLUMNS)
+    assert engine == "duckdb" and reason == ("auto: Parquet log of 6,919 rows, fixed-width columns, x 300 bytes "
+                                             "per row = 2.1 MB, more than 50% of the 4.2 MB available")
+    monkeypatch.setattr(auto_engine, "available_memory", lambda: None)
+    assert auto_engine.choose_engine(logs["parquet"], COLUMNS)[0] == "duckdb"  # unknown: the bounded engine
+
+
+def test_available_memory_is_this_machines(monkeypatch):
+    with open("/proc/meminfo") as fh:
+        info = {line.split(":")[0]: int(line.split()[1]) * 1024 for line in fh}
+    avail = auto_engine.available_memory()
+    assert 0 < avail <= info["MemTotal"]
+    # a cgroup limit lowers it to the room left under the limit
+    monkeypatch.setattr(auto_engine, "_cgroup_room", lambda: 12345)
+    assert auto_engine.available_memory() == 12345
+
+
+def test_a_missing_file_is_still_reported_by_the_engine(tmp_path):
+    missing = str(tmp_path / "nope.parquet")
+    assert auto_engine.choose_engine(missing, COLUMNS) == ("duckdb", "auto: could not size the log (InputError)")
+    with pytest.raises(InputError, match="does not exist"):
+        summarize(missing, **KW)
+
+
+def test_cli_prints_the_engine_and_why(logs, tmp_path, monkeypatch, capsys):
+    tiny_memory(monkeypatch)
+    out = tmp_path / "s.parquet"
+    assert main(["summarize", logs["parquet"], "--observation-end", "1998-06-30", "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "(duckdb engine" in err and "duckdb engine: auto: Parquet log of 6,919 rows" in err
+    assert "more than 50% of the 0.0 MB available" in err
