@@ -8,27 +8,34 @@ what is cheap to know before reading anything, the memory the pandas engine woul
 when that is at most :data:`MEMORY_FRACTION` of the memory available now (:func:`available_memory`):
 
 * a DataFrame is in memory already: pandas;
-* Parquet: the row count in the files' footers times the bytes per row of the columns read
-  (:data:`BYTES_PER_ROW_FIXED` when the customer id, date and amount columns are all fixed-width
-  numbers, dates or timestamps, else :data:`BYTES_PER_ROW_TEXT`);
+* Parquet whose customer id, date and amount columns are all fixed-width (numbers, dates,
+  timestamps): :data:`BYTES_PER_ROW_FIXED` per row (the row counts in the files' footers) plus
+  :data:`BYTES_PER_SLOT` per customer slot. The pandas engine gives integer ids spanning a modest range
+  (max - min < 2 rows + 1 million) one slot each over the whole range, other ids one slot per customer
+  (at most one per row), so the slots are the id span from the footers' column statistics when it is
+  under that bound, else the rows; without statistics, the bound itself;
+* Parquet with a text column (Python strings in pandas): :data:`BYTES_PER_ROW_TEXT` per row;
 * CSV: the file size times :data:`BYTES_PER_CSV_BYTE` (a gzip-compressed file counts as
   :data:`GZIP_RATIO` times its size, or its recorded uncompressed size if that is larger).
 
 The factors are the pandas engine's peak resident memory above the imports (the summarising process's
-own ``VmHWM``), measured with ``benchmarks/bench_summary.py --memory`` on synthetic logs, and rounded
-up from the worst case measured, one row per customer (the per-customer arrays and the summary itself
-then count once per row; with ten rows per customer a fixed-width Parquet log took 47 bytes per row):
+own ``VmHWM``), measured with ``benchmarks/bench_summary.py --memory`` on synthetic logs (below), and
+rounded up. The fixed-width logs fit rows x 25.5 + customers x 219 bytes (10M rows of 1M customers and
+2M rows of 2M customers solved for the two; it predicts 4.74 GB for 100M rows of 10M customers, which
+measured 4.34 GB), hence 40 and 260; the text and CSV factors are the worst case measured, one row
+per customer (the per-customer arrays and the summary then count once per row):
 
-=========================================================  =============  ======================
-log (2 million rows unless said)                           bytes per row  bytes per file byte
-=========================================================  =============  ======================
-Parquet, int64 ids, 10M rows of 1M customers               47             6.6
-Parquet, int64 ids, one row per customer                   242 to 244     34
-Parquet, 10-character text ids, 200k customers             203 to 206     27
-Parquet, 10-character text ids, one row per customer       400            49
-CSV (ISO dates, amounts in cents), 200k customers          213 to 218     9.1 to 9.3
-CSV, one row per customer                                  338 to 359     13.8 to 14.7
-=========================================================  =============  ======================
+=====================================================  =============  ===================  ==============
+log (2 million rows unless said)                       bytes per row  bytes per file byte  ``auto`` (est.)
+=====================================================  =============  ===================  ==============
+Parquet, int64 ids, 100M rows of 10M customers         43             6.1                  66 per row
+Parquet, int64 ids, 10M rows of 1M customers           47             6.6                  66 per row
+Parquet, int64 ids, one row per customer               242 to 244     34                   300 per row
+Parquet, 10-character text ids, 200k customers         203 to 206     27                   600 per row
+Parquet, 10-character text ids, one row per customer   400            49                   600 per row
+CSV (ISO dates, amounts in cents), 200k customers      213 to 218     9.1 to 9.3           20 per byte
+CSV, one row per customer                              338 to 359     13.8 to 14.7         20 per byte
+=====================================================  =============  ===================  ==============
 
 The choice and its reason are recorded in the summary's ``attrs["clvmodels"]["engine"]`` and
 ``["engine_reason"]``, and ``clv summarize`` prints them.
@@ -43,8 +50,10 @@ from ..errors import InputError
 from . import readers
 
 #: the pandas engine's peak bytes per row of a Parquet log whose three columns are fixed-width (ints,
-#: floats, dates, timestamps): 242 to 244 measured with one row per customer, the worst case (above)
-BYTES_PER_ROW_FIXED = 300
+#: floats, dates, timestamps), beside those per customer slot: 25.5 fitted (above)
+BYTES_PER_ROW_FIXED = 40
+#: ... and per customer slot (the per-customer arrays, the summary): 219 fitted (above)
+BYTES_PER_SLOT = 260
 #: the same when a column is text (Python strings in pandas): 400 measured with 10-character ids, one
 #: row per customer; longer ids cost more
 BYTES_PER_ROW_TEXT = 600
@@ -125,11 +134,12 @@ def _gzip_size(path: str) -> int:
 
 def estimate_pandas_bytes(source: readers.FileSource, columns: list[str]) -> tuple[int, str]:
     """(bytes, how) the pandas engine is estimated to need for the log ``source`` when it reads
-    ``columns`` (the customer id, date and amount columns): see the module docstring."""
+    ``columns`` (the customer id column first, then the date and amount columns): see the module
+    docstring."""
     if source.kind == "parquet":
         import pyarrow.parquet as pq
 
-        rows, text = 0, False
+        rows, text, lo, hi = 0, False, None, None
         for path in source.paths:
             meta = pq.read_metadata(path)  # the footer only
             rows += meta.num_rows
@@ -137,11 +147,45 @@ def estimate_pandas_bytes(source: readers.FileSource, columns: list[str]) -> tup
             for c in columns:
                 if c in schema.names and not str(schema.field(c).type).startswith(_FIXED_WIDTH):
                     text = True
-        per_row = BYTES_PER_ROW_TEXT if text else BYTES_PER_ROW_FIXED
-        kind = "text" if text else "fixed-width"
-        return rows * per_row, f"Parquet log of {rows:,} rows, {kind} columns, x {per_row} bytes per row"
+            if not text and columns and columns[0] in schema.names and str(schema.field(columns[0]).type).startswith(
+                    ("int", "uint")):
+                span = _id_range(meta, columns[0])
+                if span is None:
+                    lo = hi = False  # some row group without statistics: the span is unknown
+                elif lo is not False:
+                    lo = span[0] if lo is None else min(lo, span[0])
+                    hi = span[1] if hi is None else max(hi, span[1])
+        if text:
+            return rows * BYTES_PER_ROW_TEXT, (f"Parquet log of {rows:,} rows, text columns, x {BYTES_PER_ROW_TEXT} "
+                                               "bytes per row")
+        dense_bound = 2 * rows + 1_000_000  # the pandas engine's rule for giving ids their own slots
+        if lo is None or lo is False:  # ids not integers with statistics: the worst case of the two rules
+            slots, why = dense_bound, "customer slots unknown"
+        elif hi - lo + 1 < dense_bound:
+            slots, why = hi - lo + 1, f"ids {lo:,} to {hi:,}"
+        else:
+            slots, why = rows, "sparse ids"
+        return (rows * BYTES_PER_ROW_FIXED + slots * BYTES_PER_SLOT,
+                f"Parquet log of {rows:,} rows x {BYTES_PER_ROW_FIXED} bytes + {slots:,} customer slots ({why}) "
+                f"x {BYTES_PER_SLOT} bytes")
     size = sum(_gzip_size(p) if p.lower().endswith(".gz") else os.path.getsize(p) for p in source.paths)
     return size * BYTES_PER_CSV_BYTE, f"CSV log of {_size(size)}, x {BYTES_PER_CSV_BYTE} bytes per byte"
+
+
+def _id_range(meta, column: str) -> tuple[int, int] | None:
+    """(min, max) of an integer column over a Parquet file's row groups, from the footer's statistics;
+    None when a row group has none."""
+    j = meta.schema.to_arrow_schema().get_field_index(column)
+    lo = hi = None
+    for g in range(meta.num_row_groups):
+        stats = meta.row_group(g).column(j).statistics
+        if meta.row_group(g).num_rows == 0:
+            continue
+        if stats is None or not stats.has_min_max:
+            return None
+        lo = int(stats.min) if lo is None else min(lo, int(stats.min))
+        hi = int(stats.max) if hi is None else max(hi, int(stats.max))
+    return None if lo is None else (lo, hi)
 
 
 def _size(n: float) -> str:
@@ -150,7 +194,8 @@ def _size(n: float) -> str:
 
 
 def choose_engine(transactions, columns: list[str]) -> tuple[str, str]:
-    """``(engine, reason)`` for ``engine="auto"``: ``"pandas"`` for a DataFrame, and for files whose
+    """``(engine, reason)`` for ``engine="auto"`` (``columns``: the customer id column first, then the
+    date and amount columns read): ``"pandas"`` for a DataFrame, and for files whose
     estimated pandas-engine memory (:func:`estimate_pandas_bytes`) is at most :data:`MEMORY_FRACTION`
     of :func:`available_memory`; ``"duckdb"`` otherwise, and when the log cannot be sized (a missing
     file: the engine then reports it as before) or the available memory is unknown."""

@@ -164,10 +164,10 @@ def summarize(transactions, *, customer_id: str = "customer_id", date: str = "da
         0, not occasions that net to 0. The number of rows worth 0 in the input is recorded in
         ``attrs["clvmodels"]["n_zero_amounts"]``.
     engine: ``"auto"`` (pandas for a DataFrame, and for files whose estimated pandas-engine memory is at
-        most half the memory available, e.g. a 10-million-row Parquet log of fixed-width columns needs an
-        estimated 3 GB (300 bytes per row; the benchmark's log, ten rows per customer, measured 47: the
-        estimate assumes every row a different customer); CSV counts 20 bytes per byte of file; DuckDB
-        otherwise: see :mod:`clvmodels.data.auto_engine`), ``"pandas"``
+        most half the memory available, DuckDB otherwise: a Parquet log of 10 million rows of customers
+        with integer ids 1 to 1 million is estimated at 0.66 GB, 40 bytes per row + 260 per id of the
+        range, from the footers (it peaked at 0.47 GB); text ids count 600 bytes per row, CSV 20 bytes
+        per byte of file: see :mod:`clvmodels.data.auto_engine`), ``"pandas"``
         (:mod:`clvmodels.data.pandas_engine`), ``"duckdb"`` (:mod:`clvmodels.data.duckdb_engine`), or
         ``"spark"`` (needs pyspark; :mod:`clvmodels.spark.summary`).
     date_format: strptime format of text (or integer) dates, e.g. ``"%Y%m%d"``; default ISO 8601.

@@ -54,17 +54,33 @@ def test_small_file_gets_pandas_and_duckdb_when_memory_is_tiny_with_the_same_sum
     assert len(fits) == 2357 and int(fits["frequency"].sum()) == 2457  # the published CDNOW summary's
 
 
-def test_the_estimate_counts_footer_rows_and_file_bytes(logs, cdnow):
-    n = len(cdnow)  # 6,919 rows
+def test_the_estimate_counts_footer_rows_id_spans_and_file_bytes(logs, cdnow, tmp_path):
+    n = len(cdnow)  # 6,919 rows of customers 1 to 2,357
     assert pq.read_metadata(logs["parquet"]).num_rows == n == 6919
+    assert (cdnow["customer_id"].min(), cdnow["customer_id"].max()) == (1, 2357)
     src = auto_engine.readers.resolve_source
     need, how = auto_engine.estimate_pandas_bytes(src(logs["parquet"]), COLUMNS)
-    assert need == n * auto_engine.BYTES_PER_ROW_FIXED == 6919 * 300 and "fixed-width" in how
+    # integer ids: 40 bytes per row + 260 per slot of the id range, from the footer's statistics
+    assert (auto_engine.BYTES_PER_ROW_FIXED, auto_engine.BYTES_PER_SLOT) == (40, 260)
+    assert need == 6919 * 40 + 2357 * 260 and "2,357 customer slots (ids 1 to 2,357)" in how
     need, how = auto_engine.estimate_pandas_bytes(src(logs["text_ids"]), COLUMNS)
     assert need == n * auto_engine.BYTES_PER_ROW_TEXT == 6919 * 600 and "text columns" in how
-    # two files: their rows add up
-    need, _ = auto_engine.estimate_pandas_bytes(src([logs["parquet"], logs["parquet"]]), COLUMNS)
-    assert need == 2 * 6919 * 300
+    # two files: their rows add up, the id range is the union's
+    shifted = tmp_path / "shifted.parquet"
+    cdnow.assign(customer_id=cdnow["customer_id"] + 10_000).to_parquet(shifted, index=False)
+    need, _ = auto_engine.estimate_pandas_bytes(src([logs["parquet"], str(shifted)]), COLUMNS)
+    assert need == 2 * 6919 * 40 + 12_357 * 260
+    # ids spread wider than the pandas engine's dense rule (2 rows + 1 million): one slot per row at most
+    sparse = tmp_path / "sparse.parquet"
+    cdnow.assign(customer_id=cdnow["customer_id"] * 10**9).to_parquet(sparse, index=False)
+    need, how = auto_engine.estimate_pandas_bytes(src(str(sparse)), COLUMNS)
+    assert need == 6919 * (40 + 260) and "sparse ids" in how
+    # no statistics: the worst case of the two rules, 2 rows + 1 million slots
+    bare = tmp_path / "bare.parquet"
+    cdnow.to_parquet(bare, index=False, write_statistics=False)
+    assert not pq.read_metadata(bare).row_group(0).column(0).is_stats_set
+    need, how = auto_engine.estimate_pandas_bytes(src(str(bare)), COLUMNS)
+    assert need == 6919 * 40 + (2 * 6919 + 1_000_000) * 260 and "slots unknown" in how
     size = cdnow_sample_path().stat().st_size
     need, _ = auto_engine.estimate_pandas_bytes(src(logs["csv"]), COLUMNS)
     assert need == 20 * size
@@ -78,13 +94,14 @@ def test_the_estimate_counts_footer_rows_and_file_bytes(logs, cdnow):
 
 
 def test_the_threshold_is_half_the_available_memory(logs, monkeypatch):
-    need = 6919 * 300
+    need = 6919 * 40 + 2357 * 260
     tiny_memory(monkeypatch, 2 * need)  # exactly half: still comfortable
     assert auto_engine.choose_engine(logs["parquet"], COLUMNS)[0] == "pandas"
     tiny_memory(monkeypatch, 2 * need - 1)
     engine, reason = auto_engine.choose_engine(logs["parquet"], COLUMNS)
-    assert engine == "duckdb" and reason == ("auto: Parquet log of 6,919 rows, fixed-width columns, x 300 bytes "
-                                             "per row = 2.1 MB, more than 50% of the 4.2 MB available")
+    assert engine == "duckdb" and reason == ("auto: Parquet log of 6,919 rows x 40 bytes + 2,357 customer slots "
+                                             "(ids 1 to 2,357) x 260 bytes = 0.9 MB, more than 50% of the 1.8 MB "
+                                             "available")
     monkeypatch.setattr(auto_engine, "available_memory", lambda: None)
     assert auto_engine.choose_engine(logs["parquet"], COLUMNS)[0] == "duckdb"  # unknown: the bounded engine
 
