@@ -167,8 +167,8 @@ def summarize(transactions, *, customer_id: str = "customer_id", date: str = "da
         most half the memory available, DuckDB otherwise: a Parquet log of 10 million rows of customers
         with integer ids 1 to 1 million is estimated at 0.66 GB, 40 bytes per row + 260 per id of the
         range, from the footers (it peaked at 0.47 GB); text ids count 600 bytes per row, CSV 20 bytes
-        per byte of file: see :mod:`clvmodels.data.auto_engine`), ``"pandas"``
-        (:mod:`clvmodels.data.pandas_engine`), ``"duckdb"`` (:mod:`clvmodels.data.duckdb_engine`), or
+        per byte of file: see :mod:`clvmodels.data.auto_engine`; DuckDB for files given ``duckdb_config``),
+        ``"pandas"`` (:mod:`clvmodels.data.pandas_engine`), ``"duckdb"`` (:mod:`clvmodels.data.duckdb_engine`), or
         ``"spark"`` (needs pyspark; :mod:`clvmodels.spark.summary`).
     date_format: strptime format of text (or integer) dates, e.g. ``"%Y%m%d"``; default ISO 8601.
     duckdb_config: DuckDB settings for the DuckDB engine, e.g. ``{"memory_limit": "1GB",
@@ -234,7 +234,9 @@ def summarize(transactions, *, customer_id: str = "customer_id", date: str = "da
     if not files and not isinstance(transactions, pd.DataFrame):
         raise TypeError("transactions must be a pandas DataFrame or a path, glob or list of paths to "
                         f"CSV/Parquet files, not {type(transactions).__name__}")
-    if engine == "auto":  # pandas when the log fits comfortably in memory, else DuckDB (auto_engine.py)
+    if engine == "auto" and duckdb_config is not None and files:  # settings for DuckDB: the caller means it
+        engine, engine_reason = "duckdb", "auto: duckdb_config given"
+    elif engine == "auto":  # pandas when the log fits comfortably in memory, else DuckDB (auto_engine.py)
         engine, engine_reason = choose_engine(transactions, [c for c in (customer_id, date, amount) if c])
     else:
         engine_reason = None  # finish_summary records "engine='<engine>' requested"

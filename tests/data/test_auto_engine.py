@@ -116,6 +116,12 @@ def test_available_memory_is_this_machines(monkeypatch):
     assert auto_engine.available_memory() == 12345
 
 
+def test_duckdb_settings_mean_duckdb(logs):
+    s = summarize(logs["parquet"], duckdb_config={"threads": 1}, **KW)
+    assert (s.attrs["clvmodels"]["engine"], s.attrs["clvmodels"]["engine_reason"]) == ("duckdb",
+                                                                                       "auto: duckdb_config given")
+
+
 def test_a_missing_file_is_still_reported_by_the_engine(tmp_path):
     missing = str(tmp_path / "nope.parquet")
     assert auto_engine.choose_engine(missing, COLUMNS) == ("duckdb", "auto: could not size the log (InputError)")
