@@ -38,7 +38,10 @@ def add_transaction_arguments(parser: argparse.ArgumentParser) -> None:
                         help="continuous time, days / days per unit (default, unbiased), or whole periods as "
                              "lifetimes' freq option (fewer distinct (frequency, recency, T): cheaper fits)")
     parser.add_argument("--engine", choices=["auto", "pandas", "duckdb", "spark"], default="auto",
-                        help="summary engine; auto (default) uses DuckDB for files: bounded memory; spark runs "
+                        help="summary engine; auto (default): pandas (in memory, fastest) for a log that fits "
+                             "comfortably in memory (its estimated need, from the Parquet row counts or the CSV "
+                             "size, at most half the memory available), else duckdb (bounded memory, spills to "
+                             "disk: logs larger than memory); spark runs "
                              "the summary on Spark (needs clvmodels[spark]; the active Spark session, else a local "
                              "one, else the cluster of --spark-master)")
     parser.add_argument("--date-format", default=None, metavar="FMT",

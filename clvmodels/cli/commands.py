@@ -54,6 +54,8 @@ def run_summarize(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"clv summarize: {len(summary):,} customers ({meta.get('engine')} engine, time unit "
               f"{meta.get('time_unit')}) written to {args.output}", file=sys.stderr)
+        if str(meta.get("engine_reason", "")).startswith("auto"):  # why --engine auto picked it
+            print(f"clv summarize: {meta['engine']} engine: {meta['engine_reason']}", file=sys.stderr)
     return 0
 
 

@@ -110,10 +110,11 @@ def warn_excluded(new_in_holdout: int, returns_only: int, calibration_end, *, st
 def finish_summary(agg: CustomerAggregates, *, unit: str, time_mode: str, observation_day: int,
                    calibration_day: int | None, engine: str, negative_amounts: str, n_negative: int,
                    observation_end, calibration_end, zero_amounts: str = "keep",
-                   n_zero: int | None = None) -> pd.DataFrame:
+                   n_zero: int | None = None, engine_reason: str | None = None) -> pd.DataFrame:
     """Turn the engines' aggregates into the summary DataFrame (shared, so the engines cannot differ
     in how they convert days to time units or define the derived columns). ``n_zero`` (rows worth 0 in
-    the input) defaults to ``agg.n_zero_amounts``."""
+    the input) defaults to ``agg.n_zero_amounts``; ``engine_reason`` (why this engine ran, recorded
+    beside it) to ``"engine='<engine>' requested"``."""
     end_day = calibration_day if calibration_day is not None else observation_day
     has = agg.n_occ_cal > 0
     new_in_holdout = int((~has & (agg.n_occ_hold > 0)).sum())
@@ -181,6 +182,7 @@ def finish_summary(agg: CustomerAggregates, *, unit: str, time_mode: str, observ
         "observation_end": str(observation_end),
         "calibration_end": None if calibration_end is None else str(calibration_end),
         "engine": engine,
+        "engine_reason": engine_reason if engine_reason is not None else f"engine={engine!r} requested",
         "n_customers": int(len(out)),
         "excluded_new_in_holdout": new_in_holdout,
         "excluded_returns_only": returns_only,

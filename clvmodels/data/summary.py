@@ -62,13 +62,17 @@ Engines
 per-customer Python); ``engine="duckdb"`` runs the checks and the aggregation as SQL in DuckDB, scanning
 CSV/Parquet files without ever loading the log into pandas, within a memory limit, spilling to a
 temporary directory, so logs larger than memory can be summarised; ``engine="spark"`` (the optional
-pyspark extra) runs them as Spark jobs. ``engine="auto"`` picks pandas for a DataFrame and DuckDB for
-files. Every engine applies the same parsing rules (:mod:`clvmodels.data.checks`) and gives identical
-summaries: counts, dates and times trivially, and money too, because amounts with at most six decimals
-(cents, mills) are added exactly, as integers of their smallest decimal unit
-(:func:`clvmodels.data.checks.exact_money`), so no sum depends on the order of the rows. Only for
-amounts that are not short decimals (1/3 of a dollar) are floats added, in an order that differs
-between engines, and the money columns then agree to about 1e-15 relatively.
+pyspark extra) runs them as Spark jobs. ``engine="auto"`` picks pandas for a DataFrame, and for files
+when the log fits comfortably in memory: when the pandas engine's memory, estimated from the Parquet
+footers' row counts or the CSV files' sizes, is at most half the memory available (/proc/meminfo's
+MemAvailable, or a container's cgroup limit); DuckDB otherwise (:mod:`clvmodels.data.auto_engine` has
+the factors and their measurements). The engine that ran and why are recorded in
+``attrs["clvmodels"]["engine"]`` and ``["engine_reason"]``. Every engine applies the same parsing rules
+(:mod:`clvmodels.data.checks`) and gives identical summaries: counts, dates and times trivially, and
+money too, because amounts with at most six decimals (cents, mills) are added exactly, as integers
+of their smallest decimal unit (:func:`clvmodels.data.checks.exact_money`), so no sum depends on the
+order of the rows. Only for amounts that are not short decimals (1/3 of a dollar) are floats added,
+in an order that differs between engines, and the money columns then agree to about 1e-15 relatively.
 
 Layout
 ------
@@ -86,6 +90,7 @@ import pandas as pd
 from ..errors import ProblemCollector
 from ..units import check_unit
 from . import readers
+from .auto_engine import choose_engine
 from .aggregates import (  # noqa: F401  (the engines' contract, importable from here as before)
     HOLDOUT_COLUMNS,
     SUMMARY_COLUMNS,
@@ -158,8 +163,12 @@ def summarize(transactions, *, customer_id: str = "customer_id", date: str = "da
         value 0) stays a purchase occasion worth 0 under either policy: ``"drop"`` removes rows worth
         0, not occasions that net to 0. The number of rows worth 0 in the input is recorded in
         ``attrs["clvmodels"]["n_zero_amounts"]``.
-    engine: ``"auto"`` (pandas for a DataFrame, DuckDB for files), ``"pandas"``
-        (:mod:`clvmodels.data.pandas_engine`), ``"duckdb"`` (:mod:`clvmodels.data.duckdb_engine`), or
+    engine: ``"auto"`` (pandas for a DataFrame, and for files whose estimated pandas-engine memory is at
+        most half the memory available, DuckDB otherwise: a Parquet log of 10 million rows of customers
+        with integer ids 1 to 1 million is estimated at 0.66 GB, 40 bytes per row + 260 per id of the
+        range, from the footers (it peaked at 0.47 GB); text ids count 600 bytes per row, CSV 20 bytes
+        per byte of file: see :mod:`clvmodels.data.auto_engine`; DuckDB for files given ``duckdb_config``),
+        ``"pandas"`` (:mod:`clvmodels.data.pandas_engine`), ``"duckdb"`` (:mod:`clvmodels.data.duckdb_engine`), or
         ``"spark"`` (needs pyspark; :mod:`clvmodels.spark.summary`).
     date_format: strptime format of text (or integer) dates, e.g. ``"%Y%m%d"``; default ISO 8601.
     duckdb_config: DuckDB settings for the DuckDB engine, e.g. ``{"memory_limit": "1GB",
@@ -199,10 +208,11 @@ def summarize(transactions, *, customer_id: str = "customer_id", date: str = "da
     holdout spend; ``duration_holdout`` (float64, time units): the holdout length, the same for everyone.
 
     ``attrs["clvmodels"]`` records ``time_unit``, ``time_mode``, ``observation_end``, ``calibration_end``,
-    ``engine``, ``n_customers``, ``excluded_new_in_holdout``, ``excluded_returns_only``,
-    ``negative_amounts``, ``n_negative_amounts``, ``zero_amounts``, ``n_zero_amounts`` (rows worth 0 in
-    the input), ``n_zero_spend_repeat`` (customers with frequency > 0 and monetary_value <= 0, whom the
-    Gamma-Gamma fit leaves out) and ``exact_money_decimals``.
+    ``engine`` (the engine that ran), ``engine_reason`` (why: requested, or ``"auto"``'s estimate of the
+    pandas engine's memory against the memory available), ``n_customers``, ``excluded_new_in_holdout``,
+    ``excluded_returns_only``, ``negative_amounts``, ``n_negative_amounts``, ``zero_amounts``,
+    ``n_zero_amounts`` (rows worth 0 in the input), ``n_zero_spend_repeat`` (customers with frequency > 0
+    and monetary_value <= 0, whom the Gamma-Gamma fit leaves out) and ``exact_money_decimals``.
 
     Raises
     ------
@@ -224,8 +234,12 @@ def summarize(transactions, *, customer_id: str = "customer_id", date: str = "da
     if not files and not isinstance(transactions, pd.DataFrame):
         raise TypeError("transactions must be a pandas DataFrame or a path, glob or list of paths to "
                         f"CSV/Parquet files, not {type(transactions).__name__}")
-    if engine == "auto":
-        engine = "duckdb" if files else "pandas"
+    if engine == "auto" and duckdb_config is not None and files:  # settings for DuckDB: the caller means it
+        engine, engine_reason = "duckdb", "auto: duckdb_config given"
+    elif engine == "auto":  # pandas when the log fits comfortably in memory, else DuckDB (auto_engine.py)
+        engine, engine_reason = choose_engine(transactions, [c for c in (customer_id, date, amount) if c])
+    else:
+        engine_reason = None  # finish_summary records "engine='<engine>' requested"
     if amount is None:  # a log without amounts: the money policies have nothing to act on
         _check_no_amount_options(engine, zero_amounts)
 
@@ -251,7 +265,7 @@ def summarize(transactions, *, customer_id: str = "customer_id", date: str = "da
     out = finish_summary(agg, unit=unit, time_mode=time_mode, observation_day=day_number(obs),
                          calibration_day=cal_day, engine=engine, negative_amounts=negative_amounts,
                          n_negative=n_negative, observation_end=obs, calibration_end=cal,
-                         zero_amounts=zero_amounts, n_zero=n_zero)
+                         zero_amounts=zero_amounts, n_zero=n_zero, engine_reason=engine_reason)
     return out if amount is not None else _without_money(out)
 
 

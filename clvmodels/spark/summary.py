@@ -561,6 +561,7 @@ def summarize_spark(transactions, *, customer_id: str = "customer_id", date: str
     meta: dict[str, Any] = {
         "time_unit": unit, "time_mode": time_mode, "observation_end": str(obs),
         "calibration_end": None if cal is None else str(cal), "engine": "spark",
+        "engine_reason": "engine='spark' requested",  # as summarize() records it
         "n_customers": None, "excluded_new_in_holdout": None, "excluded_returns_only": None,
         "negative_amounts": negative_amounts, "n_negative_amounts": prep.n_negative,
         "zero_amounts": zero_amounts, "n_zero_amounts": prep.n_zero, "n_zero_spend_repeat": None,

@@ -37,10 +37,13 @@ def test_summarize_cdnow_writes_the_summary_and_its_metadata(tmp_path, ext, caps
     assert (table.set_index("customer_id")["frequency"] == published["x"]).all()
     assert "frequency_holdout" in table.columns and table["frequency_holdout"].sum() == 1882
     meta = json.loads((tmp_path / f"summary.{ext}.meta.json").read_text())
-    assert meta["time_unit"] == "W" and meta["calibration_end"] == "1997-09-30" and meta["engine"] == "duckdb"
+    assert meta["time_unit"] == "W" and meta["calibration_end"] == "1997-09-30"
+    # --engine auto: the small CSV log fits in memory, so the pandas engine ran, and the sidecar says why
+    assert meta["engine"] == "pandas" and meta["engine_reason"].startswith("auto: in memory, CSV log of")
     if ext == "parquet":
         assert read_table_metadata(out)["n_customers"] == 2357
-    assert "2,357 customers" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "2,357 customers (pandas engine" in err and "pandas engine: auto: in memory, CSV log of" in err
     assert leftovers(tmp_path) == []
 
 

@@ -120,7 +120,8 @@ def test_columns_dtypes_index_and_attrs(cdnow_splits):
     assert set(meta) == {"time_unit", "time_mode", "observation_end", "calibration_end", "engine", "n_customers",
                          "excluded_new_in_holdout", "excluded_returns_only", "negative_amounts",
                          "n_negative_amounts", "zero_amounts", "n_zero_amounts", "n_zero_spend_repeat",
-                         "exact_money_decimals"}
+                         "exact_money_decimals", "engine_reason"}
+    assert meta["engine_reason"] == "engine='duckdb' requested"
     assert cdnow_splits["pandas-frame"].attrs["clvmodels"]["engine"] == "pandas"
 
 
@@ -133,11 +134,14 @@ def test_rfm_recency_is_a_separate_column(cdnow_splits):
     assert s.loc[1, "last_purchase"] == pd.Timestamp("1997-08-02")
 
 
-def test_auto_engine_picks_pandas_for_frames_and_duckdb_for_files(cdnow):
+def test_auto_engine_picks_pandas_for_frames_and_for_files_that_fit_in_memory(cdnow):
+    # the choice for files, and DuckDB for those that do not fit: tests/data/test_auto_engine.py
     small = cdnow[cdnow["date"] <= "1997-03-31"]
-    assert summarize(small, observation_end="1997-03-31").attrs["clvmodels"]["engine"] == "pandas"
+    meta = summarize(small, observation_end="1997-03-31").attrs["clvmodels"]
+    assert meta["engine"] == "pandas" and meta["engine_reason"] == "auto: a DataFrame, already in memory"
     s = summarize(str(cdnow_sample_path()), observation_end="1998-06-30")
-    assert s.attrs["clvmodels"]["engine"] == "duckdb"
+    assert s.attrs["clvmodels"]["engine"] == "pandas"
+    assert s.attrs["clvmodels"]["engine_reason"].startswith("auto: in memory, CSV log of")
 
 
 def test_duckdb_engine_never_loads_the_log_into_pandas(monkeypatch, tmp_path, cdnow):

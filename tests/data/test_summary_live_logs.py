@@ -43,7 +43,8 @@ def both(df, **kw) -> pd.DataFrame:
         a = summarize(df, engine="pandas", **kw)
         b = summarize(df, engine="duckdb", **kw)
     pd.testing.assert_frame_equal(a, b, check_exact=True)
-    assert {**a.attrs["clvmodels"], "engine": None} == {**b.attrs["clvmodels"], "engine": None}
+    assert ({**a.attrs["clvmodels"], "engine": None, "engine_reason": None}
+            == {**b.attrs["clvmodels"], "engine": None, "engine_reason": None})
     return a
 
 

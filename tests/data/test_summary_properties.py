@@ -109,6 +109,8 @@ def test_both_engines_are_equal(data, mode, unit, policy, zero_policy, split):
     pd.testing.assert_frame_equal(a, b, check_exact=True)
     a_meta, b_meta = dict(a.attrs["clvmodels"]), dict(b.attrs["clvmodels"])
     assert a_meta.pop("engine") == "pandas" and b_meta.pop("engine") == "duckdb"
+    assert a_meta.pop("engine_reason") == "engine='pandas' requested"
+    assert b_meta.pop("engine_reason") == "engine='duckdb' requested"
     assert a_meta == b_meta
 
 

@@ -151,7 +151,8 @@ def test_summary_of_csv_files_and_the_engine_hook(spark):
     assert_same_summary(spark_summary(path, spark=spark, **kw), expected, exact_money=True)
     hooked = summarize_to_pandas(path, spark=spark, **kw)
     pd.testing.assert_frame_equal(hooked, expected, check_exact=True)
-    assert hooked.attrs["clvmodels"] == {**expected.attrs["clvmodels"], "engine": "spark"}
+    assert hooked.attrs["clvmodels"] == {**expected.attrs["clvmodels"], "engine": "spark",
+                                         "engine_reason": "engine='spark' requested"}
 
 
 def test_summarize_engine_spark_goes_through_aggregate_spark(spark, simulated):
@@ -165,7 +166,8 @@ def test_summarize_engine_spark_goes_through_aggregate_spark(spark, simulated):
     expected = summarize(path, engine="pandas", **kw)
     got = summarize(path, engine="spark", **kw)
     pd.testing.assert_frame_equal(got, expected, check_exact=True)
-    assert got.attrs["clvmodels"] == {**expected.attrs["clvmodels"], "engine": "spark"}
+    assert got.attrs["clvmodels"] == {**expected.attrs["clvmodels"], "engine": "spark",
+                                      "engine_reason": "engine='spark' requested"}
     kw = dict(observation_end="2020-12-31", calibration_end="2020-08-31", time_unit="D")
     with warnings.catch_warnings(record=True) as w_pandas:
         warnings.simplefilter("always")
