@@ -32,10 +32,12 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
+from ..draws import interval_bounds
 from ..errors import InputError, ProblemCollector
 
-__all__ = ["Covariate", "CovariateDesign", "is_categorical", "coefficient_name"]
+__all__ = ["Covariate", "CovariateDesign", "CovariateModel", "is_categorical", "coefficient_name"]
 
 
 def is_categorical(series: pd.Series) -> bool:
@@ -378,3 +380,205 @@ def simulation_params(params: Mapping[str, float], covariates: pd.DataFrame | No
             eta += float(g) * z
         out[param] = out[param] * np.exp(signs[param] * eta)
     return out
+
+
+# -- the estimator side: what every model with covariates shares --------------------------------------
+class CovariateModel:
+    """Mixin of the estimators that take covariates (the transaction models, the Gamma-Gamma): the
+    design set up before a fit, the coefficients' priors and names, their rescaling to the user's scale
+    after it, model files, :meth:`coefficients`, and the split of customers into cells whose models
+    (copies without covariates, at the cell's parameters) every prediction goes through.
+
+    A model provides ``covariate_links`` (role -> ((parameter, sign), ...)), ``_covariate_roles()`` (role
+    -> the configured columns) and ``_covariate_fit_mask(data)`` (the rows its likelihood uses)."""
+
+    covariate_links: dict = {}
+
+    def _covariate_fit_mask(self, data: pd.DataFrame) -> np.ndarray:
+        return np.ones(len(data), dtype=bool)
+
+    def _setup_design(self, data: pd.DataFrame, what: str, weight: np.ndarray) -> None:
+        """Before a fit: the covariate columns checked (every problem at once) and the design of the
+        fitted rows (means, sds, levels, reference levels), or no design without covariates."""
+        roles = self._covariate_roles()
+        self._set_design(None)
+        if any(roles.values()):
+            CovariateDesign._check_columns(data, _union(roles), what, None)
+            keep = self._covariate_fit_mask(data)
+            self._set_design(CovariateDesign.fit(data[keep], roles, what=what, weight=np.asarray(weight)[keep]))
+
+    def _finish_covariate_fit(self) -> None:
+        """After a fit: the coefficients from the standardised scale to per unit of the user's columns,
+        the design in ``fit_info_["covariates"]`` and the cells in ``fit_info_["n_cells"]``."""
+        if not self.has_covariates:
+            return
+        for ln in self._links:
+            for n, s in zip(ln.names, self.covariates_.scales(ln.role)):
+                self.posterior_[n] = self.posterior_[n] / s
+        self.fit_info_["covariates"] = self.covariates_.to_dict()
+        self.fit_info_["n_cells"] = int(getattr(self, "_n_cells", 1))
+
+    @property
+    def has_covariates(self) -> bool:
+        """Whether this fitted model has covariates (its predictions then go per cell of customers)."""
+        return getattr(self, "covariates_", None) is not None
+
+    def _set_design(self, design) -> None:
+        self.__dict__.pop("param_names", None)
+        self.__dict__.pop("real_params", None)
+        self.covariates_ = design
+        if design is None:
+            self._links = []
+            return
+        self._links = model_links(design, self.covariate_links)
+        coef = tuple(n for ln in self._links for n in ln.names)
+        self.param_names = tuple(type(self).param_names) + coef
+        self.real_params = tuple(type(self).real_params) + coef
+
+    def _extra_priors(self):
+        from .priors import Prior
+
+        out = {}
+        for ln in getattr(self, "_links", []):
+            out[ln.prefix] = Prior("Normal", mu=0.0, sigma=1.0)
+            out.update({n: Prior("Normal", mu=0.0, sigma=1.0) for n in ln.names})
+        return out
+
+    def _finish_priors(self, priors):
+        """A coefficient's prior (on the standardised scale): its own when given by name, else its
+        group's (``purchase_coefficient_alpha`` given applies to every such coefficient); with
+        priors='flat', a flat prior on the real line (not the positive one)."""
+        from .priors import Prior
+
+        given = self.priors if isinstance(self.priors, dict) else {}
+        for ln in getattr(self, "_links", []):
+            for n in ln.names:
+                if isinstance(self.priors, str):
+                    priors[n] = priors[ln.prefix] = Prior("Flat")
+                elif n not in given:
+                    priors[n] = priors[ln.prefix]
+        return priors
+
+    @classmethod
+    def _saved_param_names(cls, header):
+        spec = (header.get("fit_info") or {}).get("covariates")
+        if not spec:
+            return tuple(cls.param_names)
+        links = model_links(CovariateDesign.from_dict(spec), cls.covariate_links)
+        return tuple(cls.param_names) + tuple(n for ln in links for n in ln.names)
+
+    def _restore(self, header) -> None:
+        spec = (header.get("fit_info") or {}).get("covariates")
+        self._set_design(CovariateDesign.from_dict(spec) if spec else None)
+
+    def coefficients(self, interval: float = 0.9) -> pd.DataFrame:
+        """The covariate effects: one row per coefficient with the role, the parameter it scales, the
+        design column, the posterior mean, sd and central interval per unit of the user's column (an
+        indicator's: against the reference level), and ``multiplier``: exp(sign x mean), the factor on the
+        parameter for one unit more (an indicator: that level rather than the reference)."""
+        self._check_fitted()
+        if not self.has_covariates:
+            raise ValueError(f"this {type(self).__name__} has no covariates")
+        lo, hi = interval_bounds(interval)
+        rows = []
+        for ln in self._links:
+            for col, name in zip(ln.columns, ln.names):
+                v = np.asarray(self.posterior_[name]).ravel()
+                rows.append({"coefficient": name, "role": ln.role, "parameter": ln.param, "column": col,
+                             "sign": ln.sign, "mean": float(v.mean()), "sd": float(v.std(ddof=1)) if v.size > 1 else 0.0,
+                             "lower": float(np.quantile(v, lo)), "upper": float(np.quantile(v, hi)),
+                             "multiplier": float(np.exp(ln.sign * v.mean()))})
+        out = pd.DataFrame(rows).set_index("coefficient")
+        out.attrs["interval"] = interval
+        return out
+
+    def cell_models(self, data: pd.DataFrame, *, what: str = "data to predict for"):
+        """The customers of ``data`` split by their distinct covariate row: (cell of each row, (n,) int64;
+        one model per cell, a copy of this one without covariates whose draws are the cell's parameters,
+        param exp(sign gamma . z_cell) at each draw). Every prediction of a model with covariates is the
+        cell models' predictions, put back in the customers' order. A model without covariates: one cell,
+        itself. :class:`InputError` when a covariate is missing, NaN or has a level the fit did not see."""
+        self._check_fitted()
+        if not self.has_covariates:
+            return np.zeros(len(data), dtype=np.int64), [self]
+        design = self.covariates_
+        design.check(data, what)
+        cell_of, z = design.cells(data)
+        names = list(type(self).param_names)
+        base = {p: self.posterior_[p].values for p in names}
+        coefs = {n: self.posterior_[n].values for ln in self._links for n in ln.names}
+        models = []
+        for c in range(int(cell_of.max()) + 1 if len(cell_of) else 0):
+            vals = cell_params(base, coefs, self._links, design, {r: m[c] for r, m in z.items()})
+            models.append(self._plain_copy(vals))
+        return cell_of, models
+
+    def _plain_copy(self, values: dict[str, np.ndarray]):
+        """A copy of this fitted model without covariates, whose draws are ``values`` (chain x draw arrays
+        of the base parameters)."""
+        import copy
+
+        m = copy.copy(self)
+        m.__dict__.pop("param_names", None)
+        m.__dict__.pop("real_params", None)
+        m.covariates_ = None
+        m._links = []
+        for role in self._covariate_roles():
+            setattr(m, f"{role}_covariates", None)
+        m.posterior_ = xr.Dataset({p: (("chain", "draw"), values[p]) for p in type(self).param_names},
+                                  coords=self.posterior_.coords)
+        return m
+
+    def reference_model(self):
+        """The model of the *reference customer* (every numeric covariate at the fitted customers' mean,
+        every categorical one at its reference level: the base parameters), without covariates; what a
+        new customer of unknown covariates is valued with. A model without covariates: itself."""
+        self._check_fitted()
+        if not self.has_covariates:
+            return self
+        return self._plain_copy({p: self.posterior_[p].values for p in type(self).param_names})
+
+    def _by_cells(self, method: str, data: pd.DataFrame, *args, observed=None, **kwargs):
+        """``method`` of each cell model on its customers, put back in ``data``'s order."""
+        cell_of, models = self.cell_models(data)
+        parts, pos_all = [], []
+        for c, m in enumerate(models):
+            pos = np.flatnonzero(cell_of == c)
+            if not len(pos):
+                continue
+            kw = dict(kwargs)
+            if observed is not None:
+                kw["observed"] = np.asarray(observed)[pos]
+            parts.append(getattr(m, method)(data.iloc[pos], *args, **kw))
+            pos_all.append(pos)
+        order = np.argsort(np.concatenate(pos_all), kind="stable")
+        if isinstance(parts[0], xr.DataArray):
+            return xr.concat(parts, dim="customer_id").isel(customer_id=order)
+        out = pd.concat(parts).iloc[order]
+        if method == "purchases_distribution":  # cells differ in their largest count
+            counts = sorted(c for c in out.columns if c != "tail")
+            out = out[counts + ["tail"]].fillna(0.0)
+        return out
+
+    def scorer(self, max_draws: int | None = None):
+        if self.has_covariates:
+            raise ValueError(f"this {type(self).__name__} has covariates: its customers do not share one set of "
+                             "parameters, so it has no single scorer; score per cell (model.cell_models(data)) or "
+                             "through the model's methods, clvmodels.score or clvmodels.forecast")
+        return super().scorer(max_draws)
+
+    def check_draws(self, draws, data=None, *, method: str = "nuts") -> None:
+        """As every model's, and with covariates: each fitted cell's parameters (not only the reference
+        customer's) must lie in the range where the formulas were checked."""
+        super().check_draws(draws, data, method=method)
+        if not self.has_covariates or data is None:
+            return
+        fitted = data[self._covariate_fit_mask(data)]
+        cell_of, z = self.covariates_.cells(fitted)
+        base = {p: draws[p] for p in type(self).param_names}
+        coefs = {n: np.asarray(draws[n]) / s for ln in self._links
+                 for n, s in zip(ln.names, self.covariates_.scales(ln.role))}  # draws: standardised scale
+        for c in np.unique(cell_of):
+            vals = cell_params(base, coefs, self._links, self.covariates_, {r: m[c] for r, m in z.items()})
+            super().check_draws({**draws, **vals}, None, method=method)
+

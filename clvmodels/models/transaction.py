@@ -22,6 +22,7 @@ from ..errors import DataError, InputError, ProblemCollector
 from ..draws import (DEFAULT_CHUNK_BYTES, DEFAULT_SCORING_DRAWS, chunk_rows, distinct, draws_for_rows,
                        interval_bounds, reduce_over_draws, require_finite, _progress)
 from .base import BayesianModel, check_data_unit
+from .covariates import CovariateModel
 
 #: the columns of a customer summary a transaction model reads (time in the summary's unit)
 TRANSACTION_COLUMNS = ("frequency", "recency", "T")
@@ -98,7 +99,7 @@ def summary_triplets(data: pd.DataFrame, weight=None):
                     data["T"].to_numpy(float), weight=weight)
 
 
-class TransactionModel(BayesianModel):
+class TransactionModel(CovariateModel, BayesianModel):
     """Base of the Bayesian transaction (purchase) models: a customer summary's (frequency, recency, T)
     in, P(alive), expected purchases and predictive count distributions out.
 
@@ -148,180 +149,6 @@ class TransactionModel(BayesianModel):
     def check_data(cls, data: pd.DataFrame, what: str) -> None:
         check_transaction_data(data, what)
 
-    # -- covariates (clvmodels.models.covariates) -------------------------------------------------
-    @property
-    def has_covariates(self) -> bool:
-        """Whether this fitted model has covariates (its predictions then go per cell of customers)."""
-        return getattr(self, "covariates_", None) is not None
-
-    def _set_design(self, design) -> None:
-        from .covariates import model_links
-
-        self.__dict__.pop("param_names", None)
-        self.__dict__.pop("real_params", None)
-        self.covariates_ = design
-        if design is None:
-            self._links = []
-            return
-        self._links = model_links(design, self.covariate_links)
-        coef = tuple(n for ln in self._links for n in ln.names)
-        self.param_names = tuple(type(self).param_names) + coef
-        self.real_params = tuple(type(self).real_params) + coef
-
-    def _extra_priors(self):
-        from .priors import Prior
-
-        out = {}
-        for ln in getattr(self, "_links", []):
-            out[ln.prefix] = Prior("Normal", mu=0.0, sigma=1.0)
-            out.update({n: Prior("Normal", mu=0.0, sigma=1.0) for n in ln.names})
-        return out
-
-    def _finish_priors(self, priors):
-        """A coefficient's prior (on the standardised scale): its own when given by name, else its
-        group's (``purchase_coefficient_alpha`` given applies to every such coefficient); with
-        priors='flat', a flat prior on the real line (not the positive one)."""
-        from .priors import Prior
-
-        given = self.priors if isinstance(self.priors, dict) else {}
-        for ln in getattr(self, "_links", []):
-            for n in ln.names:
-                if isinstance(self.priors, str):
-                    priors[n] = priors[ln.prefix] = Prior("Flat")
-                elif n not in given:
-                    priors[n] = priors[ln.prefix]
-        return priors
-
-    @classmethod
-    def _saved_param_names(cls, header):
-        from .covariates import CovariateDesign, model_links
-
-        spec = (header.get("fit_info") or {}).get("covariates")
-        if not spec:
-            return tuple(cls.param_names)
-        links = model_links(CovariateDesign.from_dict(spec), cls.covariate_links)
-        return tuple(cls.param_names) + tuple(n for ln in links for n in ln.names)
-
-    def _restore(self, header) -> None:
-        from .covariates import CovariateDesign
-
-        spec = (header.get("fit_info") or {}).get("covariates")
-        self._set_design(CovariateDesign.from_dict(spec) if spec else None)
-
-    def coefficients(self, interval: float = 0.9) -> pd.DataFrame:
-        """The covariate effects: one row per coefficient with the role, the parameter it scales, the
-        design column, the posterior mean, sd and central interval per unit of the user's column (an
-        indicator's: against the reference level), and ``multiplier``: exp(sign x mean), the factor on the
-        parameter for one unit more (an indicator: that level rather than the reference)."""
-        self._check_fitted()
-        if not self.has_covariates:
-            raise ValueError(f"this {type(self).__name__} has no covariates")
-        lo, hi = interval_bounds(interval)
-        rows = []
-        for ln in self._links:
-            for col, name in zip(ln.columns, ln.names):
-                v = np.asarray(self.posterior_[name]).ravel()
-                rows.append({"coefficient": name, "role": ln.role, "parameter": ln.param, "column": col,
-                             "sign": ln.sign, "mean": float(v.mean()), "sd": float(v.std(ddof=1)) if v.size > 1 else 0.0,
-                             "lower": float(np.quantile(v, lo)), "upper": float(np.quantile(v, hi)),
-                             "multiplier": float(np.exp(ln.sign * v.mean()))})
-        out = pd.DataFrame(rows).set_index("coefficient")
-        out.attrs["interval"] = interval
-        return out
-
-    def cell_models(self, data: pd.DataFrame, *, what: str = "data to predict for"):
-        """The customers of ``data`` split by their distinct covariate row: (cell of each row, (n,) int64;
-        one model per cell, a copy of this one without covariates whose draws are the cell's parameters,
-        param exp(sign gamma . z_cell) at each draw). Every prediction of a model with covariates is the
-        cell models' predictions, put back in the customers' order. A model without covariates: one cell,
-        itself. :class:`InputError` when a covariate is missing, NaN or has a level the fit did not see."""
-        from .covariates import cell_params
-
-        self._check_fitted()
-        if not self.has_covariates:
-            return np.zeros(len(data), dtype=np.int64), [self]
-        design = self.covariates_
-        design.check(data, what)
-        cell_of, z = design.cells(data)
-        names = list(type(self).param_names)
-        base = {p: self.posterior_[p].values for p in names}
-        coefs = {n: self.posterior_[n].values for ln in self._links for n in ln.names}
-        models = []
-        for c in range(int(cell_of.max()) + 1 if len(cell_of) else 0):
-            vals = cell_params(base, coefs, self._links, design, {r: m[c] for r, m in z.items()})
-            models.append(self._plain_copy(vals))
-        return cell_of, models
-
-    def _plain_copy(self, values: dict[str, np.ndarray]):
-        """A copy of this fitted model without covariates, whose draws are ``values`` (chain x draw arrays
-        of the base parameters)."""
-        import copy
-
-        m = copy.copy(self)
-        m.__dict__.pop("param_names", None)
-        m.__dict__.pop("real_params", None)
-        m.covariates_ = None
-        m._links = []
-        m.purchase_covariates = m.dropout_covariates = None
-        m.posterior_ = xr.Dataset({p: (("chain", "draw"), values[p]) for p in type(self).param_names},
-                                  coords=self.posterior_.coords)
-        return m
-
-    def reference_model(self):
-        """The model of the *reference customer* (every numeric covariate at the fitted customers' mean,
-        every categorical one at its reference level: the base parameters), without covariates; what a
-        new customer of unknown covariates is valued with. A model without covariates: itself."""
-        self._check_fitted()
-        if not self.has_covariates:
-            return self
-        return self._plain_copy({p: self.posterior_[p].values for p in type(self).param_names})
-
-    def _by_cells(self, method: str, data: pd.DataFrame, *args, observed=None, **kwargs):
-        """``method`` of each cell model on its customers, put back in ``data``'s order."""
-        cell_of, models = self.cell_models(data)
-        parts, pos_all = [], []
-        for c, m in enumerate(models):
-            pos = np.flatnonzero(cell_of == c)
-            if not len(pos):
-                continue
-            kw = dict(kwargs)
-            if observed is not None:
-                kw["observed"] = np.asarray(observed)[pos]
-            parts.append(getattr(m, method)(data.iloc[pos], *args, **kw))
-            pos_all.append(pos)
-        order = np.argsort(np.concatenate(pos_all), kind="stable")
-        if isinstance(parts[0], xr.DataArray):
-            return xr.concat(parts, dim="customer_id").isel(customer_id=order)
-        out = pd.concat(parts).iloc[order]
-        if method == "purchases_distribution":  # cells differ in their largest count
-            counts = sorted(c for c in out.columns if c != "tail")
-            out = out[counts + ["tail"]].fillna(0.0)
-        return out
-
-    def scorer(self, max_draws: int | None = None):
-        if self.has_covariates:
-            raise ValueError(f"this {type(self).__name__} has covariates: its customers do not share one set of "
-                             "parameters, so it has no single scorer; score per cell (model.cell_models(data)) or "
-                             "through the model's methods, clvmodels.score or clvmodels.forecast")
-        return super().scorer(max_draws)
-
-    def check_draws(self, draws, data=None, *, method: str = "nuts") -> None:
-        """As every model's, and with covariates: each fitted cell's parameters (not only the reference
-        customer's) must lie in the range where the formulas were checked."""
-        super().check_draws(draws, data, method=method)
-        if not self.has_covariates or data is None:
-            return
-        from .covariates import cell_params
-
-        fitted = data[~t0_mask(data)]
-        cell_of, z = self.covariates_.cells(fitted)
-        base = {p: draws[p] for p in type(self).param_names}
-        coefs = {n: np.asarray(draws[n]) / s for ln in self._links
-                 for n, s in zip(ln.names, self.covariates_.scales(ln.role))}  # draws: standardised scale
-        for c in np.unique(cell_of):
-            vals = cell_params(base, coefs, self._links, self.covariates_, {r: m[c] for r, m in z.items()})
-            super().check_draws({**draws, **vals}, None, method=method)
-
     # -- what a model provides --------------------------------------------------------------------
     def _log_likelihood_graph(self, params: dict[str, Any], triplets):
         """The total weighted log-likelihood of ``triplets`` (:class:`~clvmodels.models.triplets.Triplets`
@@ -335,18 +162,11 @@ class TransactionModel(BayesianModel):
         has T > 0 or nobody made a repeat purchase. With covariates: their checks and design (of the
         fitted customers, T > 0)."""
         from ..data.aggregates import ExcludedCustomersWarning
-        from .covariates import CovariateDesign
 
         label = self.label or type(self).__name__
         what = f"data given to {type(self).__name__}.fit"
         check_transaction_data(data, what)
-        roles = self._covariate_roles()
-        self._set_design(None)
-        if any(roles.values()):
-            CovariateDesign(roles=roles, covariates={})._check_columns(data, [c for r in roles.values() for c in r],
-                                                                      what, None)
-            keep = ~t0_mask(data)
-            self._set_design(CovariateDesign.fit(data[keep], roles, what=what, weight=row_weights(data)[keep]))
+        self._setup_design(data, what, row_weights(data))
         w = row_weights(data)
         n_t0 = float(w[t0_mask(data)].sum())
         if float(w.sum()) - n_t0 <= 0:
@@ -404,7 +224,11 @@ class TransactionModel(BayesianModel):
         self._n_cells = len(cells)
         with pm.Model() as model:
             rv = {p: priors[p].create(p) for p in type(self).param_names}
-            coef = {n: priors[n].create(n) for ln in self._links for n in ln.names}
+            # the coefficients' prior values enter as constants, not shared scalars (Prior.create): the
+            # compiled posterior's callback passes every shared value as an argument of one call, and numba
+            # compiles no call of more than 30 (cells_op's docstring); the base priors stay shared
+            coef = {n: getattr(pm, priors[n].dist)(n, **{k: float(v) for k, v in priors[n].params.items()})
+                    for ln in self._links for n in ln.names}
             pm.Potential("loglike", cell_likelihood_graph(self._log_likelihood_graph, cells, rv, coef, self._links, z))
         return model
 
@@ -414,13 +238,11 @@ class TransactionModel(BayesianModel):
         :meth:`summary`, :meth:`coefficients`) per unit of the user's columns; ``fit_info_["covariates"]``
         holds the design (means, sds, levels, reference levels) and ``fit_info_["n_cells"]`` the cells."""
         super().fit(data, time_unit=time_unit)
-        if self.has_covariates:
-            for ln in self._links:
-                for n, s in zip(ln.names, self.covariates_.scales(ln.role)):
-                    self.posterior_[n] = self.posterior_[n] / s
-            self.fit_info_["covariates"] = self.covariates_.to_dict()
-            self.fit_info_["n_cells"] = int(getattr(self, "_n_cells", 1))
+        self._finish_covariate_fit()
         return self
+
+    def _covariate_fit_mask(self, data: pd.DataFrame) -> np.ndarray:
+        return ~t0_mask(data)  # customers with T = 0 are not in the likelihood
 
     def _fit_info(self, data):
         w = row_weights(data)
