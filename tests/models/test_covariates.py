@@ -255,3 +255,54 @@ def test_forecast_table_by_cells_keeps_covariates_and_sums_totals_across_cells(d
                    spend_model=GammaGammaModel(method="map", seed=0), horizon="20W", progress=False)
     assert {"channel", "basket"} <= set(res.table.columns)
     np.testing.assert_allclose(res.table["p_alive"], table["p_alive"].to_numpy(), rtol=1e-8)
+
+
+# -- the Gamma-Gamma's spend scale ----------------------------------------------------------------------
+def _spend_summary(n=3000, seed=2):
+    """Repeat customers' mean spend from the Gamma-Gamma story with v_i = v exp(0.4 [segment = b] +
+    0.3 size): nu_i ~ Gamma(q, rate v_i); the mean of x amounts Gamma(p, rate nu_i) is Gamma(p x, rate x nu_i)."""
+    rng = np.random.default_rng(seed)
+    seg = rng.choice(["a", "b"], n, p=[0.7, 0.3])
+    size = rng.integers(0, 4, n).astype(float)
+    x = rng.integers(1, 8, n).astype(float)
+    p, q, v = 6.0, 4.0, 15.0
+    vi = v * np.exp(0.4 * (seg == "b") + 0.3 * size)
+    nu = rng.gamma(q, 1.0 / vi)
+    zbar = rng.gamma(p * x, 1.0 / (x * nu))
+    df = pd.DataFrame({"frequency": x, "monetary_value": zbar.round(4), "segment": seg, "size": size})
+    df.attrs["clvmodels"] = {"time_unit": "W"}
+    return df
+
+
+def test_gamma_gamma_spend_covariates_likelihood_recovery_and_scoring(data, fitted):
+    from clvmodels import GammaGammaModel
+    from clvmodels.models.gamma_gamma import math as gg_math
+    from clvmodels.scoring import score
+
+    df = _spend_summary()
+    gg = GammaGammaModel(spend_covariates=["segment", "size"], method="map", seed=0).fit(df)
+    co = gg.coefficients()
+    assert co.loc["spend_coefficient_v[segment=b]", "lower"] < 0.4 < co.loc["spend_coefficient_v[segment=b]", "upper"]
+    assert co.loc["spend_coefficient_v[size]", "lower"] < 0.3 < co.loc["spend_coefficient_v[size]", "upper"]
+    # the model's total log-likelihood at the mode against the formula at each customer's own v
+    pm_ = gg.params_
+    vi = pm_["v"] * np.exp(pm_["spend_coefficient_v[segment=b]"] * (df["segment"] == "b")
+                           + pm_["spend_coefficient_v[size]"] * (df["size"] - df["size"].mean()))
+    ref = gg_math.log_likelihood(pm_["p"], pm_["q"], vi.to_numpy(), df["frequency"].to_numpy(),
+                                 df["monetary_value"].to_numpy()).sum()
+    assert gg.log_likelihood(df) == pytest.approx(ref, rel=1e-10)
+    # expected spend per customer: the conditional expectation p (v_i + x zbar)/(p x + q - 1) at each draw
+    es = gg.expected_spend(df.head(50), max_draws=1)
+    x, m = df["frequency"].to_numpy()[:50], df["monetary_value"].to_numpy()[:50]
+    np.testing.assert_allclose(es["expected_spend"], pm_["p"] * (vi.to_numpy()[:50] + x * m) / (pm_["p"] * x + pm_["q"] - 1),
+                               rtol=1e-10)
+    # scored with a covariate purchase model: cells of both (purchase cell x spend cell)
+    s = data.head(400).copy()
+    rng = np.random.default_rng(1)
+    s["monetary_value"] = np.where(s["frequency"] > 0, rng.gamma(4.0, 10.0, len(s)), 0.0)
+    s["segment"] = rng.choice(["a", "b"], len(s))
+    s["size"] = rng.integers(0, 4, len(s)).astype(float)
+    table = score(s, fitted, gg, "20W")
+    np.testing.assert_allclose(table["expected_spend"], gg.expected_spend(s)["expected_spend"], rtol=1e-9)
+    np.testing.assert_allclose(table["p_alive"], fitted.predict(s, "20W")["p_alive"], rtol=1e-12)
+    assert {"channel", "basket", "segment", "size"} <= set(table.columns)
