@@ -266,6 +266,9 @@ def check_forecast(args) -> tuple[RunPaths, str | None]:
     if getattr(args, "prior_checks", False) and not args.report:
         problems.add(None, "--prior-checks adds a 'Prior predictive' section to the HTML report: give --report FILE too")
     check_spend_model_options(args, problems)
+    from .covariate_options import check_covariate_options
+
+    check_covariate_options(args, problems)  # --covariates, --spend-covariates, --customers
     if args.model_dir:
         from ..errors import ModelFileError
         from ..models.registry import DEFAULT_MODEL

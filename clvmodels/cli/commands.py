@@ -95,6 +95,9 @@ def add_job_commands(sub) -> None:
     add_model_argument(p)
     add_spend_model_arguments(p)
     add_fit_arguments(p)
+    from .covariate_options import add_covariate_arguments
+
+    add_covariate_arguments(p)  # --covariates, --spend-covariates, --customers
     p.set_defaults(func=run_forecast)
 
     v = sub.add_parser("validate", help="calibration/holdout validation of the purchase (and spend) forecasts")
@@ -194,14 +197,23 @@ def run_forecast(args) -> int:
         if unused and progress:  # said, not silently dropped: they may be customers of another log
             print(f"[clv] note: {unused:,} customers of --spend {args.spend} are not in the transaction log "
                   "(their spends are not used)", file=sys.stderr)
+    from .covariate_options import attach_covariates, covariate_model_config
+
+    summary = attach_covariates(args, summary)  # --customers: the covariates' columns (exit 2 if a customer has none)
     t_summary = time.perf_counter() - t0
     holdout = _forecast_holdout_validation(args, progress) if args.calibration_end else None
     # everything below writes into one staged set: put in place together, only when all of it succeeded
     chosen = None  # --spend-model / --first-purchase: the spend model to fit (checked above: not with --no-fit)
-    if getattr(args, "spend_model", None) or getattr(args, "first_purchase", False):
-        chosen = spend_model_from_args(args, method=args.method, sampler=args.sampler, chains=args.chains,
-                                       draws=args.draws, tune=args.tune, seed=args.seed,
-                                       target_accept=args.target_accept, progressbar=progress)
+    fit_config = dict(method=args.method, sampler=args.sampler, chains=args.chains, draws=args.draws, tune=args.tune,
+                      seed=args.seed, target_accept=args.target_accept, progressbar=progress)
+    p_cov, s_cov = covariate_model_config(args)  # --covariates / --spend-covariates
+    if getattr(args, "spend_model", None) or getattr(args, "first_purchase", False) or (s_cov and not args.no_fit):
+        chosen = spend_model_from_args(args, **fit_config, **s_cov)
+    purchase_estimator = None
+    if p_cov and not args.no_fit:
+        from ..models.registry import DEFAULT_MODEL, transaction_model
+
+        purchase_estimator = transaction_model(args.model or DEFAULT_MODEL, **fit_config, **p_cov)
     with staged_outputs():
         res = forecast(summary=summary, horizon=horizon, discount_rate=args.discount_rate,
                        margin=args.margin, cost_to_serve=args.cost_to_serve, acquisition_cost=args.acquisition_cost,
@@ -209,7 +221,7 @@ def run_forecast(args) -> int:
                        draws=args.draws, tune=args.tune, seed=args.seed, target_accept=args.target_accept,
                        model_dir=args.model_dir, fit=not args.no_fit, max_draws=args.max_draws or None,
                        model=args.model, progress=progress, spend=spend, currency=getattr(args, "currency", None),
-                       spend_model=chosen)
+                       spend_model=chosen, purchase_model=purchase_estimator)
         if spend is not None:  # the metadata names the file the spend came from
             res.metadata["spend"] = {**(res.metadata.get("spend") or {}), "given_as": f"--spend {args.spend} "
                                      f"(column {args.spend_column!r})"}
