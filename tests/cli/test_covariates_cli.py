@@ -42,8 +42,11 @@ def test_forecast_with_covariates_end_to_end_and_no_fit(files, tmp_path, capsys)
     out, md = tmp_path / "f.csv", tmp_path / "models"
     rc = main(["forecast", str(files / "log.csv"), "--observation-end", END, *FIT, "-o", str(out),
                "--model-dir", str(md), "--covariates", "channel,age", "--spend-covariates", "channel",
-               "--customers", str(files / "customers.csv"), "--quiet"])
+               "--customers", str(files / "customers.csv"), "--quiet", "--report", str(tmp_path / "r.html")])
     assert rc == 0, capsys.readouterr().err
+    html = (tmp_path / "r.html").read_text()
+    assert html.count("Covariate effects") == 2  # the purchase model's and the spend model's
+    assert "purchase_<wbr>coefficient_<wbr>alpha" in html or "purchase_coefficient_alpha[age]" in html
     table = pd.read_csv(out)
     cust = pd.read_csv(files / "customers.csv").set_index("customer_id")
     assert {"channel", "age"} <= set(table.columns)
