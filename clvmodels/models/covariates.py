@@ -120,12 +120,16 @@ class CovariateDesign:
         """The design of ``data``'s covariate columns (checked first: :meth:`check`); ``weight``: customers
         per row (a summary of distinct rows with ``n_customers``), for the means, sds and level counts."""
         names = _union(roles)
+        groups = set(roles.get("group", []))
         cls._check_columns(data, names, what, levels=None)
         w = np.ones(len(data)) if weight is None else np.asarray(weight, float)
         covs = {}
         for c in names:
             s = data[c]
-            if is_categorical(s):
+            if c in groups:  # a grouping column: one effect per level, none the reference (pooled)
+                levels = sorted(set(_level_text(s.to_numpy())))
+                covs[c] = Covariate(c, "categorical", levels=levels, reference=None)
+            elif is_categorical(s):
                 text = _level_text(s.to_numpy())
                 levels = sorted(set(text))
                 counts = {lv: float(w[text == lv].sum()) for lv in levels}
@@ -285,7 +289,7 @@ def model_links(design: CovariateDesign, covariate_links: Mapping[str, Sequence[
         if not cols:
             continue
         for param, sign in links:
-            prefix = f"{role}_coefficient_{param}"
+            prefix = f"group_effect_{param}" if role == "group" else f"{role}_coefficient_{param}"
             out.append(Link(role, param, float(sign), prefix, cols, tuple(coefficient_name(prefix, c) for c in cols)))
     return out
 
@@ -405,7 +409,8 @@ class CovariateModel:
         if any(roles.values()):
             CovariateDesign._check_columns(data, _union(roles), what, None)
             keep = self._covariate_fit_mask(data)
-            self._set_design(CovariateDesign.fit(data[keep], roles, what=what, weight=np.asarray(weight)[keep]))
+            self._set_design(CovariateDesign.fit(data[keep], roles, what=what, weight=np.asarray(weight)[keep]),
+                             fitting=True)
 
     def _finish_covariate_fit(self) -> None:
         """After a fit: the coefficients from the standardised scale to per unit of the user's columns,
@@ -413,17 +418,44 @@ class CovariateModel:
         if not self.has_covariates:
             return
         for ln in self._links:
+            if ln.role == "group":  # the effects from the sampled sd x offset; the offsets dropped
+                for n in ln.names:
+                    self.posterior_[n] = self.posterior_[f"group_sd_{ln.param}"] * self.posterior_[f"{n}_offset"]
+                self.posterior_ = self.posterior_.drop_vars([f"{n}_offset" for n in ln.names])
+                self._effect_diagnostics(ln.names)
+                continue
             for n, s in zip(ln.names, self.covariates_.scales(ln.role)):
                 self.posterior_[n] = self.posterior_[n] / s
+        self._set_design(self.covariates_)
         self.fit_info_["covariates"] = self.covariates_.to_dict()
         self.fit_info_["n_cells"] = int(getattr(self, "_n_cells", 1))
+
+    def _effect_diagnostics(self, names) -> None:
+        """R-hat and ESS of the group effects themselves (the sampler's were of their offsets)."""
+        d = self.diagnostics_
+        for n in names:
+            for table in (d.r_hat, d.ess_bulk, d.ess_tail):
+                table.pop(f"{n}_offset", None)
+        if d.method != "nuts" or not d.r_hat:
+            return
+        import arviz as az
+
+        rhat = az.rhat(self.posterior_, var_names=list(names))
+        bulk = az.ess(self.posterior_, var_names=list(names), method="bulk")
+        tail = az.ess(self.posterior_, var_names=list(names), method="tail")
+        for n in names:
+            d.r_hat[n], d.ess_bulk[n], d.ess_tail[n] = float(rhat[n]), float(bulk[n]), float(tail[n])
 
     @property
     def has_covariates(self) -> bool:
         """Whether this fitted model has covariates (its predictions then go per cell of customers)."""
         return getattr(self, "covariates_", None) is not None
 
-    def _set_design(self, design) -> None:
+    def _set_design(self, design, *, fitting: bool = False) -> None:
+        """The design and the parameter names it adds: the coefficients, and with a group the group
+        effects and their sds (``group_sd_<param>``). While fitting (``fitting=True``) the names are the
+        sampled ones: a group effect is sd x offset, offset ~ Normal(0, 1) (``<effect>_offset``,
+        non-centred), replaced by the effects themselves after the fit."""
         self.__dict__.pop("param_names", None)
         self.__dict__.pop("real_params", None)
         self.covariates_ = design
@@ -431,15 +463,20 @@ class CovariateModel:
             self._links = []
             return
         self._links = model_links(design, self.covariate_links)
-        coef = tuple(n for ln in self._links for n in ln.names)
-        self.param_names = tuple(type(self).param_names) + coef
-        self.real_params = tuple(type(self).real_params) + coef
+        fixed = tuple(n for ln in self._links if ln.role != "group" for n in ln.names)
+        sds = tuple(f"group_sd_{ln.param}" for ln in self._links if ln.role == "group")
+        effects = tuple((f"{n}_offset" if fitting else n) for ln in self._links if ln.role == "group" for n in ln.names)
+        self.param_names = tuple(type(self).param_names) + fixed + sds + effects
+        self.real_params = tuple(type(self).real_params) + fixed + effects
 
     def _extra_priors(self):
         from .priors import Prior
 
         out = {}
         for ln in getattr(self, "_links", []):
+            if ln.role == "group":  # the sd of the group effects on log <param>: half a log unit is typical
+                out[f"group_sd_{ln.param}"] = Prior("HalfNormal", sigma=1.0)
+                continue
             out[ln.prefix] = Prior("Normal", mu=0.0, sigma=1.0)
             out.update({n: Prior("Normal", mu=0.0, sigma=1.0) for n in ln.names})
         return out
@@ -452,6 +489,10 @@ class CovariateModel:
 
         given = self.priors if isinstance(self.priors, dict) else {}
         for ln in getattr(self, "_links", []):
+            if ln.role == "group":
+                if isinstance(self.priors, str):  # flat on the sd would leave the pooling improper
+                    priors[f"group_sd_{ln.param}"] = Prior("HalfNormal", sigma=1.0)
+                continue
             for n in ln.names:
                 if isinstance(self.priors, str):
                     priors[n] = priors[ln.prefix] = Prior("Flat")
@@ -465,7 +506,9 @@ class CovariateModel:
         if not spec:
             return tuple(cls.param_names)
         links = model_links(CovariateDesign.from_dict(spec), cls.covariate_links)
-        return tuple(cls.param_names) + tuple(n for ln in links for n in ln.names)
+        return (tuple(cls.param_names) + tuple(n for ln in links if ln.role != "group" for n in ln.names)
+                + tuple(f"group_sd_{ln.param}" for ln in links if ln.role == "group")
+                + tuple(n for ln in links if ln.role == "group" for n in ln.names))
 
     def _restore(self, header) -> None:
         spec = (header.get("fit_info") or {}).get("covariates")
@@ -525,6 +568,8 @@ class CovariateModel:
         m._links = []
         for role in self._covariate_roles():
             setattr(m, f"{role}_covariates", None)
+        if hasattr(m, "group"):
+            m.group = None
         m.posterior_ = xr.Dataset({p: (("chain", "draw"), values[p]) for p in type(self).param_names},
                                   coords=self.posterior_.coords)
         return m
@@ -576,8 +621,11 @@ class CovariateModel:
         fitted = data[self._covariate_fit_mask(data)]
         cell_of, z = self.covariates_.cells(fitted)
         base = {p: draws[p] for p in type(self).param_names}
-        coefs = {n: np.asarray(draws[n]) / s for ln in self._links
-                 for n, s in zip(ln.names, self.covariates_.scales(ln.role))}  # draws: standardised scale
+        coefs = {}
+        for ln in self._links:  # draws: standardised scale; a group effect as sd x offset while fitting
+            for n, s in zip(ln.names, self.covariates_.scales(ln.role)):
+                coefs[n] = (np.asarray(draws[n]) / s if n in draws else
+                            np.asarray(draws[f"group_sd_{ln.param}"]) * np.asarray(draws[f"{n}_offset"]))
         for c in np.unique(cell_of):
             vals = cell_params(base, coefs, self._links, self.covariates_, {r: m[c] for r, m in z.items()})
             super().check_draws({**draws, **vals}, None, method=method)

@@ -122,9 +122,10 @@ class TransactionModel(CovariateModel, BayesianModel):
     #: gamma_role . z_i) (the form of pymc-marketing and Hardie's note 019); empty: no covariates
     covariate_links: ClassVar[dict[str, tuple[tuple[str, float], ...]]] = {}
 
-    def __init__(self, priors=None, *, purchase_covariates=None, dropout_covariates=None, **config):
+    def __init__(self, priors=None, *, purchase_covariates=None, dropout_covariates=None, group=None, **config):
         self.purchase_covariates = purchase_covariates
         self.dropout_covariates = dropout_covariates
+        self.group = group
         super().__init__(priors, **config)
         self._covariate_roles()  # validate early
 
@@ -133,6 +134,12 @@ class TransactionModel(CovariateModel, BayesianModel):
 
         roles = CovariateDesign.check_config({"purchase": self.purchase_covariates,
                                               "dropout": self.dropout_covariates}, type(self).__name__)
+        if self.group is not None:
+            if not isinstance(self.group, str) or not self.group:
+                raise ValueError(f"{type(self).__name__}: group must be a column name, got {self.group!r}")
+            if self.group in roles["purchase"] + roles["dropout"]:
+                raise ValueError(f"{type(self).__name__}: {self.group!r} is both a covariate and the group")
+            roles["group"] = [self.group]
         if any(roles.values()) and not self.covariate_links:
             raise ValueError(f"{type(self).__name__} does not take covariates yet")
         return roles
@@ -143,6 +150,8 @@ class TransactionModel(CovariateModel, BayesianModel):
             cols = getattr(self, f"{role}_covariates", None)
             if cols:
                 out[f"{role}_covariates"] = list(cols) if not isinstance(cols, str) else cols
+        if getattr(self, "group", None):
+            out["group"] = self.group
         return out
 
     @classmethod
@@ -228,7 +237,11 @@ class TransactionModel(CovariateModel, BayesianModel):
             # compiled posterior's callback passes every shared value as an argument of one call, and numba
             # compiles no call of more than 30 (cells_op's docstring); the base priors stay shared
             coef = {n: getattr(pm, priors[n].dist)(n, **{k: float(v) for k, v in priors[n].params.items()})
-                    for ln in self._links for n in ln.names}
+                    for ln in self._links if ln.role != "group" for n in ln.names}
+            for ln in self._links:  # pooled groups: effect = sd x offset, offset ~ Normal(0, 1) (non-centred)
+                if ln.role == "group":
+                    sd = priors[f"group_sd_{ln.param}"].create(f"group_sd_{ln.param}")
+                    coef.update({n: sd * pm.Normal(f"{n}_offset", 0.0, 1.0) for n in ln.names})
             pm.Potential("loglike", cell_likelihood_graph(self._log_likelihood_graph, cells, rv, coef, self._links, z))
         return model
 

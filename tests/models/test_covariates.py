@@ -337,3 +337,44 @@ def test_covariates_that_matter_beat_the_model_without_on_a_holdout():
     lp = {"with": log_pred(with_c), "without": log_pred(without)}
     assert rmse["with"] < rmse["without"], rmse
     assert lp["with"] > lp["without"] + 20, lp
+
+
+# -- pooled groups -------------------------------------------------------------------------------------------
+def test_pooled_groups_shrink_a_small_group_and_still_cover():
+    """Eight countries, seven of 500 customers and one of 20, their log purchase rates spread as the
+    hierarchical prior assumes (sd 0.4 around the population). The pooled model (group='country': log
+    alpha_g = log alpha + effect_g, effect_g ~ Normal(0, sd), non-centred) pulls the small country's
+    effect toward the population, closer than the unpooled fit (the country as a plain categorical
+    covariate) puts it, and its 90% interval of the small country's contrast with a large one still
+    contains the true contrast."""
+    levels = list("ABCDEFGH")
+    eff = dict(zip(levels, [0.1, 0.4, -0.3, 0.2, -0.5, 0.0, 0.3, -0.6]))  # log alpha_g - log alpha
+    g = np.concatenate([[k] * n for k, n in zip(levels, [500] * 7 + [20])])
+    n = len(g)
+    T = np.random.default_rng(3).uniform(20, 52, n).round()
+    df = bg_simulate(n, **TRUE, T=T, seed=3, covariates=pd.DataFrame({"country": g}),
+                     coefficients={"purchase_coefficient_alpha": {f"country={k}": -v for k, v in eff.items()}})
+    df.attrs["clvmodels"] = {"time_unit": "W"}
+    pooled = BetaGeoModel(group="country", chains=2, draws=300, tune=300, seed=1, progressbar=False,
+                          target_accept=0.95).fit(df)
+    assert pooled.diagnostics_.divergences == 0
+    post = {k: np.asarray(pooled.posterior_[f"group_effect_alpha[country={k}]"]).ravel() for k in levels}
+    unpooled = BetaGeoModel(purchase_covariates=["country"], method="map", seed=1).fit(df)
+    assert unpooled.covariates_.covariates["country"].reference == "A"
+    fixed = {k: 0.0 if k == "A" else -unpooled.params_[f"purchase_coefficient_alpha[country={k}]"] for k in levels}
+    # deviation of the small country from the mean of the countries' log alpha
+    dev_pooled = abs(post["H"].mean() - np.mean([post[k].mean() for k in levels]))
+    dev_fixed = abs(fixed["H"] - np.mean(list(fixed.values())))
+    assert dev_pooled < 0.8 * dev_fixed, (dev_pooled, dev_fixed)
+    contrast = post["H"] - post["A"]
+    lo, hi = np.quantile(contrast, [0.05, 0.95])
+    assert lo < eff["H"] - eff["A"] < hi, (lo, hi)
+    # each group's parameters are in the summary, with their R-hat
+    s = pooled.summary()
+    assert {"group_sd_alpha", "group_effect_alpha[country=H]", "group_effect_b[country=A]"} <= set(s.index)
+    assert s.loc["group_effect_alpha[country=H]", "r_hat"] < 1.05
+    # predictions for the small country's customers use its own alpha: alpha exp(effect_H)
+    h = df[df["country"] == "H"].head(5)
+    m_h = pooled.cell_models(h)[1][0]
+    np.testing.assert_allclose(np.asarray(m_h.posterior_["alpha"]),
+                               np.asarray(pooled.posterior_["alpha"]) * np.exp(post["H"].reshape(2, -1)), rtol=1e-12)
