@@ -25,6 +25,10 @@ def add_covariate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--spend-covariates", default=None, metavar="COLS",
                    help="static customer covariates of the Gamma-Gamma's scale (v_i = v exp(gamma . z_i)), "
                         "comma-separated columns of --customers FILE")
+    p.add_argument("--group", default=None, metavar="COL",
+                   help="a grouping column of --customers FILE (country, store, cohort): the purchase model's "
+                        "parameters get one effect per group, partially pooled (hierarchical prior), so a small "
+                        "group borrows strength from the others")
     p.add_argument("--customers", default=None, metavar="FILE",
                    help="customer attributes (CSV or Parquet) with the --customer-id column and the covariate "
                         "columns, one row per customer")
@@ -47,12 +51,15 @@ def check_covariate_options(args, problems: ProblemCollector) -> None:
     is kept in ``args.customer_attributes`` (None without covariates)."""
     args.customer_attributes = None
     purchase, spend = _cols(getattr(args, "covariates", None)), _cols(getattr(args, "spend_covariates", None))
+    group = getattr(args, "group", None)
     customers = getattr(args, "customers", None)
+    if group and group in purchase:
+        problems.add(None, f"--group {group!r} is also one of --covariates: a column is either")
     for opt, cols in (("--covariates", purchase), ("--spend-covariates", spend)):
         dup = sorted({c for c in cols if cols.count(c) > 1})
         if dup:
             problems.add(None, f"{opt} names {', '.join(dup)} more than once")
-    if not (purchase or spend):
+    if not (purchase or spend or group):
         if customers:
             problems.add(None, "--customers FILE gives the covariates' columns: add --covariates COLS (and/or "
                                "--spend-covariates COLS)")
@@ -67,7 +74,7 @@ def check_covariate_options(args, problems: ProblemCollector) -> None:
         problems.add(None, "--calibration-end with covariates: the holdout validation of a model with covariates is "
                            "not done yet; leave one of them out")
     if not customers:
-        problems.add(None, "--covariates/--spend-covariates name columns of a customer attributes file: give it with "
+        problems.add(None, "--covariates/--spend-covariates/--group name columns of a customer attributes file: give it with "
                            "--customers FILE (covariates read from the transaction log itself are not done yet)")
         return
     path = Path(customers)
@@ -80,12 +87,12 @@ def check_covariate_options(args, problems: ProblemCollector) -> None:
         problems.add(None, f"--customers {customers!r} cannot be read as CSV or Parquet ({type(exc).__name__}: {exc})")
         return
     idcol = getattr(args, "customer_id", "customer_id")
-    missing = [c for c in [idcol, *purchase, *spend] if c not in df.columns]
+    missing = [c for c in [idcol, *purchase, *spend, *([group] if group else [])] if c not in df.columns]
     if missing:
         problems.add(None, f"--customers {customers!r} has no column{'s' if len(missing) > 1 else ''} "
                            f"{', '.join(map(repr, missing))} (it has {', '.join(map(repr, df.columns[:20]))})")
         return
-    cols = list(dict.fromkeys([*purchase, *spend]))
+    cols = list(dict.fromkeys([*purchase, *spend, *([group] if group else [])]))
     df = df[[idcol, *cols]]
     # one value per customer: a customer listed twice with different values is ambiguous
     per = df.drop_duplicates()
@@ -131,5 +138,8 @@ def attach_covariates(args, summary):
 def covariate_model_config(args) -> tuple[dict, dict]:
     """The estimators' covariate configuration: (purchase model kwargs, spend model kwargs)."""
     purchase, spend = _cols(getattr(args, "covariates", None)), _cols(getattr(args, "spend_covariates", None))
-    return ({"purchase_covariates": purchase, "dropout_covariates": purchase} if purchase else {},
-            {"spend_covariates": spend} if spend else {})
+    group = getattr(args, "group", None)
+    pk = {"purchase_covariates": purchase, "dropout_covariates": purchase} if purchase else {}
+    if group:
+        pk["group"] = group
+    return pk, ({"spend_covariates": spend} if spend else {})

@@ -102,3 +102,17 @@ def test_covariate_options_checked_before_any_work(files, tmp_path, capsys):
     rc = main(["forecast", str(files / "log.csv"), "--observation-end", END, *FIT, "-o", str(tmp_path / "f.csv"),
                "--covariates", "channel"])
     assert rc == 2 and "--customers FILE" in capsys.readouterr().err
+
+
+def test_forecast_with_a_pooled_group(files, tmp_path, capsys):
+    out = tmp_path / "f.csv"
+    rc = main(["forecast", str(files / "log.csv"), "--observation-end", END, "--method", "nuts", "--chains", "2",
+               "--draws", "150", "--tune", "150", "--seed", "1", "--max-draws", "100", "--horizon", "26", "-o", str(out),
+               "--group", "channel", "--customers", str(files / "customers.csv"), "--quiet", "--model-dir",
+               str(tmp_path / "m")])
+    assert rc == 0, capsys.readouterr().err
+    from clvmodels.models.base import BayesianModel
+
+    bg = BayesianModel.load(tmp_path / "m" / "bgnbd.clvm")
+    assert bg.group == "channel" and "group_effect_alpha[channel=tv]" in bg.param_names
+    assert "channel" in pd.read_csv(out).columns
