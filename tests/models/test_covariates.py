@@ -337,6 +337,16 @@ def test_covariates_that_matter_beat_the_model_without_on_a_holdout():
     lp = {"with": log_pred(with_c), "without": log_pred(without)}
     assert rmse["with"] < rmse["without"], rmse
     assert lp["with"] > lp["without"] + 20, lp
+    # the holdout validation with covariates: its log score is the mixture pmf at each actual count (the same
+    # 1,000 draws of the Laplace approximation), its RMSE the one above
+    from clvmodels.validation import validate_purchases
+
+    df["duration_holdout"] = 26.0
+    v = validate_purchases(with_c, df)
+    pmf = with_c.purchases_distribution(df, "26W", max_draws=1000).drop(columns="tail").to_numpy()
+    direct = np.log(pmf[np.arange(n), y.astype(int)])
+    np.testing.assert_allclose(v["table"]["log_score"].to_numpy(), direct, rtol=1e-6, atol=1e-9)
+    assert v["rmse"] == pytest.approx(rmse["with"], rel=1e-12)
 
 
 # -- pooled groups -------------------------------------------------------------------------------------------
