@@ -46,7 +46,7 @@ def _read(path: Path):
     return pd.read_csv(path, keep_default_na=True)
 
 
-def check_covariate_options(args, problems: ProblemCollector) -> None:
+def check_covariate_options(args, problems: ProblemCollector, *, validate: bool = False) -> None:
     """The covariate options: names, the file, its columns, one value per customer; what the file holds
     is kept in ``args.customer_attributes`` (None without covariates)."""
     args.customer_attributes = None
@@ -70,7 +70,7 @@ def check_covariate_options(args, problems: ProblemCollector) -> None:
     if spend and getattr(args, "spend_model", None) not in (None, "gamma_gamma"):
         problems.add(None, f"--spend-covariates: the spend model {args.spend_model!r} takes no covariates yet "
                            "(the Gamma-Gamma does)")
-    if getattr(args, "calibration_end", None) is not None:
+    if getattr(args, "calibration_end", None) is not None and not validate:
         problems.add(None, "--calibration-end with covariates: the holdout validation of a model with covariates is "
                            "not done yet; leave one of them out")
     if not customers:

@@ -116,3 +116,17 @@ def test_forecast_with_a_pooled_group(files, tmp_path, capsys):
     bg = BayesianModel.load(tmp_path / "m" / "bgnbd.clvm")
     assert bg.group == "channel" and "group_effect_alpha[channel=tv]" in bg.param_names
     assert "channel" in pd.read_csv(out).columns
+
+
+def test_validate_with_covariates(files, tmp_path, capsys):
+    out = tmp_path / "v.json"
+    rc = main(["validate", str(files / "log.csv"), "--observation-end", "1998-06-30", "--calibration-end", END,
+               "--method", "map", "--seed", "5", "--json", str(out), "--covariates", "channel,age",
+               "--customers", str(files / "customers.csv"), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert "with covariates is not done yet" in err
+    m = json.loads(out.read_text())
+    assert m["spend"].startswith("not validated")
+    assert "purchase_coefficient_alpha[age]" in m["params"] and np.isfinite(m["holdout_log_score"])
+    assert m["fit_info"]["bgnbd"]["n_cells"] > 1
