@@ -1,5 +1,7 @@
-"""``clv forecast --covariates COL,COL --spend-covariates COL,COL --customers FILE``: static customer
-covariates (:mod:`clvmodels.models.covariates`) from a customer attributes file keyed by the customer id.
+"""``clv forecast --covariates COL,COL --spend-covariates COL,COL --group COL [--customers FILE]``: static
+customer covariates (:mod:`clvmodels.models.covariates`) from a customer attributes file keyed by the
+customer id, or, without ``--customers``, from columns of the transaction log itself (each customer must
+have one value in all her transactions: two different values exit 2 naming the customers).
 
 The file (CSV or Parquet) has the ``--customer-id`` column and the covariate columns; it is read and
 checked with the other options, before any work (:func:`check_covariate_options`: the file readable, the
@@ -13,7 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import InputError, ProblemCollector
+from ..errors import InputError, Problem, ProblemCollector
 
 
 def add_covariate_arguments(p: argparse.ArgumentParser) -> None:
@@ -50,6 +52,7 @@ def check_covariate_options(args, problems: ProblemCollector, *, validate: bool 
     """The covariate options: names, the file, its columns, one value per customer; what the file holds
     is kept in ``args.customer_attributes`` (None without covariates)."""
     args.customer_attributes = None
+    args.covariates_from_log = None
     purchase, spend = _cols(getattr(args, "covariates", None)), _cols(getattr(args, "spend_covariates", None))
     group = getattr(args, "group", None)
     customers = getattr(args, "customers", None)
@@ -73,9 +76,8 @@ def check_covariate_options(args, problems: ProblemCollector, *, validate: bool 
     if getattr(args, "calibration_end", None) is not None and not validate:
         problems.add(None, "--calibration-end with covariates: the holdout validation of a model with covariates is "
                            "not done yet; leave one of them out")
-    if not customers:
-        problems.add(None, "--covariates/--spend-covariates/--group name columns of a customer attributes file: give it with "
-                           "--customers FILE (covariates read from the transaction log itself are not done yet)")
+    if not customers:  # columns of the transaction log: read (and checked) once it is summarised
+        args.covariates_from_log = list(dict.fromkeys([*purchase, *spend, *([group] if group else [])]))
         return
     path = Path(customers)
     if not path.is_file():
@@ -106,12 +108,49 @@ def check_covariate_options(args, problems: ProblemCollector, *, validate: bool 
     args.customer_attributes = per.set_index(idcol)
 
 
+def log_covariates(args):
+    """The covariate columns of the transaction log, one row per customer (indexed by the customer id):
+    :class:`InputError` naming a missing column, or the customers whose transactions carry two different
+    values of a covariate."""
+    import pandas as pd
+
+    from ..data.readers import resolve_source
+
+    cols = args.covariates_from_log
+    idcol = args.customer_id
+    frames = []
+    for path in resolve_source(args.transactions).paths:
+        path = Path(path)
+        try:
+            if path.suffix.lower() in (".parquet", ".pq"):
+                frames.append(pd.read_parquet(path, columns=[idcol, *cols]))
+            else:
+                frames.append(pd.read_csv(path, usecols=[idcol, *cols]))
+        except (ValueError, KeyError) as exc:  # a column the log does not have
+            raise InputError(f"--covariates/--spend-covariates/--group: the transaction log {str(path)!r} has no "
+                             f"column(s) {', '.join(map(repr, cols))} as asked ({exc}); give the covariates in "
+                             "--customers FILE instead", what="arguments") from None
+    log = pd.concat(frames, ignore_index=True).drop_duplicates()
+    twice = log[idcol].duplicated(keep=False)
+    if twice.any():
+        ids = list(dict.fromkeys(log.loc[twice, idcol].tolist()))
+        bad = log.loc[twice].sort_values(idcol)
+        changing = [c for c in cols if (bad.groupby(idcol)[c].nunique(dropna=False) > 1).any()]
+        raise InputError([Problem(c, f"{len(ids)} customers have two or more different values in their transactions "
+                                     f"(a static covariate has one value per customer), e.g. {ids[:5]}",
+                                  bad[[idcol, c]].head(10), int(twice.sum())) for c in changing],
+                         what="transactions")
+    return log.set_index(idcol)
+
+
 def attach_covariates(args, summary):
-    """The summary with the covariate columns of ``--customers`` joined by customer id (its attrs kept):
-    :class:`InputError` naming customers of the log without a row in the file."""
+    """The summary with the covariate columns of ``--customers`` (or of the log) joined by customer id
+    (its attrs kept): :class:`InputError` naming customers of the log without a row in the file."""
     import pandas as pd
 
     attrs = getattr(args, "customer_attributes", None)
+    if attrs is None and getattr(args, "covariates_from_log", None):
+        attrs = log_covariates(args)
     if attrs is None:
         return summary
     idx = attrs.index

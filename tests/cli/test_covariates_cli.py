@@ -100,8 +100,31 @@ def test_covariate_options_checked_before_any_work(files, tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "'colour'" in err and "--calibration-end with covariates" in err
     rc = main(["forecast", str(files / "log.csv"), "--observation-end", END, *FIT, "-o", str(tmp_path / "f.csv"),
-               "--covariates", "channel"])
-    assert rc == 2 and "--customers FILE" in capsys.readouterr().err
+               "--covariates", "channel", "--quiet"])  # not a column of the log, and no --customers
+    err = capsys.readouterr().err
+    assert rc == 2 and "'channel'" in err and "--customers FILE" in err
+
+
+def test_covariates_from_the_log_itself(files, tmp_path, capsys, cdnow_transactions):
+    log = cdnow_transactions[cdnow_transactions["date"] <= END].reset_index(drop=True)
+    cust = pd.read_csv(files / "customers.csv").set_index("customer_id")
+    log["channel"] = cust["channel"].reindex(log["customer_id"]).to_numpy()
+    log.to_csv(tmp_path / "log.csv", index=False)
+    rc = main(["forecast", str(tmp_path / "log.csv"), "--observation-end", END, *FIT, "-o", str(tmp_path / "f.csv"),
+               "--covariates", "channel", "--quiet"])
+    assert rc == 0, capsys.readouterr().err
+    table = pd.read_csv(tmp_path / "f.csv")
+    assert (table["channel"].to_numpy() == cust["channel"].reindex(table["customer_id"]).to_numpy()).all()
+    # a customer whose transactions carry two channels: exit 2 naming the column and the customer
+    first = int(log["customer_id"].value_counts().index[0])
+    rows = np.flatnonzero(log["customer_id"].to_numpy() == first)
+    log.loc[rows[-1], "channel"] = "zzz"
+    log.to_csv(tmp_path / "log2.csv", index=False)
+    rc = main(["forecast", str(tmp_path / "log2.csv"), "--observation-end", END, *FIT, "-o", str(tmp_path / "g.csv"),
+               "--covariates", "channel", "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "column 'channel'" in err and f"[{first}]" in err and "two or more different values" in err
+    assert not (tmp_path / "g.csv").exists()
 
 
 def test_forecast_with_a_pooled_group(files, tmp_path, capsys):
