@@ -392,3 +392,28 @@ def test_pooled_groups_shrink_a_small_group_and_still_cover():
     m_h = pooled.cell_models(h)[1][0]
     np.testing.assert_allclose(np.asarray(m_h.posterior_["alpha"]),
                                np.asarray(pooled.posterior_["alpha"]) * np.exp(post["H"].reshape(2, -1)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("model_cls, math, links", [
+    (ModifiedBetaGeoModel, mbg_math, {"alpha": -1, "a": 1, "b": 1}),
+    (ParetoNBDModel, pnbd_math, {"alpha": -1, "beta": -1}),
+])
+def test_other_models_predict_with_each_customers_parameters(data, model_cls, math, links):
+    """The MBG/NBD and the Pareto/NBD with a purchase and a drop-out covariate, at the posterior mode:
+    P(alive) and expected purchases against each model's math at each customer's own parameters."""
+    m = model_cls(purchase_covariates=["channel"], dropout_covariates=["basket"], method="mode").fit(data)
+    p = m.params_
+    df = data.sample(200, random_state=2)
+    paid = (df["channel"] == "paid").to_numpy(float)
+    dz = df["basket"].to_numpy() - float(data.loc[data["T"] > 0, "basket"].mean())
+    own = {k: np.full(len(df), p[k]) for k in type(m).param_names}
+    for param, sign in links.items():
+        if param == "alpha":
+            own[param] = own[param] * np.exp(sign * p["purchase_coefficient_alpha[channel=paid]"] * paid)
+        else:
+            own[param] = own[param] * np.exp(sign * p[f"dropout_coefficient_{param}[basket]"] * dz)
+    args = [own[k] for k in type(m).param_names]
+    x, tx, T = (df[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    np.testing.assert_allclose(m.p_alive(df)["p_alive"], math.p_alive(*args, x, tx, T), rtol=1e-10)
+    np.testing.assert_allclose(m.expected_purchases(df, "10W")["expected_purchases"],
+                               math.conditional_expected_purchases(*args, x, tx, T, 10.0), rtol=1e-10)
