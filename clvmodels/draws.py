@@ -180,6 +180,9 @@ def joint_draws(bgnbd_model, gamma_gamma_model, max_draws: int | None = DEFAULT_
     """The same number of draws from both posteriors (evenly thinned to ``max_draws``; None = as many
     as the smaller posterior has), paired by index: the two posteriors are independent, so each pair
     is a draw from the joint posterior. Returns two dicts of (S,) arrays."""
+    for m in (bgnbd_model, gamma_gamma_model):
+        if getattr(m, "has_covariates", False):  # its customers do not share one set of draws
+            m.scorer()  # raises, saying how such a model is scored
     s_bg = bgnbd_model.posterior_.sizes["chain"] * bgnbd_model.posterior_.sizes["draw"]
     s_gg = gamma_gamma_model.posterior_.sizes["chain"] * gamma_gamma_model.posterior_.sizes["draw"]
     S = min(s_bg, s_gg, max_draws or max(s_bg, s_gg))

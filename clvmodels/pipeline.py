@@ -311,6 +311,11 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
     nc_spend = None
     if spend is not None:  # the new customer's spend: given, else the customers' mean (each customer once)
         nc_spend = float(new_customer_spend) if new_customer_spend is not None else float(given.mean())
+    bg_covariates = getattr(bg, "has_covariates", False) or getattr(gg, "has_covariates", False)
+    if bg_covariates:  # a new customer's covariates are unknown: the reference customer's value (a note says so)
+        bg_models = (bg, gg)
+        bg = bg.reference_model() if getattr(bg, "has_covariates", False) else bg
+        gg = gg.reference_model() if getattr(gg, "has_covariates", False) else gg
     if purchases_only:
         new_customer = new_customer_value(bg, None, horizon, discount_rate=discount_rate, interval=interval,
                                           max_draws=max_draws)
@@ -328,6 +333,10 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
         notes.append(f"supplied spend: the new customer is valued at a spend per purchase of {nc_spend:.6g}, "
                      + ("new_customer_spend as given" if new_customer_spend is not None
                         else "the mean of the supplied spends over the customers (each customer once)"))
+    if bg_covariates:
+        bg, gg = bg_models
+        notes.append("models with covariates: the new customer is the reference customer (numeric "
+                     "covariates at their mean, categorical ones at their reference level)")
     if notes:
         new_customer["note"] = "; ".join(notes)
     timings["predict"] = time.perf_counter() - t2

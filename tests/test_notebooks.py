@@ -9,7 +9,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-NAMES = ["01_quickstart.ipynb", "02_model_checking.ipynb", "03_large_logs.ipynb", "04_spend_models.ipynb"]
+NAMES = ["01_quickstart.ipynb", "02_model_checking.ipynb", "03_large_logs.ipynb", "04_spend_models.ipynb",
+         "05_covariates.ipynb"]
 #: committed notebooks (outputs included) stay under this size
 MAX_COMMITTED_BYTES = 600_000
 CELL_TIMEOUT = 600
@@ -124,4 +125,14 @@ def test_spend_models_notebook_runs(tmp_path):
     assert "first_purchase_value" in text and "gamma" in text
     assert "408.3" in text                                    # the $500 first order, first_purchase=True
     assert "lowest MAE: Gamma-Gamma, first_purchase=True" in text
+    assert n_images(nb) == 1
+
+
+def test_covariates_notebook_runs(tmp_path):
+    nb = execute("05_covariates.ipynb", tmp_path)
+    text = outputs_text(nb)
+    assert "purchase_coefficient_alpha[channel=paid]" in text and "multiplier" in text
+    assert "true effects inside their 90% intervals" in text
+    assert "the covariates add" in text and "to the holdout log score" in text
+    assert "organic" in text and "paid" in text                # the forecast table by channel
     assert n_images(nb) == 1

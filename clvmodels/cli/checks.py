@@ -266,6 +266,9 @@ def check_forecast(args) -> tuple[RunPaths, str | None]:
     if getattr(args, "prior_checks", False) and not args.report:
         problems.add(None, "--prior-checks adds a 'Prior predictive' section to the HTML report: give --report FILE too")
     check_spend_model_options(args, problems)
+    from .covariate_options import check_covariate_options
+
+    check_covariate_options(args, problems)  # --covariates, --spend-covariates, --customers
     if args.model_dir:
         from ..errors import ModelFileError
         from ..models.registry import DEFAULT_MODEL
@@ -351,6 +354,9 @@ def check_validate(args) -> RunPaths:
     check_spark_options(args, problems)
     check_fit_options(args, problems)
     check_spend_model_options(args, problems)
+    from .covariate_options import check_covariate_options
+
+    check_covariate_options(args, problems, validate=True)  # --covariates, --spend-covariates, --customers
     paths = RunPaths(inputs=log_inputs(args.transactions, problems))
     paths.outputs.append(("--json", Path(args.json_out)))
     _check_output_file("--json", Path(args.json_out), problems)

@@ -97,6 +97,9 @@ def add_job_commands(sub) -> None:
     add_model_argument(p)
     add_spend_model_arguments(p)
     add_fit_arguments(p)
+    from .covariate_options import add_covariate_arguments
+
+    add_covariate_arguments(p)  # --covariates, --spend-covariates, --customers
     p.set_defaults(func=run_forecast)
 
     v = sub.add_parser("validate", help="calibration/holdout validation of the purchase (and spend) forecasts")
@@ -108,6 +111,9 @@ def add_job_commands(sub) -> None:
     add_model_argument(v)
     add_spend_model_arguments(v)
     add_fit_arguments(v)
+    from .covariate_options import add_covariate_arguments
+
+    add_covariate_arguments(v)  # --covariates, --spend-covariates, --group, --customers
     v.set_defaults(func=run_validate)
 
     c = sub.add_parser(
@@ -196,14 +202,23 @@ def run_forecast(args) -> int:
         if unused and progress:  # said, not silently dropped: they may be customers of another log
             print(f"[clv] note: {unused:,} customers of --spend {args.spend} are not in the transaction log "
                   "(their spends are not used)", file=sys.stderr)
+    from .covariate_options import attach_covariates, covariate_model_config
+
+    summary = attach_covariates(args, summary)  # --customers: the covariates' columns (exit 2 if a customer has none)
     t_summary = time.perf_counter() - t0
     holdout = _forecast_holdout_validation(args, progress) if args.calibration_end else None
     # everything below writes into one staged set: put in place together, only when all of it succeeded
     chosen = None  # --spend-model / --first-purchase: the spend model to fit (checked above: not with --no-fit)
-    if getattr(args, "spend_model", None) or getattr(args, "first_purchase", False):
-        chosen = spend_model_from_args(args, method=args.method, sampler=args.sampler, chains=args.chains,
-                                       draws=args.draws, tune=args.tune, seed=args.seed,
-                                       target_accept=args.target_accept, progressbar=progress)
+    fit_config = dict(method=args.method, sampler=args.sampler, chains=args.chains, draws=args.draws, tune=args.tune,
+                      seed=args.seed, target_accept=args.target_accept, progressbar=progress)
+    p_cov, s_cov = covariate_model_config(args)  # --covariates / --spend-covariates
+    if getattr(args, "spend_model", None) or getattr(args, "first_purchase", False) or (s_cov and not args.no_fit):
+        chosen = spend_model_from_args(args, **fit_config, **s_cov)
+    purchase_estimator = None
+    if p_cov and not args.no_fit:
+        from ..models.registry import DEFAULT_MODEL, transaction_model
+
+        purchase_estimator = transaction_model(args.model or DEFAULT_MODEL, **fit_config, **p_cov)
     with staged_outputs():
         res = forecast(summary=summary, horizon=horizon, discount_rate=args.discount_rate,
                        margin=args.margin, cost_to_serve=args.cost_to_serve, acquisition_cost=args.acquisition_cost,
@@ -211,7 +226,7 @@ def run_forecast(args) -> int:
                        draws=args.draws, tune=args.tune, seed=args.seed, target_accept=args.target_accept,
                        model_dir=args.model_dir, fit=not args.no_fit, max_draws=args.max_draws or None,
                        model=args.model, progress=progress, spend=spend, currency=getattr(args, "currency", None),
-                       spend_model=chosen)
+                       spend_model=chosen, purchase_model=purchase_estimator)
         if spend is not None:  # the metadata names the file the spend came from
             res.metadata["spend"] = {**(res.metadata.get("spend") or {}), "given_as": f"--spend {args.spend} "
                                      f"(column {args.spend_column!r})"}
@@ -309,9 +324,13 @@ def run_validate(args) -> int:
     start_spark(args)  # --spark-master: the summary runs on that cluster
     progress = not args.quiet
     summary = summarize(**summarize_kwargs(args), calibration_end=args.calibration_end)
+    from .covariate_options import attach_covariates, covariate_model_config
+
+    summary = attach_covariates(args, summary)  # --customers: the covariates' columns
+    p_cov, s_cov = covariate_model_config(args)
     common = dict(method=args.method, sampler=args.sampler, chains=args.chains, draws=args.draws,
                   tune=args.tune, seed=args.seed, target_accept=args.target_accept, progressbar=progress)
-    bg = transaction_model(args.model or DEFAULT_MODEL, **common)
+    bg = transaction_model(args.model or DEFAULT_MODEL, **common, **p_cov)
     if progress:
         print(f"[clv] fitting {bg.label} on {len(summary):,} calibration customers", file=sys.stderr)
     bg.fit(summary)
@@ -324,6 +343,9 @@ def run_validate(args) -> int:
     try:  # the spend model says when the data cannot support it; purchases are still validated then
         if "monetary_value" not in summary.columns:  # --no-amount: nothing to validate the spend on
             raise DataError("the log has no amounts (--no-amount): the purchases are validated alone")
+        if p_cov or s_cov:
+            raise DataError("the spend's holdout validation with covariates is not done yet: the purchases are "
+                            "validated alone")
         gg = spend_model_from_args(args, **common).fit(summary)
     except DataError as exc:
         import warnings

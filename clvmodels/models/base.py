@@ -158,6 +158,25 @@ class BayesianModel:
     def _build_model(self, data: pd.DataFrame, priors: dict[str, Prior]):
         raise NotImplementedError
 
+    def _extra_priors(self) -> dict[str, Prior]:
+        """Default priors of parameters the configuration adds (covariate coefficients), set by
+        :meth:`_pre_fit`; none here."""
+        return {}
+
+    def _finish_priors(self, priors: dict[str, Prior]) -> dict[str, Prior]:
+        """The resolved priors, adjusted where the configuration needs it (covariates); as they are here."""
+        return priors
+
+    @classmethod
+    def _saved_param_names(cls, header: Mapping[str, Any]) -> tuple[str, ...]:
+        """The parameters a model file of this class holds (a model with covariates: more than
+        :attr:`param_names`, read from its header)."""
+        return tuple(cls.param_names)
+
+    def _restore(self, header: Mapping[str, Any]) -> None:
+        """Fitted state a model file's header carries beyond the draws (a model with covariates: its
+        design); nothing here."""
+
     def _pre_fit(self, data: pd.DataFrame) -> None:
         """Model-specific checks and warnings before anything is fitted (a warning issued here with
         ``stacklevel=3`` points at the user's fit() call)."""
@@ -173,7 +192,8 @@ class BayesianModel:
         """
         self._pre_fit(data)
         self.time_unit_ = summary_time_unit(data, time_unit)
-        self.priors_ = resolve_priors(self.default_priors(self.time_unit_, data), self.priors)
+        self.priors_ = self._finish_priors(resolve_priors(
+            {**self.default_priors(self.time_unit_, data), **self._extra_priors()}, self.priors))
         model = self._build_model(data, self.priors_)
         post, stats, diag = run_fit(model, list(self.param_names), self._config(), type(self).__name__)
         self.check_draws(flatten_draws(post, list(self.param_names)), data, method=diag.method)
@@ -209,7 +229,7 @@ class BayesianModel:
                 problems.append(f"{p}: {int(bad.sum())} of {n} draws are not finite "
                                 f"{'numbers' if p in self.real_params else 'positive numbers'}")
                 continue
-            lo, hi = self.reliable_range.get(p, (0.0, np.inf))
+            lo, hi = self.reliable_range.get(p, (-np.inf if p in self.real_params else 0.0, np.inf))
             above, below = v >= hi, v <= lo
             if above.any():
                 problems.append(f"{p}: {int(above.sum())} of {n} draws at or above {_fmt(hi)} (up to {_fmt(v.max())})")
@@ -426,16 +446,20 @@ class BayesianModel:
             raise invalid_model_file(path, f"it holds an unknown model {name!r} (known: {', '.join(sorted(registry))})")
         if cls is not BayesianModel and not issubclass(target, cls):
             raise ModelFileError(f"{str(path)!r} holds a {name}, not a {cls.__name__}")
-        missing = [p for p in target.param_names if p not in arrays]
+        try:
+            saved_names = target._saved_param_names(header)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise invalid_model_file(path, f"'fit_info' does not describe the covariates ({exc})") from None
+        missing = [p for p in saved_names if p not in arrays]
         if missing:
             raise invalid_model_file(path, f"posterior.npz has no draws of {', '.join(map(repr, missing))} "
-                                           f"(a {name} has {', '.join(target.param_names)})")
-        extra = sorted(set(arrays) - set(target.param_names))
+                                           f"(a {name} has {', '.join(saved_names)})")
+        extra = sorted(set(arrays) - set(saved_names))
         if extra:
             raise invalid_model_file(path, f"posterior.npz holds draws of {', '.join(map(repr, extra))}, "
                                            f"which a {name} does not have")
-        for p in target.param_names:
-            if p in target.real_params:
+        for p in saved_names:
+            if p in target.real_params or p not in target.param_names:  # covariate coefficients are real
                 continue
             nonpos = int((arrays[p] <= 0).sum())
             if nonpos:
@@ -446,7 +470,8 @@ class BayesianModel:
             raise invalid_model_file(path, f"'time_unit': {exc}") from None
         try:
             obj = target(**header["config"])
-            resolve_priors(target().default_priors(time_unit), obj.priors)
+            obj._restore(header)
+            resolve_priors({**target().default_priors(time_unit), **obj._extra_priors()}, obj.priors)
         except (TypeError, ValueError) as exc:
             raise invalid_model_file(path, f"'config' is not a valid {name} configuration ({exc})") from None
         try:
@@ -460,7 +485,7 @@ class BayesianModel:
         obj.time_unit_ = time_unit
         obj.fit_info_ = header["fit_info"]
         chains, draws = header["shape"]
-        obj.posterior_ = xr.Dataset({p: (("chain", "draw"), arrays[p].reshape(chains, draws)) for p in target.param_names},
+        obj.posterior_ = xr.Dataset({p: (("chain", "draw"), arrays[p].reshape(chains, draws)) for p in saved_names},
                                     coords={"chain": np.arange(chains), "draw": np.arange(draws)})
         obj.sample_stats_ = None
         return obj

@@ -17,7 +17,8 @@ def check_params(**kw):
     for k, val in kw.items():
         if val is None:
             continue
-        if not (np.isfinite(val) and val > 0):
+        v = np.asarray(val, dtype=float)  # an array: one value per customer (covariates)
+        if not (np.all(np.isfinite(v)) and np.all(v > 0)):
             raise ValueError(f"{k} must be a positive finite number, got {val!r}")
 
 

@@ -22,6 +22,7 @@ from ..errors import DataError, InputError, ProblemCollector
 from ..draws import (DEFAULT_CHUNK_BYTES, DEFAULT_SCORING_DRAWS, chunk_rows, distinct, draws_for_rows,
                        interval_bounds, reduce_over_draws, require_finite, _progress)
 from .base import BayesianModel, check_data_unit
+from .covariates import CovariateModel
 
 #: the columns of a customer summary a transaction model reads (time in the summary's unit)
 TRANSACTION_COLUMNS = ("frequency", "recency", "T")
@@ -98,7 +99,7 @@ def summary_triplets(data: pd.DataFrame, weight=None):
                     data["T"].to_numpy(float), weight=weight)
 
 
-class TransactionModel(BayesianModel):
+class TransactionModel(CovariateModel, BayesianModel):
     """Base of the Bayesian transaction (purchase) models: a customer summary's (frequency, recency, T)
     in, P(alive), expected purchases and predictive count distributions out.
 
@@ -117,6 +118,41 @@ class TransactionModel(BayesianModel):
     #: the paper that defines the model (the report cites it)
     reference: ClassVar[str] = ""
     required_columns = TRANSACTION_COLUMNS
+    #: per covariate role, the parameters its coefficients scale and the sign: param_i = param exp(sign
+    #: gamma_role . z_i) (the form of pymc-marketing and Hardie's note 019); empty: no covariates
+    covariate_links: ClassVar[dict[str, tuple[tuple[str, float], ...]]] = {}
+
+    def __init__(self, priors=None, *, purchase_covariates=None, dropout_covariates=None, group=None, **config):
+        self.purchase_covariates = purchase_covariates
+        self.dropout_covariates = dropout_covariates
+        self.group = group
+        super().__init__(priors, **config)
+        self._covariate_roles()  # validate early
+
+    def _covariate_roles(self) -> dict[str, list[str]]:
+        from .covariates import CovariateDesign
+
+        roles = CovariateDesign.check_config({"purchase": self.purchase_covariates,
+                                              "dropout": self.dropout_covariates}, type(self).__name__)
+        if self.group is not None:
+            if not isinstance(self.group, str) or not self.group:
+                raise ValueError(f"{type(self).__name__}: group must be a column name, got {self.group!r}")
+            if self.group in roles["purchase"] + roles["dropout"]:
+                raise ValueError(f"{type(self).__name__}: {self.group!r} is both a covariate and the group")
+            roles["group"] = [self.group]
+        if any(roles.values()) and not self.covariate_links:
+            raise ValueError(f"{type(self).__name__} does not take covariates yet")
+        return roles
+
+    def get_params(self):
+        out = super().get_params()
+        for role in ("purchase", "dropout"):  # only when given: a model file without them reads as before
+            cols = getattr(self, f"{role}_covariates", None)
+            if cols:
+                out[f"{role}_covariates"] = list(cols) if not isinstance(cols, str) else cols
+        if getattr(self, "group", None):
+            out["group"] = self.group
+        return out
 
     @classmethod
     def check_data(cls, data: pd.DataFrame, what: str) -> None:
@@ -132,11 +168,14 @@ class TransactionModel(BayesianModel):
     def _pre_fit(self, data: pd.DataFrame) -> None:
         """Customers with T = 0 carry no information about the purchase process: fit() leaves them out
         of the likelihood and says so with one warning; :class:`~clvmodels.errors.DataError` when nobody
-        has T > 0 or nobody made a repeat purchase."""
+        has T > 0 or nobody made a repeat purchase. With covariates: their checks and design (of the
+        fitted customers, T > 0)."""
         from ..data.aggregates import ExcludedCustomersWarning
 
         label = self.label or type(self).__name__
-        check_transaction_data(data, f"data given to {type(self).__name__}.fit")
+        what = f"data given to {type(self).__name__}.fit"
+        check_transaction_data(data, what)
+        self._setup_design(data, what, row_weights(data))
         w = row_weights(data)
         n_t0 = float(w[t0_mask(data)].sum())
         if float(w.sum()) - n_t0 <= 0:
@@ -167,12 +206,56 @@ class TransactionModel(BayesianModel):
     def _build_model(self, data: pd.DataFrame, priors):
         import pymc as pm
 
+        if self.has_covariates:
+            return self._build_cell_model(data, priors)
         trip = self._triplets(data[~t0_mask(data)])  # data checked by _pre_fit
         self._n_triplets = len(trip.weight)
         with pm.Model() as model:
             rv = {p: priors[p].create(p) for p in self.param_names}
             pm.Potential("loglike", self._log_likelihood_graph(rv, trip))
         return model
+
+    def _build_cell_model(self, data: pd.DataFrame, priors):
+        """With covariates: the base parameters (the reference customer's: numeric covariates at their
+        mean, categorical ones at their reference level), the coefficients on the standardised scale and
+        the likelihood summed over cells, each cell's distinct triplets through the model's own fused Op
+        at the cell's parameters (:func:`clvmodels.models.covariates.cell_likelihood_graph`)."""
+        import pymc as pm
+
+        from .covariates import cell_likelihood_graph
+
+        fitted = data[~t0_mask(data)]
+        cell_of, z = self.covariates_.cells(fitted)
+        cells = []
+        for c in range(int(cell_of.max()) + 1):
+            cells.append((c, self._triplets(fitted[cell_of == c])))
+        self._n_triplets = sum(len(t.weight) for _, t in cells)
+        self._n_cells = len(cells)
+        with pm.Model() as model:
+            rv = {p: priors[p].create(p) for p in type(self).param_names}
+            # the coefficients' prior values enter as constants, not shared scalars (Prior.create): the
+            # compiled posterior's callback passes every shared value as an argument of one call, and numba
+            # compiles no call of more than 30 (cells_op's docstring); the base priors stay shared
+            coef = {n: getattr(pm, priors[n].dist)(n, **{k: float(v) for k, v in priors[n].params.items()})
+                    for ln in self._links if ln.role != "group" for n in ln.names}
+            for ln in self._links:  # pooled groups: effect = sd x offset, offset ~ Normal(0, 1) (non-centred)
+                if ln.role == "group":
+                    sd = priors[f"group_sd_{ln.param}"].create(f"group_sd_{ln.param}")
+                    coef.update({n: sd * pm.Normal(f"{n}_offset", 0.0, 1.0) for n in ln.names})
+            pm.Potential("loglike", cell_likelihood_graph(self._log_likelihood_graph, cells, rv, coef, self._links, z))
+        return model
+
+    def fit(self, data: pd.DataFrame, *, time_unit: str | None = None):
+        """Fit the model to a customer summary; returns ``self`` (see :meth:`BayesianModel.fit`). With
+        covariates, the coefficients are fitted on the standardised scale and kept (``posterior_``,
+        :meth:`summary`, :meth:`coefficients`) per unit of the user's columns; ``fit_info_["covariates"]``
+        holds the design (means, sds, levels, reference levels) and ``fit_info_["n_cells"]`` the cells."""
+        super().fit(data, time_unit=time_unit)
+        self._finish_covariate_fit()
+        return self
+
+    def _covariate_fit_mask(self, data: pd.DataFrame) -> np.ndarray:
+        return ~t0_mask(data)  # customers with T = 0 are not in the likelihood
 
     def _fit_info(self, data):
         w = row_weights(data)
@@ -185,6 +268,23 @@ class TransactionModel(BayesianModel):
         """Total log-likelihood of ``data`` at ``params`` (default: the posterior means), weighted by
         ``n_customers`` when the summary has it. Customers with T = 0 contribute 0."""
         check_transaction_data(data, "data")
+        if self.has_covariates:  # each cell at its parameters (params: base and coefficients, user scale)
+            from .covariates import cell_params
+
+            self.covariates_.check(data, "data")
+            p = dict(self.params_) if params is None else params
+            cell_of, z = self.covariates_.cells(data)
+            base = {k: np.atleast_1d(np.asarray(p[k], float)) for k in type(self).param_names}
+            coefs = {n: np.atleast_1d(np.asarray(p[n], float)) for ln in self._links for n in ln.names}
+            total = 0.0
+            for c in np.unique(cell_of):
+                vals = cell_params(base, coefs, self._links, self.covariates_, {r: m[c] for r, m in z.items()})
+                sc = self.scorer_class.from_mapping(vals)
+                rows = data[cell_of == c]
+                ll = sc.log_likelihood(rows["frequency"].to_numpy(float), rows["recency"].to_numpy(float),
+                                       rows["T"].to_numpy(float))[0]
+                total += float(np.sum(row_weights(rows) * ll))
+            return total
         p = dict(self.params_) if params is None else params
         sc = self.scorer_class.from_mapping({k: np.atleast_1d(np.asarray(p[k], float)) for k in self.param_names})
         ll = sc.log_likelihood(data["frequency"].to_numpy(float), data["recency"].to_numpy(float),
@@ -199,6 +299,12 @@ class TransactionModel(BayesianModel):
         likelihood is 1 whatever the parameters)."""
         self._check_fitted()
         check_transaction_data(data, "data")
+        if self.has_covariates:  # rows: each cell's distinct triplets, cell after cell
+            cell_of, models = self.cell_models(data, what="data")
+            parts = [m.pointwise_log_likelihood(data[cell_of == c], max_draws=max_draws)
+                     for c, m in enumerate(models) if (cell_of == c).any() and not t0_mask(data[cell_of == c]).all()]
+            out = xr.concat(parts, dim="row")
+            return out.assign_coords(row=np.arange(out.sizes["row"]))
         keep = ~t0_mask(data)
         trip = self._triplets(data[keep])
         sc = self.scorer(max_draws)
@@ -258,6 +364,10 @@ class TransactionModel(BayesianModel):
         t1 = 0.0 if start is None else self._horizon(start)
         if t1 > t2:
             raise ValueError(f"start ({start}) is after the end of the window ({t})")
+        if self.has_covariates:
+            self._prepare(data)
+            return self._by_cells("expected_purchases", data, t, start=start, interval=interval, draws=draws,
+                                  max_draws=max_draws, progress=progress)
         d = self._prepare(data)
 
         def fn(p, x, tx, T):
@@ -273,6 +383,9 @@ class TransactionModel(BayesianModel):
                 max_draws: int | None = None, progress: bool = False):
         """Probability that each customer is still alive at T, with its credible interval."""
         d = self._prepare(data)
+        if self.has_covariates:
+            return self._by_cells("p_alive", data, interval=interval, draws=draws, max_draws=max_draws,
+                                  progress=progress)
 
         def fn(p, x, tx, T):
             return self._scorer_at(p).p_alive(x, tx, T)
@@ -297,6 +410,8 @@ class TransactionModel(BayesianModel):
         one row per customer, one column per count 0..max_count (mass beyond it in ``tail``)."""
         h = self._horizon(t)
         d = self._prepare(data)
+        if self.has_covariates:
+            return self._by_cells("purchases_distribution", data, t, max_count=max_count, max_draws=max_draws)
         pmf = predictive_count_pmf(self.scorer(max_draws), d.keys, h, max_count=max_count)
         k = pmf.shape[1]
         out = pd.DataFrame(pmf[d.inverse], index=data.index, columns=list(range(k)))
@@ -325,6 +440,9 @@ class TransactionModel(BayesianModel):
         """
         h = self._horizon(t)
         d = self._prepare(data)
+        if self.has_covariates:
+            return self._by_cells("purchases_interval", data, t, interval=interval, max_draws=max_draws,
+                                  observed=observed, seed=seed, progress=progress)
         obs = None if observed is None else np.asarray(observed, dtype=float)
         res = predictive_count_summary(self.scorer(max_draws), d, h, interval, observed=obs, seed=seed,
                                        progress=progress)
@@ -344,6 +462,8 @@ class TransactionModel(BayesianModel):
         h = self._horizon(t)
         check_transaction_data(data, "data to predict for")
         check_data_unit(data, self.time_unit_)
+        if self.has_covariates:
+            return self._by_cells("predict", data, t, interval=interval, max_draws=max_draws, progress=progress)
         arr = predict_triplets(self.scorer(max_draws), data["frequency"].to_numpy(float),
                                data["recency"].to_numpy(float), data["T"].to_numpy(float), h=h, interval=interval,
                                progress=progress)

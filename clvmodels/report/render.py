@@ -213,11 +213,30 @@ def _model_block(name: str, model, interval: float) -> str:
     # the verdict once, in colour (the plain text's own verdict left out)
     out = [f"<h3>{_e(name)}</h3>", f"<p class=\"meta\">{_e(diagnostics_text(model, status=False))} &mdash; {status}</p>",
            _table(summ)]
+    if getattr(model, "has_covariates", False):
+        out.append(_covariate_block(model, interval))
     if not d.ok:
         items = "".join(f"<li>{_e(p)}</li>" for p in d.problems)
         out.append(f'<div class="note"><b>What to do:</b> the estimates may not be trustworthy. '
                    f"Run more tuning and draws, raise target_accept, or check the priors and the data.<ul>{items}</ul></div>")
     return "".join(out)
+
+
+def _covariate_block(model, interval: float) -> str:
+    """A model's covariate effects: per coefficient the parameter it scales, the mean and interval per unit
+    of the column (an indicator: against the reference level) and the factor on the parameter."""
+    co = model.coefficients(interval)
+    tab = co[["parameter", "column", "mean", "lower", "upper", "multiplier"]].rename(
+        columns={"lower": f"lower ({interval:.0%})", "upper": f"upper ({interval:.0%})"})
+    design = model.covariates_.describe()
+    refs = "; ".join(f"{c}: reference level {r['reference']!r}" if r["kind"] == "categorical"
+                     else f"{c}: mean {r['mean']:.4g}, sd {r['sd']:.4g}" for c, r in design.iterrows())
+    return ("<h4>Covariate effects</h4>"
+            "<p class=\"meta\">Each parameter is the base value times exp(sign x coefficient x covariate): "
+            "<i>multiplier</i> is the factor on the parameter for one unit more of a numeric covariate, or for "
+            "that level rather than the reference one. An interval that excludes 0 says the covariate matters "
+            "in this fit; whether it improves predictions is a holdout question. The base parameters above are "
+            f"the reference customer's ({_e(refs)}).</p>" + _table(tab))
 
 
 def _model_section(result, fig: _Figures, max_draws, interval: float) -> str:
@@ -241,15 +260,18 @@ def _model_section(result, fig: _Figures, max_draws, interval: float) -> str:
     def traced(m) -> bool:
         return m is not None and m.diagnostics_.chains * m.diagnostics_.draws > 1
 
+    if getattr(bg, "has_covariates", False):  # these plots take one set of parameters for every customer
+        parts.append('<p class="note">Period transactions and the P(alive) matrix are not drawn for a purchase '
+                     "model with covariates yet (its customers do not share one set of parameters).</p>")
     figs = ([fig(lambda: P.plot_trace(bg), f"{label} posterior by chain (left) and draws in order (right).",
                  f"{label} trace plot")] if traced(bg) else []) + (
            [fig(lambda: P.plot_trace(gg), "Gamma-Gamma posterior by chain and trace.", "Gamma-Gamma trace plot")]
-           if traced(gg) else []) + [
+           if traced(gg) else []) + ([] if getattr(bg, "has_covariates", False) else [
             fig(lambda: P.plot_period_transactions(bg, result.summary, max_draws=max_draws),
                 "Customers by number of repeat purchases in the fitting period: actual and posterior predictive.",
                 "Period transactions"),
             fig(lambda: P.plot_p_alive_matrix(bg, data=result.summary, max_draws=max_draws),
-                "Probability alive by frequency and recency for the oldest customers.", "P(alive) matrix")]
+                "Probability alive by frequency and recency for the oldest customers.", "P(alive) matrix")])
     parts.append('<div class="grid stack">' + "".join(figs) + "</div>")
     return "".join(parts)
 

@@ -81,6 +81,7 @@ def score(summary: pd.DataFrame, purchase_model, spend_model, horizon, *, discou
     if not with_clv:
         _check_purchases_only_options(margin, cost_to_serve, acquisition_cost)
     check_models_and_data(bg, gg, summary, "data to score")
+    cells = _model_cells(bg, gg, summary)  # models with covariates: checked here, before any work
     if "historical_clv" in summary.columns:  # copied into the table: it must be finite too
         hist = pd.to_numeric(summary["historical_clv"], errors="coerce").to_numpy(float)
         if not np.isfinite(hist).all():
@@ -93,7 +94,15 @@ def score(summary: pd.DataFrame, purchase_model, spend_model, horizon, *, discou
     margins = _per_customer(margin, summary, "margin")
     costs = _per_customer(cost_to_serve, summary, "cost_to_serve")
     given = None
-    if gg is not None:
+    if cells is not None:  # one set of parameters per cell of customers: scorers per cell (_score_cells)
+        purchases = None
+        spend_scorer = values = None
+        if gg is not None:
+            values = (gg.spend_values(summary) if hasattr(gg, "spend_values")
+                      else summary["monetary_value"].to_numpy(float))
+        elif spend is not None:
+            given = values = supplied_spend_values(spend, summary)
+    elif gg is not None:
         purchases, spend_scorer = joint_scorers(bg, gg, max_draws)
         # the spend statistic the spend model scores (Gamma-Gamma: mean of the repeat purchases, or of all
         # occasions with first_purchase=True)
@@ -107,7 +116,11 @@ def score(summary: pd.DataFrame, purchase_model, spend_model, horizon, *, discou
     x = summary["frequency"].to_numpy(float)
     args = (purchases, spend_scorer, x, summary["recency"].to_numpy(float), summary["T"].to_numpy(float), values)
     kw = dict(h=h, k0=k0, H=H, discount_factor=d, margin=margins, cost=costs, interval=interval, clv=with_clv)
-    arr = engine.score_arrays(*args, **kw, progress=progress)
+    if cells is not None:
+        arr, n_draws = _score_cells(cells, args, kw, max_draws, spend is not None, progress=progress)
+    else:
+        arr = engine.score_arrays(*args, **kw, progress=progress)
+        n_draws = purchases.n_draws
     # the summary's own columns, as far as it has them (a summary without amounts has no money columns)
     base_cols = [c for c in ("frequency", "recency", "T", "monetary_value", "historical_clv") if c in summary.columns]
     table = summary[base_cols].copy()
@@ -116,6 +129,9 @@ def score(summary: pd.DataFrame, purchase_model, spend_model, horizon, *, discou
     for c in FORECAST_COLUMNS:
         if c in arr:
             table[c] = arr[c]
+    for c in _covariate_columns(bg, gg, summary):  # after the fixed columns (extra, in the order given)
+        if c not in table.columns:
+            table[c] = summary[c].to_numpy()
     if given is not None:  # the value given, exactly (the engine's mean over draws adds rounding)
         table["expected_spend"] = table["expected_spend_lower"] = table["expected_spend_upper"] = given
     if acquisition_cost is not None:
@@ -130,14 +146,75 @@ def score(summary: pd.DataFrame, purchase_model, spend_model, horizon, *, discou
     engine.require_finite(out, "forecast table", skip=("customer_id",))
     if segment_summary and with_clv:
         codes = table["segment"].cat.codes.to_numpy().astype(np.int64)
-        totals = engine.score_arrays(*args, **kw, counts=False, groups=codes)["group_clv_draws"]
+        if cells is not None:
+            totals = _score_cells(cells, args, kw, max_draws, spend is not None, groups=codes)
+        else:
+            totals = engine.score_arrays(*args, **kw, counts=False, groups=codes)["group_clv_draws"]
         out.attrs["clvmodels_segments"] = segment_summary_from_draws(out, totals, interval)
     out.attrs["clvmodels_clv"] = {"horizon": str(Duration.parse(horizon)), "start": None,
                                   "discount_rate_annual": discount_rate, "discount_rate_per_period": i,
-                                  "interval": interval, "n_draws": purchases.n_draws,
+                                  "interval": interval, "n_draws": n_draws,
                                   "spend": (describe_spend(spend, given) if with_clv
                                             else {"source": None, "note": NO_AMOUNTS_NOTE})}
     return out
+
+
+def _model_cells(bg, gg, summary):
+    """Models with covariates: [(positions, purchase model, spend model), ...], one entry per cell of
+    customers that share every parameter (:meth:`~clvmodels.models.transaction.TransactionModel.cell_models`:
+    their covariates are checked here, naming the column and customers); None when neither has any."""
+    pc = getattr(bg, "has_covariates", False)
+    gc = gg is not None and getattr(gg, "has_covariates", False)
+    if not (pc or gc):
+        return None
+    n = len(summary)
+    p_of, p_models = bg.cell_models(summary, what="data to score") if pc else (np.zeros(n, np.int64), [bg])
+    g_of, g_models = gg.cell_models(summary, what="data to score") if gc else (np.zeros(n, np.int64), [gg])
+    key = p_of * len(g_models) + g_of
+    return [(np.flatnonzero(key == k), p_models[k // len(g_models)], g_models[k % len(g_models)])
+            for k in np.unique(key)]
+
+
+def _covariate_columns(bg, gg, summary) -> list[str]:
+    cols: list[str] = []
+    for m in (bg, gg):
+        design = getattr(m, "covariates_", None)
+        if design is not None:
+            cols += [c for c in design.covariates if c in summary.columns and c not in cols]
+    return cols
+
+
+def _score_cells(cells, args, kw, max_draws, supplied: bool, *, groups=None, progress: bool = False):
+    """The scoring computation cell by cell, each with its own models' scorers (the same thinned draws:
+    every cell model has its model's posterior shape, so draw s is the same joint draw in every cell).
+    Per-customer arrays are put back in the customers' order; with ``groups`` (codes per customer) the
+    per-draw CLV totals of each group are summed over cells (before any quantile is taken), (G, S)."""
+    _, _, x, rec, T, values = args
+    n = len(x)
+    out: dict[str, np.ndarray] = {}
+    totals = None
+    n_draws = 0
+    for pos, pm, sm in cells:
+        if sm is not None:
+            purchases, spend_scorer = joint_scorers(pm, sm, max_draws)
+        else:
+            purchases = pm.scorer(max_draws)
+            spend_scorer = SuppliedSpend(purchases.n_draws) if supplied else None
+        n_draws = purchases.n_draws
+        sub_kw = {k: (v[pos] if isinstance(v, np.ndarray) and v.shape == (n,) else v) for k, v in kw.items()}
+        sub = (purchases, spend_scorer, x[pos], rec[pos], T[pos], None if values is None else np.asarray(values)[pos])
+        if groups is not None:
+            G = int(groups.max()) + 1
+            t = engine.score_arrays(*sub, **sub_kw, counts=False, groups=groups[pos])["group_clv_draws"]
+            totals = np.zeros((G, t.shape[1])) if totals is None else totals
+            totals[:t.shape[0]] += t
+            continue
+        arr = engine.score_arrays(*sub, **sub_kw, progress=progress)
+        for k, v in arr.items():
+            if k not in out:
+                out[k] = np.empty(n, dtype=v.dtype)
+            out[k][pos] = v
+    return totals if groups is not None else (out, n_draws)
 
 
 def _check_purchases_only_options(margin, cost_to_serve, acquisition_cost) -> None:

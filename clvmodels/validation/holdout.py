@@ -69,6 +69,16 @@ def holdout_log_scores(model, summary: pd.DataFrame, t: float, cdf_below, cdf_at
     from the pmf at ``y`` itself below (where the difference of two sums loses digits, or a count lies
     beyond the range the CDF was summed over). Raises :class:`~clvmodels.errors.FitError` when a
     count's predictive probability underflows to 0 (the score would be minus infinity)."""
+    if getattr(model, "has_covariates", False):  # each cell of customers with its own model (covariates)
+        cell_of, models = model.cell_models(summary)
+        out = np.empty(len(summary))
+        lo, hi = np.asarray(cdf_below, float), np.asarray(cdf_at, float)
+        for c, m in enumerate(models):
+            rows = np.flatnonzero(cell_of == c)
+            if len(rows):
+                out[rows] = holdout_log_scores(m, summary.iloc[rows], t, lo[rows], hi[rows], max_draws=max_draws,
+                                               budget_bytes=budget_bytes)
+        return out
     y = summary["frequency_holdout"].to_numpy(float)
     scores = log_scores(cdf_below, cdf_at)
     redo = np.flatnonzero(~(np.exp(scores) >= _EXACT_BELOW))

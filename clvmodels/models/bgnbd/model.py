@@ -42,6 +42,12 @@ class BetaGeoFamily(TransactionModel):
     #: larger r the series cancel and lose every digit at long horizons), a and b up to 1e5 (from about
     #: 1e6 the series no longer converge), alpha from 1e-6 (time-unit scale; below, counts explode)
     reliable_range = {"r": (0.0, 50.0), "alpha": (1e-6, np.inf), "a": (0.0, 1e5), "b": (0.0, 1e5)}
+    #: covariates as in pymc-marketing's BetaGeoModel (and Hardie's note 019): alpha_i = alpha
+    #: exp(-gamma_purchase . z_i) (a positive coefficient: a higher purchase rate r/alpha_i), a_i = a
+    #: exp(gamma_dropout_a . z_i), b_i = b exp(gamma_dropout_b . z_i), with separate coefficients for a and b
+    covariate_links = {"purchase": (("alpha", -1.0),), "dropout": (("a", 1.0), ("b", 1.0)),
+                       # pooled groups (group=): log param_g = log param + effect_g, effect_g ~ Normal(0, sd)
+                       "group": (("alpha", 1.0), ("a", 1.0), ("b", 1.0))}
     drift_advice = ("as a and b grow together (every customer with the same drop-out probability) or r and "
                     "alpha grow together (every customer with the same purchase rate), the likelihood tends to a "
                     "positive limit, so under flat priors the posterior is improper and the fit "

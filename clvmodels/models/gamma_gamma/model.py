@@ -17,6 +17,7 @@ import pandas as pd
 from ...errors import DataError, FitError, InputError, ProblemCollector
 from ...draws import distinct, draws_for_rows, interval_bounds, reduce_over_draws
 from ..base import BayesianModel
+from ..covariates import CovariateModel
 from ..priors import Prior
 from . import math as gamma_gamma
 from .scoring import GammaGammaDraws
@@ -161,7 +162,7 @@ def spend_frequency_correlation(data: pd.DataFrame) -> float:
     return float(np.sum(w * xc * mc) / den) if den > 0 else float("nan")
 
 
-class GammaGammaModel(BayesianModel):
+class GammaGammaModel(CovariateModel, BayesianModel):
     """Bayesian Gamma-Gamma model of spend per transaction.
 
     A customer's transaction values are Gamma(p, rate nu) with nu ~ Gamma(q, rate v) across customers;
@@ -214,14 +215,37 @@ class GammaGammaModel(BayesianModel):
                     "likelihood tends to a positive limit, so under flat priors the posterior is improper and "
                     "the fit drifts off along those directions.")
 
-    def __init__(self, priors=None, *, first_purchase: bool = False, **config):
+    #: spend covariates: the scale v_i = v exp(gamma_spend . z_i) (a positive coefficient: a lower spend
+    #: rate nu_i ~ Gamma(q, rate v_i), so a higher mean spend p v_i/(q - 1), by the factor exp(gamma))
+    covariate_links = {"spend": (("v", 1.0),)}
+
+    def __init__(self, priors=None, *, first_purchase: bool = False, spend_covariates=None, **config):
         if not isinstance(first_purchase, (bool, np.bool_)):
             raise ValueError(f"first_purchase must be True or False, got {first_purchase!r}")
         self.first_purchase = bool(first_purchase)
+        self.spend_covariates = spend_covariates
         super().__init__(priors, **config)
+        self._covariate_roles()  # validate early
+
+    def _covariate_roles(self) -> dict[str, list[str]]:
+        from ..covariates import CovariateDesign
+
+        roles = CovariateDesign.check_config({"spend": self.spend_covariates}, type(self).__name__)
+        if roles["spend"] and not self.covariate_links:
+            raise ValueError(f"{type(self).__name__} does not take covariates yet")
+        return roles
+
+    def _covariate_fit_mask(self, data: pd.DataFrame) -> np.ndarray:
+        return self._rows(data)[0]  # repeat customers with a positive mean spend
+
+    def _pre_fit(self, data: pd.DataFrame) -> None:
+        self._setup_design(data, f"data given to {type(self).__name__}.fit", _weights(data))
 
     def get_params(self):
-        return {**super().get_params(), "first_purchase": self.first_purchase}
+        out = {**super().get_params(), "first_purchase": self.first_purchase}
+        if self.spend_covariates:  # only when given: a model file without them reads as before
+            out["spend_covariates"] = self.spend_covariates
+        return out
 
     @property
     def scorer_class(self):
@@ -315,6 +339,7 @@ class GammaGammaModel(BayesianModel):
         if time_unit is None and "clvmodels" not in getattr(data, "attrs", {}):
             time_unit = "W"  # spend has no time dimension; the unit only labels the model
         super().fit(data, time_unit=time_unit)
+        self._finish_covariate_fit()
         self.fit_info_.update({"n_customers": _as_number(w.sum()), "n_customers_fitted": _as_number(n_fit),
                                "n_excluded_no_repeat": _as_number(n_excl),
                                "n_excluded_zero_spend": _as_number(n_zero), "spend_frequency_correlation": corr,
@@ -346,6 +371,8 @@ class GammaGammaModel(BayesianModel):
     def _build_model(self, data: pd.DataFrame, priors):
         import pymc as pm
 
+        if self.has_covariates:
+            return self._build_cell_model(data, priors)
         # customers per distinct (n, zbar): counted here, or summed from given counts
         d, weight = self._distinct_rows(data)
         with pm.Model() as model:
@@ -355,6 +382,40 @@ class GammaGammaModel(BayesianModel):
                 model.set_initval(rv["q"], lo + 1.0 if hi is None else 0.5 * (lo + hi))
             pm.Potential("loglike", gamma_gamma.pt_log_likelihood(rv["p"], rv["q"], rv["v"], d.keys[0], d.keys[1],
                                                                   weight=weight))
+        return model
+
+    def _build_cell_model(self, data: pd.DataFrame, priors):
+        """With spend covariates: the likelihood over cells (customers with the same covariate row), each
+        cell's distinct (n, zbar) rows through the fused Op at v exp(gamma_spend . z_cell)
+        (:func:`clvmodels.models.covariates.cell_likelihood_graph`)."""
+        import pymc as pm
+
+        from ..covariates import cell_likelihood_graph
+
+        fit = self._rows(data)[0]
+        n, z = self.spend_statistics(data)
+        w = _weights(data)
+        cell_of, zc = self.covariates_.cells(data[fit])
+        cells = []
+        for c in range(int(cell_of.max()) + 1):
+            sel = cell_of == c
+            d = distinct(n[fit][sel], z[fit][sel])
+            cells.append((c, (d.keys[0], d.keys[1], np.bincount(d.inverse, weights=w[fit][sel], minlength=len(d)))))
+        self._n_cells = len(cells)
+
+        def loglike(params, rows):
+            return gamma_gamma.pt_log_likelihood(params["p"], params["q"], params["v"], rows[0], rows[1],
+                                                 weight=rows[2])
+
+        with pm.Model() as model:
+            rv = {p: priors[p].create(p) for p in ("p", "v")}
+            rv["q"], lo, hi = _q_variable(priors["q"])
+            if not np.isfinite(model.initial_point()[model.rvs_to_values[rv["q"]].name]):
+                model.set_initval(rv["q"], lo + 1.0 if hi is None else 0.5 * (lo + hi))
+            # constants, not shared scalars (see TransactionModel._build_cell_model)
+            coef = {k: getattr(pm, priors[k].dist)(k, **{a: float(b) for a, b in priors[k].params.items()})
+                    for ln in self._links for k in ln.names}
+            pm.Potential("loglike", cell_likelihood_graph(loglike, cells, rv, coef, self._links, zc))
         return model
 
     def check_draws(self, draws, data=None, *, method: str = "nuts") -> None:
@@ -398,6 +459,11 @@ class GammaGammaModel(BayesianModel):
         fit = self._rows(data)[0]
         n, z = self.spend_statistics(data)
         v = p["v"] * (data["frequency"].to_numpy(float)[fit] + 1.0) ** p.get("gamma", 0.0)
+        if self.has_covariates:  # each customer's own scale v exp(gamma_spend . (z - mean))
+            self.covariates_.check(data, "data")
+            zz = self.covariates_.matrix(data[fit], "spend") * self.covariates_.scales("spend")
+            coefs = np.array([p[k] for ln in self._links for k in ln.names], float)
+            v = v * np.exp(zz @ coefs)
         return float(np.sum(_weights(data)[fit] * gamma_gamma.log_likelihood(p["p"], p["q"], v, n[fit], z[fit])))
 
     def expected_spend(self, data: pd.DataFrame, *, interval: float = 0.9, draws: bool = False,
@@ -415,6 +481,8 @@ class GammaGammaModel(BayesianModel):
         the scoring computation and :func:`clvmodels.scoring.score` give exactly this."""
         self._check_fitted()
         self.check_data(data, "data to predict for")
+        if self.has_covariates:
+            return self._by_cells("expected_spend", data, interval=interval, draws=draws, max_draws=max_draws)
         x = data["frequency"].to_numpy(float)
         m = self.spend_values(data)
         d = distinct(x, m)
@@ -475,6 +543,7 @@ class GammaGammaFrequencyModel(GammaGammaModel):
 
     param_names = ("p", "q", "v", "gamma")
     real_params = ("gamma",)
+    covariate_links = {}  # spend covariates: GammaGammaModel only, for now
     frequency_effect = True
     #: gamma in (-50, 50): (x + 1)^gamma over the frequencies of real data stays within float range
     reliable_range = {**GammaGammaModel.reliable_range, "gamma": (-50.0, 50.0)}

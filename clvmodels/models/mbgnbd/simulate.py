@@ -46,7 +46,8 @@ def latent(n: int, params, rng):
 
 
 def simulate_summary(n_customers: int, r: float, alpha: float, a: float, b: float, T, *,
-                     holdout: float | None = None, seed=None, return_latent: bool = False) -> pd.DataFrame:
+                     holdout: float | None = None, seed=None, return_latent: bool = False,
+                     covariates: pd.DataFrame | None = None, coefficients=None) -> pd.DataFrame:
     """Simulate an MBG/NBD customer summary directly from the generative story.
 
     Parameters
@@ -61,11 +62,24 @@ def simulate_summary(n_customers: int, r: float, alpha: float, a: float, b: floa
     return_latent: also return each customer's ``lam``, ``p``, ``alive`` (at T) and, with a holdout,
         ``alive_holdout_end``.
 
+    covariates, coefficients: static covariates (pymc-marketing's form, the model's ``covariate_links``):
+        ``covariates`` a DataFrame of one row per customer, ``coefficients`` per group (e.g.
+        ``{'purchase_coefficient_alpha': {'channel=paid': 0.5, 'basket': 0.2}}``) the coefficient of each
+        column on the raw scale: each customer's parameters by
+        :func:`clvmodels.models.covariates.simulation_params`; the covariate columns are added to the summary.
+
     Returns a DataFrame indexed by ``customer_id`` (0..n-1) with ``frequency`` (int), ``recency`` and
     ``T`` (float, continuous times), as :func:`clvmodels.models.mbgnbd.math.log_likelihood` expects.
     """
     check_params(r=r, alpha=alpha, a=a, b=b)
     n = int(n_customers)
+    if coefficients:  # each customer's own parameters
+        from ..covariates import simulation_params
+
+        _p = simulation_params({'r': r, 'alpha': alpha, 'a': a, 'b': b}, covariates, coefficients,
+                               {'alpha': -1.0, 'a': 1.0, 'b': 1.0}, n)
+        r, alpha, a, b = (_p['r'], _p['alpha'], _p['a'], _p['b'])
+        check_params(r=r, alpha=alpha, a=a, b=b)
     rng = np.random.default_rng(seed)
     T = np.broadcast_to(np.asarray(T, dtype=float), (n,)).copy()
     if np.any(~(T > 0)) or np.any(~np.isfinite(T)):
@@ -92,6 +106,9 @@ def simulate_summary(n_customers: int, r: float, alpha: float, a: float, b: floa
         out["alive"] = alive
         if holdout is not None:
             out["alive_holdout_end"] = alive & (K < left)
+    if covariates is not None:
+        for c in covariates.columns:
+            out[c] = covariates[c].to_numpy()
     return out
 
 

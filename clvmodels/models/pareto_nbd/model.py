@@ -57,6 +57,12 @@ class ParetoNBDModel(TransactionModel):
                  "Pareto/NBD model and related expressions\"")
     param_names = PARAMS
     scorer_class = ParetoNBDDraws
+    #: covariates as in pymc-marketing's ParetoNBDModel (and Hardie's note 019): alpha_i = alpha
+    #: exp(-gamma_purchase . z_i), beta_i = beta exp(-gamma_dropout . z_i) (a positive coefficient: a higher
+    #: purchase rate r/alpha_i, a higher drop-out rate s/beta_i)
+    covariate_links = {"purchase": (("alpha", -1.0),), "dropout": (("beta", -1.0),),
+                       # pooled groups (group=): log param_g = log param + effect_g, effect_g ~ Normal(0, sd)
+                       "group": (("alpha", 1.0), ("beta", 1.0))}
     #: where the likelihood's tail integrals were checked against mpmath (tests/models/test_pareto_nbd_math.py):
     #: value to about 1e-13 and gradient to 1e-12 of the size of its terms over a random spread (r and s
     #: from 0.01 to 20, alpha and beta from 1e-3 to 1e4 in any ratio, frequencies to 1,000, t to 1e4), and
@@ -71,9 +77,11 @@ class ParetoNBDModel(TransactionModel):
 
     def __init__(self, priors: Mapping[str, Any] | str | None = None, *, method: str = "nuts",
                  sampler: str = "auto", chains: int = 4, draws: int = 1000, tune: int = 1000,
-                 seed: int | None = None, target_accept: float = 0.95, progressbar: bool = True):
+                 seed: int | None = None, target_accept: float = 0.95, progressbar: bool = True,
+                 purchase_covariates=None, dropout_covariates=None, group=None):
         super().__init__(priors, method=method, sampler=sampler, chains=chains, draws=draws, tune=tune, seed=seed,
-                         target_accept=target_accept, progressbar=progressbar)
+                         target_accept=target_accept, progressbar=progressbar,
+                         purchase_covariates=purchase_covariates, dropout_covariates=dropout_covariates, group=group)
 
     def default_priors(self, time_unit: str, data=None) -> dict[str, Prior]:
         year = float(PERIODS_PER_YEAR[time_unit])

@@ -44,7 +44,8 @@ def latent(n: int, params, rng):
 
 
 def simulate_summary(n_customers: int, r: float, alpha: float, s: float, beta: float, T, *,
-                     holdout: float | None = None, seed=None, return_latent: bool = False) -> pd.DataFrame:
+                     holdout: float | None = None, seed=None, return_latent: bool = False,
+                     covariates: pd.DataFrame | None = None, coefficients=None) -> pd.DataFrame:
     """Simulate a Pareto/NBD customer summary directly from the generative story.
 
     Parameters
@@ -59,11 +60,24 @@ def simulate_summary(n_customers: int, r: float, alpha: float, s: float, beta: f
     return_latent: also return each customer's ``lam``, ``mu``, ``tau`` (lifetime), ``alive`` (at T)
         and, with a holdout, ``alive_holdout_end``.
 
+    covariates, coefficients: static covariates (pymc-marketing's form, the model's ``covariate_links``):
+        ``covariates`` a DataFrame of one row per customer, ``coefficients`` per group (e.g.
+        ``{'purchase_coefficient_alpha': {'channel=paid': 0.5, 'basket': 0.2}}``) the coefficient of each
+        column on the raw scale: each customer's parameters by
+        :func:`clvmodels.models.covariates.simulation_params`; the covariate columns are added to the summary.
+
     Returns a DataFrame indexed by ``customer_id`` (0..n-1) with ``frequency`` (int), ``recency`` and
     ``T`` (float, continuous times), as :func:`clvmodels.models.pareto_nbd.math.log_likelihood` expects.
     """
     check_params(r=r, alpha=alpha, s=s, beta=beta)
     n = int(n_customers)
+    if coefficients:  # each customer's own parameters
+        from ..covariates import simulation_params
+
+        _p = simulation_params({'r': r, 'alpha': alpha, 's': s, 'beta': beta}, covariates, coefficients,
+                               {'alpha': -1.0, 'beta': -1.0}, n)
+        r, alpha, s, beta = (_p['r'], _p['alpha'], _p['s'], _p['beta'])
+        check_params(r=r, alpha=alpha, s=s, beta=beta)
     rng = np.random.default_rng(seed)
     T = np.broadcast_to(np.asarray(T, dtype=float), (n,)).copy()
     if np.any(~(T > 0)) or np.any(~np.isfinite(T)):
@@ -90,6 +104,9 @@ def simulate_summary(n_customers: int, r: float, alpha: float, s: float, beta: f
         out["alive"] = alive
         if holdout is not None:
             out["alive_holdout_end"] = tau > T + h
+    if covariates is not None:
+        for c in covariates.columns:
+            out[c] = covariates[c].to_numpy()
     return out
 
 
