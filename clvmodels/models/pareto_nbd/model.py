@@ -71,9 +71,10 @@ class ParetoNBDModel(TransactionModel):
 
     def __init__(self, priors: Mapping[str, Any] | str | None = None, *, method: str = "nuts",
                  sampler: str = "auto", chains: int = 4, draws: int = 1000, tune: int = 1000,
-                 seed: int | None = None, target_accept: float = 0.95, progressbar: bool = True):
+                 seed: int | None = None, target_accept: float = 0.95, progressbar: bool = True,
+                 adaptation: str = "low_rank"):
         super().__init__(priors, method=method, sampler=sampler, chains=chains, draws=draws, tune=tune, seed=seed,
-                         target_accept=target_accept, progressbar=progressbar)
+                         target_accept=target_accept, progressbar=progressbar, adaptation=adaptation)
 
     def default_priors(self, time_unit: str, data=None) -> dict[str, Prior]:
         year = float(PERIODS_PER_YEAR[time_unit])
