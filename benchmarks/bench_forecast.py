@@ -575,16 +575,27 @@ def table_cli(runs) -> str:
     lines = []
     st = ("summary", "fit", "predict", "write")
     if warm:
-        med = lambda f: _median([f(r) for r in warm])  # noqa: E731
-        lines += ["| `clv forecast`, CDNOW, warm caches | rounds | wall, fresh process (s) | " + " | ".join(f"{k} (s)" for k in st)
+        # one median per batch of rounds (one invocation; the load differs between batches), then all
+        batches = {}
+        for r in warm:
+            batches.setdefault(r.get("round", "").split("-")[0], []).append(r)
+        groups = [(f"batch {b}, load {min(r['loadavg_before'][0] for r in rs):.1f}-"
+                   f"{max(r['loadavg_before'][0] for r in rs):.1f}", rs) for b, rs in batches.items()]
+        if len(groups) > 1:
+            groups.append(("all batches", warm))
+        lines += ["| `clv forecast`, CDNOW, warm caches: medians | rounds | wall, fresh process (s) | "
+                  + " | ".join(f"{k} (s)" for k in st)
                   + " | imports and the rest (s) | BG/NBD fit (s) | its compile (s) | Gamma-Gamma fit (s) | its compile (s) | peak RSS (MB) |",
-                  "|---|---:|---:|" + "---:|" * len(st) + "---:|---:|---:|---:|---:|---:|",
-                  f"| median | {len(warm)} | {med(lambda r: r['wall_s']):.2f} | "
-                  + " | ".join(_fmt(med(lambda r, k=k: r['timings_seconds'].get(k)), ".2f") for k in st)
-                  + f" | {med(_rest):.2f}"
-                  + f" | {_fmt(med(lambda r: r.get('bgnbd_fit_s')), '.2f')} | {_fmt(med(lambda r: r.get('bgnbd_compile_s')), '.2f')}"
-                  f" | {_fmt(med(lambda r: r.get('gamma_gamma_fit_s')), '.2f')} | {_fmt(med(lambda r: r.get('gamma_gamma_compile_s')), '.2f')}"
-                  f" | {_fmt(med(lambda r: r.get('peak_rss_mb')), '.0f')} |", ""]
+                  "|---|---:|---:|" + "---:|" * len(st) + "---:|---:|---:|---:|---:|---:|"]
+        for label, rs in groups:
+            med = lambda f, rs=rs: _median([f(r) for r in rs])  # noqa: E731
+            lines.append(f"| {label} | {len(rs)} | {med(lambda r: r['wall_s']):.2f} | "
+                         + " | ".join(_fmt(med(lambda r, k=k: r['timings_seconds'].get(k)), ".2f") for k in st)
+                         + f" | {med(_rest):.2f}"
+                         f" | {_fmt(med(lambda r: r.get('bgnbd_fit_s')), '.2f')} | {_fmt(med(lambda r: r.get('bgnbd_compile_s')), '.2f')}"
+                         f" | {_fmt(med(lambda r: r.get('gamma_gamma_fit_s')), '.2f')} | {_fmt(med(lambda r: r.get('gamma_gamma_compile_s')), '.2f')}"
+                         f" | {_fmt(med(lambda r: r.get('peak_rss_mb')), '.0f')} |")
+        lines.append("")
     probes = [r for r in runs if r.get("kind") == "scoring probe, warm caches" and "error" not in r]
     if probes:
         lines += [f"First scoring call in a fresh process, warm caches ({len(probes)} rounds): median "
