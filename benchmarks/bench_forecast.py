@@ -1,6 +1,19 @@
 """Benchmark: the end-to-end forecast job and the CLV computation, clvmodels against pymc-marketing.
 
-Two parts, each run in its own fresh subprocess (imports, caches and memory never leak between runs):
+Three parts, each run in its own fresh subprocess (imports, caches and memory never leak between runs):
+
+0. **``cli``: ``clv forecast`` on CDNOW as a user runs it** (``--parts cli``): the whole command in a fresh
+   interpreter (``python -c`` running ``clv``'s console-script body, plus an exit hook that reports the
+   process's own VmHWM), timed from outside, imports included; NUTS 4 x 1,000 (the CLI default), both
+   models, 1,000 scoring draws, ``--model-dir`` set. One untimed warm-up, then ``--rounds`` warm rounds
+   (medians and every round, load average before and after each); per round the sidecar's stage timings
+   and both fits' ``seconds``/``compile_seconds``/``compiled``, whether the run printed the compile
+   notice, and a *scoring probe*: a fresh process loads the saved models and calls
+   ``clvmodels.scoring.score`` twice with the job's settings (the first call's extra time is what it spends
+   compiling or loading kernels; the kernels numba would compile are listed). ``--cold``: the first run on
+   empty caches (fresh ``NUMBA_CACHE_DIR`` and PyTensor ``base_compiledir``) without ``clv compile``; on
+   other empty caches ``clv compile`` and the first ``clv forecast`` after it (and the probe there, and on
+   empty caches). Results under ``cli_runs`` (appended; ``--reset`` forgets them).
 
 1. **``clv forecast`` end to end** (``clvmodels.cli.main(["forecast", ...])`` with ``--method nuts``) on
    the bundled CDNOW sample (whole log to 1998-06-30; the CLI's default NUTS 4 chains x 1,000 draws
@@ -11,7 +24,7 @@ Two parts, each run in its own fresh subprocess (imports, caches and memory neve
    i.e. 1,000 posterior draws). Horizon 52 weeks, 10% annual discount rate. Reported per stage
    (summary, fit, predict, write; the stage times are the job's own ``timings_seconds`` in the table's
    ``.meta.json``): wall time and peak resident memory (a thread samples the child's VmRSS every 20 ms
-   and attributes each sample to the stage running then), and the whole run's ``ru_maxrss``.
+   and attributes each sample to the stage running then), and the whole run's peak (VmHWM).
 
 2. **CLV alone**, on the same fitted posterior size (1,000 draws), 12 months:
 
@@ -39,6 +52,7 @@ Usage (repository root, project virtual environment)::
     .venv/bin/python benchmarks/bench_forecast.py                    # CDNOW, 100k, 1M; CLV at 10k and 100k
     .venv/bin/python benchmarks/bench_forecast.py --quick            # CDNOW and 100k; CLV at 10k
     .venv/bin/python benchmarks/bench_forecast.py --parts clv --clv-sizes 10000
+    .venv/bin/python benchmarks/bench_forecast.py --parts cli --rounds 5 --cold   # clv forecast, CDNOW
 
 Results: ``benchmarks/results/bench_forecast.json`` (merged per part and size). The top level uses only
 the standard library (the peer's interpreter imports this file too).
@@ -48,7 +62,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -177,7 +190,8 @@ def _wrap(obj, name, sampler, stage):
 
 
 def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's own peak resident memory (VmHWM, MB; reset at exec, so no parent's pages in it)."""
+    return _hwm_mb()
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -302,6 +316,186 @@ def child_clv(tool: str, n: int, chains: int, draws: int, tune: int) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------------
+# `clv forecast` as a user runs it: a fresh process, timed from outside
+# ---------------------------------------------------------------------------------------------------
+#: ``clv``'s console script (``from clvmodels.cli import main; sys.exit(main())``), plus this process's own
+#: peak memory (VmHWM, reset by the kernel at exec) written on stderr at exit
+CLV_WRAPPER = (
+    "import atexit, sys\n"
+    "def _hwm():\n"
+    "    for line in open('/proc/self/status'):\n"
+    "        if line.startswith('VmHWM:'):\n"
+    "            sys.stderr.write('\\n@@VmHWM_kB ' + line.split()[1] + '\\n')\n"
+    "atexit.register(_hwm)\n"
+    "from clvmodels.cli import main\n"
+    "sys.exit(main(sys.argv[1:]))\n")
+CDNOW_END = "1998-06-30"
+#: the user's note that the scoring kernels compile (clvmodels.models.compile_notice.MESSAGE)
+COMPILE_NOTICE = "compiling the scoring kernels"
+
+
+def loadavg() -> list[float]:
+    with open("/proc/loadavg") as fh:
+        return [float(v) for v in fh.read().split()[:3]]
+
+
+def cold_env(tmp: Path) -> dict:
+    """Empty compilation caches: numba's (the scoring kernels) and PyTensor's (its compiled modules and
+    clvmodels' cached sampler callbacks, under base_compiledir)."""
+    (tmp / "numba").mkdir(parents=True, exist_ok=True)
+    (tmp / "pytensor").mkdir(parents=True, exist_ok=True)
+    return {"NUMBA_CACHE_DIR": str(tmp / "numba"), "PYTENSOR_FLAGS": f"base_compiledir={tmp / 'pytensor'}"}
+
+
+def _cdnow_csv() -> str:
+    return str(ROOT / "clvmodels" / "datasets" / "cdnow_sample.csv")
+
+
+def cdnow_forecast_argv(out_dir: Path) -> list[str]:
+    """`clv forecast` on the bundled CDNOW log with the CLI's defaults: BG/NBD and Gamma-Gamma by NUTS
+    4 chains x 1,000 draws after 1,000 tuning, 1,000 scoring draws; 52 weeks, 10% a year."""
+    return ["forecast", _cdnow_csv(), "--observation-end", CDNOW_END, "--time-unit", "W", "--horizon", "52",
+            "--discount-rate", str(ANNUAL), "--method", "nuts", "--seed", "1", "-o", str(out_dir / "forecast.parquet"),
+            "--model-dir", str(out_dir / "models")]
+
+
+def run_clv(argv: list[str], env_extra: dict | None = None, timeout: int = 1800) -> dict:
+    """One ``clv`` command in a fresh interpreter: wall time from outside (imports included), its VmHWM,
+    exit code, and the lines it printed that start with ``[clv]``."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONWARNINGS="ignore", **(env_extra or {}))
+    before = loadavg()
+    started = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", CLV_WRAPPER, *argv], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+    wall = time.perf_counter() - t0
+    err = proc.stderr or ""
+    hwm = [int(x.split()[1]) for x in err.splitlines() if x.startswith("@@VmHWM_kB ")]
+    return {"argv": ["clv", *argv], "rc": proc.returncode, "wall_s": wall, "peak_rss_mb": hwm[-1] / 1024 if hwm else None,
+            "started": started, "loadavg_before": before, "loadavg_after": loadavg(),
+            "said_compiling": COMPILE_NOTICE in err,
+            "clv_lines": [x for x in err.splitlines() if x.startswith("[clv]")][-12:],
+            "stderr_tail": err.strip().splitlines()[-3:] if proc.returncode else []}
+
+
+def cli_forecast_run(out_dir: Path, env_extra: dict | None = None) -> dict:
+    """``clv forecast`` on CDNOW, with the sidecar's per-stage timings and both fits' diagnostics."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    r = run_clv(cdnow_forecast_argv(out_dir), env_extra)
+    meta_path = out_dir / "forecast.parquet.meta.json"
+    if r["rc"] == 0 and meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+        r["timings_seconds"] = meta.get("timings_seconds", {})
+        for name, key in (("bgnbd", "bgnbd"), ("gamma_gamma", "gamma_gamma")):
+            d = meta.get("models", {}).get(key, {}).get("diagnostics", {})
+            r[f"{name}_fit_s"] = d.get("seconds")
+            r[f"{name}_compile_s"] = d.get("compile_seconds")
+            r[f"{name}_compiled"] = d.get("compiled")
+            r[f"{name}_ok"] = d.get("ok")
+        r["n_draws"] = meta.get("clv", {}).get("n_draws")
+    return r
+
+
+def child_score_probe(model_dir: str) -> dict:
+    """The first scoring call of a fresh process against a second, identical one: the models saved by a
+    ``clv forecast`` run, the CDNOW summary, ``clvmodels.scoring.score`` with the job's settings. The first
+    call's extra time is what it spends compiling (or loading compiled kernels from the disk cache)."""
+    t0 = time.perf_counter()
+    import clvmodels
+    import clvmodels.scoring.arrays as arrays
+    from clvmodels.models.compile_notice import kernels_to_compile
+    from clvmodels.pipeline import load_models
+    from clvmodels.scoring import score
+
+    import_s = time.perf_counter() - t0
+    said = []
+    announce = arrays.announce_compile
+
+    def recording(*scorers, **kw):
+        todo, n = kernels_to_compile(*scorers, modules=kw.get("modules", ()))
+        said.append({"announced": bool(announce(*scorers, **kw)), "kernels_to_compile": todo, "kernels": n})
+        return said[-1]["announced"]
+
+    arrays.announce_compile = recording
+    summary = clvmodels.summarize(_cdnow_csv(), observation_end=CDNOW_END, time_unit="W")
+    bg, gg = load_models(model_dir)
+    times = []
+    for _ in range(2):
+        t1 = time.perf_counter()
+        table = score(summary, bg, gg, "52W", discount_rate=ANNUAL, max_draws=1000, segment_summary=True)
+        times.append(time.perf_counter() - t1)
+    return {"import_s": import_s, "first_call_s": times[0], "second_call_s": times[1],
+            "compile_or_load_s": times[0] - times[1], "announcements": said, "clv_total": float(table["clv"].sum()),
+            "peak_rss_mb": _hwm_mb()}
+
+
+def _hwm_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def score_probe(model_dir: Path, env_extra: dict | None = None) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONWARNINGS="ignore", **(env_extra or {}))
+    before = loadavg()
+    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", "score", "--model-dir",
+                           str(model_dir)], capture_output=True, text=True, timeout=1800, env=env)
+    if proc.returncode != 0:
+        return {"error": " | ".join((proc.stderr or "").strip().splitlines()[-3:])}
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    r.update({"loadavg_before": before, "loadavg_after": loadavg()})
+    return r
+
+
+def run_cli_part(args) -> list[dict]:
+    """Warm rounds of `clv forecast` (after one untimed warm-up), each followed by the scoring probe in a
+    fresh process; with ``--cold``: the first run on empty caches without ``clv compile``, then, on other
+    empty caches, ``clv compile`` and the first ``clv forecast`` after it (and the scoring probe there)."""
+    import tempfile
+
+    runs = []
+    batch = time.strftime("%H%M", time.gmtime())
+
+    def note(r):
+        print("  " + json.dumps({k: r.get(k) for k in ("kind", "wall_s", "timings_seconds", "bgnbd_fit_s",
+                                                         "bgnbd_compile_s", "bgnbd_compiled", "peak_rss_mb",
+                                                         "said_compiling", "compile_or_load_s", "loadavg_before",
+                                                         "rc", "error", "stderr_tail")}, default=float),
+              file=sys.stderr, flush=True)
+        runs.append(r)
+
+    with tempfile.TemporaryDirectory(prefix="clv-bench-") as tmp:
+        work = Path(tmp) / "warm"
+        if args.warmup:
+            print("clv forecast: warm-up (untimed)", file=sys.stderr, flush=True)
+            cli_forecast_run(work)
+        if args.cold:
+            env = cold_env(Path(tmp) / "cold1")
+            print("clv forecast: cold caches, no clv compile", file=sys.stderr, flush=True)
+            note({"kind": "forecast, cold caches, no clv compile", "caches": "cold", "round": f"{batch}-cold",
+                  **cli_forecast_run(Path(tmp) / "c1", env)})
+            env = cold_env(Path(tmp) / "cold2")
+            print("clv compile on empty caches", file=sys.stderr, flush=True)
+            note({"kind": "clv compile, empty caches", "caches": "cold", "round": f"{batch}-cold", **run_clv(["compile"], env)})
+            print("clv forecast: first run after clv compile", file=sys.stderr, flush=True)
+            note({"kind": "forecast, first run after clv compile", "caches": "after compile", "round": f"{batch}-cold",
+                  **cli_forecast_run(Path(tmp) / "c2", env)})
+            note({"kind": "scoring probe, after clv compile", "caches": "after compile", "round": f"{batch}-cold",
+                  **score_probe(Path(tmp) / "c2" / "models", env)})
+            env = cold_env(Path(tmp) / "cold3")
+            note({"kind": "scoring probe, cold caches", "caches": "cold", "round": f"{batch}-cold",
+                  **score_probe(Path(tmp) / "c2" / "models", env)})
+        for i in range(args.rounds):
+            print(f"clv forecast: warm round {i + 1}", file=sys.stderr, flush=True)
+            note({"kind": "forecast, warm caches", "caches": "warm", "round": f"{batch}-{i + 1}", **cli_forecast_run(work)})
+            note({"kind": "scoring probe, warm caches", "caches": "warm", "round": f"{batch}-{i + 1}",
+                  **score_probe(work / "models")})
+    return runs
+
+
+# ---------------------------------------------------------------------------------------------------
 # Parent
 # ---------------------------------------------------------------------------------------------------
 def run_child(python: str, args: list[str], timeout: int, ours: bool) -> dict:
@@ -361,6 +555,83 @@ def table_clv(rows) -> str:
     return "\n".join(lines)
 
 
+def _median(xs):
+    xs = sorted(x for x in xs if x is not None)
+    if not xs:
+        return None
+    n = len(xs)
+    return xs[n // 2] if n % 2 else 0.5 * (xs[n // 2 - 1] + xs[n // 2])
+
+
+def _rest(r) -> float:
+    """Wall time of a `clv forecast` process outside its job's stages: interpreter start, imports, checks, exit."""
+    t = r.get("timings_seconds") or {}
+    return r["wall_s"] - sum(t.get(k, 0.0) for k in ("summary", "fit", "predict", "write"))
+
+
+def table_cli(runs) -> str:
+    """Medians of the warm `clv forecast` rounds, then every run (warm, cold, clv compile, probes)."""
+    warm = [r for r in runs if r.get("kind") == "forecast, warm caches" and r.get("rc") == 0]
+    lines = []
+    st = ("summary", "fit", "predict", "write")
+    if warm:
+        # one median per batch of rounds (one invocation; the load differs between batches), then all
+        batches = {}
+        for r in warm:
+            batches.setdefault(r.get("round", "").split("-")[0], []).append(r)
+        groups = [(f"batch {b}, load {min(r['loadavg_before'][0] for r in rs):.1f}-"
+                   f"{max(r['loadavg_before'][0] for r in rs):.1f}", rs) for b, rs in batches.items()]
+        if len(groups) > 1:
+            groups.append(("all batches", warm))
+        lines += ["| `clv forecast`, CDNOW, warm caches: medians | rounds | wall, fresh process (s) | "
+                  + " | ".join(f"{k} (s)" for k in st)
+                  + " | imports and the rest (s) | BG/NBD fit (s) | its compile (s) | Gamma-Gamma fit (s) | its compile (s) | peak RSS (MB) |",
+                  "|---|---:|---:|" + "---:|" * len(st) + "---:|---:|---:|---:|---:|---:|"]
+        for label, rs in groups:
+            med = lambda f, rs=rs: _median([f(r) for r in rs])  # noqa: E731
+            lines.append(f"| {label} | {len(rs)} | {med(lambda r: r['wall_s']):.2f} | "
+                         + " | ".join(_fmt(med(lambda r, k=k: r['timings_seconds'].get(k)), ".2f") for k in st)
+                         + f" | {med(_rest):.2f}"
+                         f" | {_fmt(med(lambda r: r.get('bgnbd_fit_s')), '.2f')} | {_fmt(med(lambda r: r.get('bgnbd_compile_s')), '.2f')}"
+                         f" | {_fmt(med(lambda r: r.get('gamma_gamma_fit_s')), '.2f')} | {_fmt(med(lambda r: r.get('gamma_gamma_compile_s')), '.2f')}"
+                         f" | {_fmt(med(lambda r: r.get('peak_rss_mb')), '.0f')} |")
+        lines.append("")
+    probes = [r for r in runs if r.get("kind") == "scoring probe, warm caches" and "error" not in r]
+    if probes:
+        lines += [f"First scoring call in a fresh process, warm caches ({len(probes)} rounds): median "
+                  f"{_median([r['first_call_s'] for r in probes]):.2f} s against {_median([r['second_call_s'] for r in probes]):.2f} s "
+                  f"for the same call again; compiling or loading kernels: median {_median([r['compile_or_load_s'] for r in probes]):.2f} s "
+                  f"(every round: {', '.join(f'{r[chr(99) + 'ompile_or_load_s']:.2f}' for r in probes)})", ""]
+    lines += ["Every run (load average: 1-minute value before / after):", "",
+              "| run | round | started (UTC) | load avg | wall (s) | " + " / ".join(st) + " (s) | BG/NBD fit / compile (s) | "
+              "compiled | GG fit / compile (s) | peak RSS (MB) | said it compiles |",
+              "|---|---|---|---|---:|---|---|---|---|---:|---|"]
+    for r in runs:
+        la = f"{r['loadavg_before'][0]:.1f} / {r['loadavg_after'][0]:.1f}" if r.get("loadavg_before") else ""
+        if r.get("kind", "").startswith("scoring probe"):
+            if "error" in r:
+                lines.append(f"| {r['kind']} | {r.get('round', '')} | failed: {r['error']} |||||||||")
+                continue
+            lines.append(f"| {r['kind']} | {r.get('round', '')} | | {la} | first call {r['first_call_s']:.2f}, second "
+                         f"{r['second_call_s']:.2f} | | | | | {r['peak_rss_mb']:.0f} | "
+                         f"{'yes' if any(a['announced'] for a in r['announcements']) else 'no'} "
+                         f"({sum(len(a['kernels_to_compile']) for a in r['announcements'])} kernels to compile) |")
+            continue
+        t = r.get("timings_seconds") or {}
+        lines.append(f"| {r['kind']} | {r.get('round', '')} | {r.get('started', '')} | {la} | {r['wall_s']:.2f} | "
+                     + " / ".join(_fmt(t.get(k), ".2f") for k in st)
+                     + f" | {_fmt(r.get('bgnbd_fit_s'), '.2f')} / {_fmt(r.get('bgnbd_compile_s'), '.2f')} | "
+                     f"{r.get('bgnbd_compiled') or ''} | {_fmt(r.get('gamma_gamma_fit_s'), '.2f')} / "
+                     f"{_fmt(r.get('gamma_gamma_compile_s'), '.2f')} | {_fmt(r.get('peak_rss_mb'), '.0f')} | "
+                     f"{'yes' if r.get('said_compiling') else 'no'} |" + ("" if r.get("rc", 0) == 0 else f" exit {r['rc']}"))
+    return "\n".join(lines)
+
+
+def _fmt(v, fmt):
+    return "" if v is None else format(v, fmt)
+
+
+
 def _merge(path: Path, part: str, rows: list[dict], key) -> None:
     data = json.loads(path.read_text()) if path.exists() else {}
     old = {key(r): r for r in data.get(part, [])}
@@ -391,7 +662,17 @@ def main(argv=None) -> int:
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--source", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--model-dir", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--rounds", type=int, default=3, help="cli: warm rounds of `clv forecast` on CDNOW")
+    ap.add_argument("--warmup", action=argparse.BooleanOptionalAction, default=True,
+                    help="cli: one untimed `clv forecast` first, so the warm rounds find the caches filled")
+    ap.add_argument("--cold", action="store_true", help="cli: also the runs on empty caches (without and with clv compile)")
+    ap.add_argument("--reset", action="store_true", help="cli: forget the runs already in --json")
+    ap.add_argument("--report-only", action="store_true", help="cli: print the tables of the runs in --json")
     args = ap.parse_args(argv)
+    if args.child == "score":
+        print(json.dumps(child_score_probe(args.model_dir), default=float))
+        return 0
     if args.child == "forecast":
         print(json.dumps(child_forecast(args.source, args.chains, args.draws, args.tune), default=float))
         return 0
@@ -408,6 +689,16 @@ def main(argv=None) -> int:
     out = Path(args.json)
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}", file=sys.stderr)
     report = []
+    if "cli" in parts:
+        data = json.loads(out.read_text()) if out.exists() else {}
+        runs = [] if args.reset else data.get("cli_runs", [])
+        if not args.report_only:
+            runs = runs + run_cli_part(args)
+            data["cli_runs"] = runs
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(data, indent=1, default=float) + "\n")
+        report += ["### `clv forecast` on CDNOW in a fresh process (NUTS 4 x 1,000, both models, 1,000 scoring draws)", "",
+                   table_cli(runs), ""]
     if "forecast" in parts:
         rows = []
         sources = ([] if args.no_cdnow else ["cdnow"]) + [str(n) for n in sizes]

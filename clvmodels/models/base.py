@@ -76,6 +76,8 @@ class BayesianModel:
     sampler: ``"auto"`` (nutpie, falling back to PyMC), ``"nutpie"`` or ``"pymc"``.
     chains, draws, tune, seed, target_accept, progressbar: sampler settings (``target_accept=None``: the
     model's :attr:`default_target_accept`).
+    adaptation: nutpie's mass-matrix adaptation, ``"low_rank"`` (default) or ``"diag"`` (see
+    :class:`~clvmodels.models.fitting.FitConfig`).
     """
 
     #: parameter names, in the paper's notation
@@ -102,7 +104,8 @@ class BayesianModel:
 
     def __init__(self, priors: Mapping[str, Any] | str | None = None, *, method: str = "nuts",
                  sampler: str = "auto", chains: int = 4, draws: int = 1000, tune: int = 1000,
-                 seed: int | None = None, target_accept: float | None = None, progressbar: bool = True):
+                 seed: int | None = None, target_accept: float | None = None, progressbar: bool = True,
+                 adaptation: str = "low_rank"):
         self.priors = priors
         self.method = method
         self.sampler = sampler
@@ -112,6 +115,7 @@ class BayesianModel:
         self.seed = seed
         self.target_accept = target_accept
         self.progressbar = progressbar
+        self.adaptation = adaptation
         self._config()  # validate configuration early
 
     # -- configuration -------------------------------------------------------------------------
@@ -119,12 +123,12 @@ class BayesianModel:
         target_accept = self.default_target_accept if self.target_accept is None else self.target_accept
         return FitConfig(method=self.method, sampler=self.sampler, chains=self.chains, draws=self.draws,
                          tune=self.tune, seed=self.seed, target_accept=target_accept,
-                         progressbar=self.progressbar)
+                         progressbar=self.progressbar, adaptation=self.adaptation)
 
     def get_params(self) -> dict[str, Any]:
         return {"priors": self._priors_spec(self.priors), "method": self.method, "sampler": self.sampler,
                 "chains": self.chains, "draws": self.draws, "tune": self.tune, "seed": self.seed,
-                "target_accept": self.target_accept, "progressbar": self.progressbar}
+                "target_accept": self.target_accept, "progressbar": self.progressbar, "adaptation": self.adaptation}
 
     @staticmethod
     def _priors_spec(priors):

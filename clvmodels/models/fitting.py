@@ -48,6 +48,10 @@ METHOD_NOTES = {
 }
 
 
+#: nutpie's mass-matrix adaptations that FitConfig accepts (the first is the default)
+ADAPTATIONS = ("low_rank", "diag")
+
+
 class ConvergenceWarning(UserWarning):
     """The sampler's diagnostics say the posterior may not be trustworthy."""
 
@@ -57,7 +61,11 @@ class FitConfig:
     """How to fit. ``method``: 'nuts' (default), 'map' (quick: posterior mode plus a Laplace
     approximation for uncertainty; predictions are averaged over its draws) or 'mode' (the posterior
     mode alone, one draw: predictions plugged in at it, as lifetimes and the papers print them, with no
-    parameter uncertainty). ``sampler``: 'auto' (nutpie if it works, else PyMC's), 'nutpie' or 'pymc'."""
+    parameter uncertainty). ``sampler``: 'auto' (nutpie if it works, else PyMC's), 'nutpie' or 'pymc'.
+    ``adaptation``: nutpie's mass-matrix adaptation, 'low_rank' (default: learns the correlated pairs, see
+    the module docstring) or 'diag' (a diagonal mass matrix, nutpie's and PyMC's own default; what a
+    like-for-like comparison with a tool that uses it needs). PyMC's own sampler always adapts a diagonal
+    one."""
 
     method: str = "nuts"
     sampler: str = "auto"
@@ -69,12 +77,15 @@ class FitConfig:
     progressbar: bool = True
     cores: int | None = None
     laplace_draws: int = 1000
+    adaptation: str = "low_rank"
 
     def __post_init__(self):
         if self.method not in FIT_METHODS:
             raise ValueError(f"method must be 'nuts', 'map' or 'mode', got {self.method!r}")
         if self.sampler not in ("auto", "nutpie", "pymc"):
             raise ValueError(f"sampler must be 'auto', 'nutpie' or 'pymc', got {self.sampler!r}")
+        if self.adaptation not in ADAPTATIONS:
+            raise ValueError(f"adaptation must be 'low_rank' or 'diag', got {self.adaptation!r}")
         for name in ("chains", "draws"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be at least 1")
@@ -147,7 +158,7 @@ def _sample_nutpie(model, config: FitConfig, label: str = "model"):
     log.debug("compiled model: %s in %.2f s", compiled.source, compiled.seconds)
     return nutpie.sample(
         compiled.model, draws=config.draws, tune=config.tune, chains=config.chains, cores=config.cores,
-        seed=config.seed, progress_bar=config.progressbar, adaptation="low_rank", save_warmup=False,
+        seed=config.seed, progress_bar=config.progressbar, adaptation=config.adaptation, save_warmup=False,
         target_accept=config.target_accept,
     ), "nutpie", compiled
 

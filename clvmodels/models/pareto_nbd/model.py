@@ -78,9 +78,9 @@ class ParetoNBDModel(TransactionModel):
     def __init__(self, priors: Mapping[str, Any] | str | None = None, *, method: str = "nuts",
                  sampler: str = "auto", chains: int = 4, draws: int = 1000, tune: int = 1000,
                  seed: int | None = None, target_accept: float = 0.95, progressbar: bool = True,
-                 purchase_covariates=None, dropout_covariates=None, group=None):
+                 adaptation: str = "low_rank", purchase_covariates=None, dropout_covariates=None, group=None):
         super().__init__(priors, method=method, sampler=sampler, chains=chains, draws=draws, tune=tune, seed=seed,
-                         target_accept=target_accept, progressbar=progressbar,
+                         target_accept=target_accept, progressbar=progressbar, adaptation=adaptation,
                          purchase_covariates=purchase_covariates, dropout_covariates=dropout_covariates, group=group)
 
     def default_priors(self, time_unit: str, data=None) -> dict[str, Prior]:
