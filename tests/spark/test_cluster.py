@@ -344,6 +344,32 @@ def test_the_readme_cluster_section_runs_as_written(readme, spark, cluster, cdno
     spark.catalog.clearCache()
 
 
+def test_scoring_takes_every_core_of_the_application(spark):
+    """Scoring costs CPU per customer, while adaptive execution sizes the coalesced partitions in bytes:
+    30,000 customers' summary columns (shuffled, well under Spark's 1 MB floor, far under a
+    64 MB partition) are scored in at least as many partitions as the application has cores (2), none
+    with most of the customers; not in one (as before CLUSTER_DEFAULTS had parallelismFirst and a 64 KB
+    floor: 1 million customers were scored on one core of two, benchmarks/README.md)."""
+    from pyspark.sql import functions as F
+
+    from clvmodels.models import BetaGeoModel, GammaGammaModel
+    from clvmodels.simulate import simulate_transactions
+    from clvmodels.spark import score_spark, summarize_spark
+
+    n = 30_000
+    log = simulate_transactions(n, r=0.25, alpha=4.0, a=0.8, b=2.5, p=6.0, q=3.7, v=15.0, start="2022-01-01",
+                                acquisition_days=365.0, observation_end="2023-12-31", seed=7)
+    sdf = summarize_spark(spark.createDataFrame(log), observation_end="2023-12-31", time_unit="W")
+    bg = BetaGeoModel.from_params({"r": 0.25, "alpha": 4.0, "a": 0.8, "b": 2.5}, time_unit="W")
+    gg = GammaGammaModel.from_params({"p": 6.0, "q": 3.7, "v": 15.0})
+    scored = score_spark(sdf, bg, gg, "52W")  # persisted: the partition ids are those the scoring ran in
+    parts = {r["pid"]: r["count"] for r in scored.groupBy(F.spark_partition_id().alias("pid")).count().collect()}
+    cores = spark.sparkContext.defaultParallelism
+    assert cores == 2 and len(parts) >= cores and max(parts.values()) < 0.75 * n, parts
+    assert sum(parts.values()) == n
+    spark.catalog.clearCache()
+
+
 def test_a_failing_block_still_stops_its_cluster():
     """The context manager stops the master and the worker when the code inside raises."""
     pids: list[int] = []
