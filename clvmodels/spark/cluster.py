@@ -59,12 +59,17 @@ CLUSTER_DEFAULTS = {
     "spark.sql.execution.arrow.maxRecordsPerBatch": "50000",
     "spark.python.worker.reuse": "true",
     # small data must not pay for spark.sql.shuffle.partitions (200) tasks per stage: adaptive query
-    # execution merges the post-shuffle partitions to about 64 MB each (at least 1 MB), so 2,357
-    # customers run as one task per stage and 100 million as many
+    # execution merges the post-shuffle partitions to at most about 64 MB each, so 2,357 customers run
+    # as one task per stage and 100 million as many ...
     "spark.sql.adaptive.enabled": "true",
     "spark.sql.adaptive.coalescePartitions.enabled": "true",
-    "spark.sql.adaptive.coalescePartitions.parallelismFirst": "false",
     "spark.sql.adaptive.advisoryPartitionSizeInBytes": "64m",
+    # ... but as many as the executors have cores while a partition keeps at least 64 KB: scoring
+    # costs CPU per customer, not per byte (a customer's summary columns are a few bytes shuffled, so
+    # that 64 MB, or Spark's 1 MB floor, made 1 million customers one scoring task on one core, the
+    # others idle; 64 KB is some 10,000 customers, seconds of scoring; see benchmarks/README.md)
+    "spark.sql.adaptive.coalescePartitions.parallelismFirst": "true",
+    "spark.sql.adaptive.coalescePartitions.minPartitionSize": "64k",
     # ... also inside cached (persisted) plans: the summary and the scored rows are persisted, and Spark
     # would otherwise keep their 200 shuffle partitions, so that every later action (the fit's counts,
     # the segment cut-offs: a dozen actions) ran 200 tasks

@@ -44,16 +44,21 @@ class StandaloneCluster:
     """A master and one worker of a Spark standalone cluster on 127.0.0.1.
 
     ``cores`` and ``memory`` (e.g. ``"1g"``) are what the worker offers to applications;
-    ``daemon_memory`` is the heap of the master and worker JVMs themselves. Use as a context manager,
+    ``default_cores`` is the most cores the master gives an application that does not set
+    ``spark.cores.max`` (the master's ``spark.deploy.defaultCores``; default: all), so that applications
+    written for a shared cluster can run side by side; ``daemon_memory`` is the heap of the master and
+    worker JVMs themselves. Use as a context manager,
     or call :meth:`start` and :meth:`stop`. After :meth:`start`: ``master_url`` (``spark://127.0.0.1:PORT``),
     ``pids`` (the two daemons' process ids, each the leader of its own process group), ``work_dir``
     (the worker's application directories and both daemons' logs, removed by :meth:`stop` unless
     ``keep_work_dir``).
     """
 
-    def __init__(self, *, cores: int = 2, memory: str = "1g", daemon_memory: str = "256m",
-                 timeout: float = 90.0, work_dir: str | None = None, keep_work_dir: bool = False):
+    def __init__(self, *, cores: int = 2, memory: str = "1g", default_cores: int | None = None,
+                 daemon_memory: str = "256m", timeout: float = 90.0, work_dir: str | None = None,
+                 keep_work_dir: bool = False):
         self.cores, self.memory, self.daemon_memory, self.timeout = cores, memory, daemon_memory, timeout
+        self.default_cores = default_cores
         self.work_dir = work_dir
         self.keep_work_dir = keep_work_dir or work_dir is not None
         self.master_url: str | None = None
@@ -79,6 +84,8 @@ class StandaloneCluster:
         env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p not in bins)
         env.update(SPARK_HOME=home, SPARK_LOCAL_IP="127.0.0.1", SPARK_DAEMON_MEMORY=self.daemon_memory,
                    SPARK_LOG_DIR=self.work_dir, SPARK_NO_DAEMONIZE="1")
+        if self.default_cores is not None:  # spark-class passes SPARK_MASTER_OPTS to the master's JVM only
+            env["SPARK_MASTER_OPTS"] = f"-Dspark.deploy.defaultCores={int(self.default_cores)}"
         port, ui = free_port(), free_port()
         self.master_url = f"spark://127.0.0.1:{port}"
         self.master_ui = f"http://127.0.0.1:{ui}"

@@ -10,14 +10,21 @@ or NumPy. The application ships its environment (:func:`clvmodels.spark.pack_env
   and the archive leaves out nutpie, PySpark and DuckDB;
 * the summary, the fits and the forecast computed through the cluster equal the local path (pandas
   summary exactly, MAP fits exactly, ``score()`` to 1e-12);
+* the README's "On your cluster" code block, read from README.md and run as written (only the master URL
+  and the paths replaced), writes the forecast that ``score()`` gives on the pandas summary (to 1e-12);
+  the module's archive and session are the ones that block makes, so it costs no second cluster, archive
+  or application;
 * stopping the cluster ends every process it started (daemons, executor, Python workers), also when the
   block that started it fails.
 """
 from __future__ import annotations
 
+import ast
 import os
+import re
 import shutil
 import tarfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -47,22 +54,101 @@ def cmdline(pid: int) -> str:
         return ""
 
 
-@pytest.fixture(scope="session")
-def packed(tmp_path_factory):
-    from clvmodels.spark import pack_environment
+README = Path(__file__).resolve().parents[2] / "README.md"
+README_SECTION = "On your cluster"
 
-    # the BG/NBD kernels compiled once and shipped (the test scores with BG/NBD only)
-    return pack_environment(str(tmp_path_factory.mktemp("env") / "clv-env.tar.gz"), compiled_kernels=("bgnbd",))
+
+def readme_code_blocks(section: str, language: str = "python") -> list[str]:
+    """The ``language`` code blocks of the README section under the heading ``section`` (up to the next
+    heading of any level; a line starting with ``#`` inside a code block is no heading)."""
+    blocks, current, fence, inside = [], None, None, False
+    for line in README.read_text(encoding="utf-8").splitlines():
+        if fence is None and line.startswith("#"):
+            inside = re.fullmatch(r"#+ (.*)", line) is not None and line.split(" ", 1)[1].strip() == section
+            continue
+        if line.startswith("```"):
+            if fence is None:
+                fence, current = line[3:].strip(), []
+            else:
+                if inside and fence == language:
+                    blocks.append("\n".join(current) + "\n")
+                fence, current = None, None
+            continue
+        if current is not None:
+            current.append(line)
+    return blocks
+
+
+class ReadmeSteps:
+    """The Python code blocks of a README section, run statement by statement in one namespace, with the
+    strings a user replaces (master URL, paths) replaced: ``substitutions`` maps each README string to
+    this test's value, and each must be in the code (a README edit that drops one fails here, by name)."""
+
+    def __init__(self, section: str, substitutions: dict[str, str]):
+        blocks = readme_code_blocks(section)
+        assert blocks, f"no python code block under '### {section}' in README.md"
+        self.code = "\n".join(blocks)
+        for old, new in substitutions.items():
+            assert old in self.code, f"README '{section}' no longer contains {old!r}: update this test's substitutions"
+            self.code = self.code.replace(old, new)
+        self.statements = ast.parse(self.code).body
+        self.ns: dict = {}
+        self.done = 0
+
+    def assigned(self, node) -> set[str]:
+        return {n.id for t in getattr(node, "targets", []) for n in ast.walk(t) if isinstance(n, ast.Name)}
+
+    def run_through(self, name: str | None = None):
+        """Run the statements not yet run, up to the one that assigns ``name`` (all of them with None);
+        returns ``name``'s value."""
+        while self.done < len(self.statements):
+            node = self.statements[self.done]
+            self.done += 1
+            exec(compile(ast.Module([node], type_ignores=[]), f"README.md ({README_SECTION})", "exec"), self.ns)
+            if name is not None and name in self.assigned(node):
+                return self.ns[name]
+        assert name is None, f"README '{README_SECTION}' assigns no {name!r}"
+        return None
+
+    def call(self, function: str) -> ast.Call:
+        """The README's (one) call of ``clvspark.<function>``."""
+        calls = [n for n in ast.walk(ast.Module(self.statements, type_ignores=[])) if isinstance(n, ast.Call)
+                 and isinstance(n.func, ast.Attribute) and n.func.attr == function]
+        assert len(calls) == 1, f"README '{README_SECTION}' calls {function} {len(calls)} times"
+        return calls[0]
 
 
 @pytest.fixture(scope="session")
 def cluster():
-    # 4 cores offered (on 2 real ones): the tests' application takes 2, a `clv` run beside it the other 2
-    c = StandaloneCluster(cores=4, memory="3g").start()
+    # 4 cores offered (on 2 real ones), 2 to an application that does not ask (the README's does not): the
+    # tests' application takes 2, a `clv` run beside it the other 2; memory for the README's 4g executor
+    # and the `clv` run's 1g (the worker's memory is a budget, not a reservation)
+    c = StandaloneCluster(cores=4, memory="5g", default_cores=2).start()
     yield c
     family = c.pids + descendants(c.pids)
     c.stop()  # runs whatever the tests did: pytest tears fixtures down after failures too
     assert not [p for p in family if alive(p)], "processes of the cluster left running"
+
+
+@pytest.fixture(scope="session")
+def readme(cluster, tmp_path_factory):
+    """The README's "On your cluster" steps, with this cluster's master URL and temporary paths."""
+    where = tmp_path_factory.mktemp("readme")
+    paths = {"archive": str(where / "clv-env.tar.gz"), "transactions": str(where / "transactions"),
+             "forecast": str(where / "forecast")}
+    steps = ReadmeSteps(README_SECTION, {
+        "spark://master-host:7077": cluster.master_url, '"clv-env.tar.gz"': repr(paths["archive"]),
+        '"hdfs:///lake/transactions/"': repr(paths["transactions"]),
+        '"hdfs:///lake/clv/forecast/"': repr(paths["forecast"])})
+    steps.paths = paths
+    return steps
+
+
+@pytest.fixture(scope="session")
+def packed(readme):
+    """The archive as the README makes it (``pack_environment`` with its defaults: the kernels of every
+    transaction model shipped compiled), made once for the module's tests."""
+    return readme.run_through("env")
 
 
 def _stop_active_session():
@@ -74,13 +160,15 @@ def _stop_active_session():
 
 
 @pytest.fixture(scope="module")
-def spark(cluster, packed):
-    from clvmodels.spark import cluster_session
-
+def spark(cluster, packed, readme):
+    """The README's session (``cluster_session`` as written there), the one application of these tests."""
     _stop_active_session()
-    session = cluster_session(cluster.master_url, archive=packed.path, executor_memory="1g", cores_max=2,
-                              driver_host="127.0.0.1", app_name="clvmodels-cluster-tests",
-                              conf={"spark.driver.bindAddress": "127.0.0.1", "spark.ui.enabled": "false"})
+    # the driver's address, as a user sets it where the host has several (Spark's own variable; the
+    # local-mode tests' JVM, if started first, has it already)
+    with pytest.MonkeyPatch.context() as mp:
+        if "SPARK_LOCAL_IP" not in os.environ:
+            mp.setenv("SPARK_LOCAL_IP", "127.0.0.1")
+        session = readme.run_through("session")
     assert session.sparkContext.master == cluster.master_url
     yield session
     session.stop()
@@ -206,6 +294,79 @@ def test_summary_fit_and_forecast_through_the_cluster_equal_the_local_path(spark
     assert np.max(np.abs(remote["clv"].to_numpy() - local["clv"].to_numpy())) <= 1e-9
     assert remote["segment"].tolist() == local["segment"].astype(str).tolist()
     assert remote["customer_id"].tolist() == local["customer_id"].tolist()
+    spark.catalog.clearCache()
+
+
+def test_the_readme_cluster_section_runs_as_written(readme, spark, cluster, cdnow):
+    """The README's "On your cluster" block, run as written on this cluster: it reads a Parquet log
+    (CDNOW, columns and dates as the README's: ``cust``, ``ts``, ``value``, moved forward to end on its
+    observation end), summarises it, fits by NUTS with the README's seed and writes the forecast. The
+    forecast equals ``score()`` on the pandas summary of the same log with the README's arguments and
+    the fitted models; the fit saw every customer."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from clvmodels.scoring import FORECAST_COLUMNS, score
+
+    literal = lambda call: {k.arg: ast.literal_eval(k.value) for k in call.keywords}  # noqa: E731
+    summary_kw = literal(readme.call("summarize_spark"))
+    score_call = readme.call("score_spark")
+    score_args = [ast.literal_eval(a) for a in score_call.args[3:]]
+    names = {summary_kw[k]: k for k in ("customer_id", "date", "amount")}
+    assert set(names) == {"cust", "ts", "value"}
+    shift = pd.Timestamp(summary_kw["observation_end"]) - pd.Timestamp("1998-06-30")
+    log = pd.DataFrame({"cust": cdnow["customer_id"].to_numpy(np.int64), "ts": cdnow["date"] + shift,
+                        "value": cdnow["amount"].to_numpy(float)})
+    os.makedirs(readme.paths["transactions"])
+    pq.write_table(pa.table({"cust": log["cust"], "ts": pa.array(log["ts"].to_numpy().astype("datetime64[D]")),
+                             "value": log["value"]}), os.path.join(readme.paths["transactions"], "part-0.parquet"))
+
+    readme.run_through(None)  # the rest of the block: read, summarise, fit, score, write
+    bg, gg = readme.ns["bg"], readme.ns["gg"]
+    assert bg.fit_info_["n_customers"] == 2357 and bg.diagnostics_.method == gg.diagnostics_.method == "nuts"
+    apps = [a for a in cluster.state()["activeapps"] if a["name"] == spark.sparkContext.appName]
+    assert [a["cores"] for a in apps] == [2]  # the master's default for an application that does not ask
+
+    got = pd.read_parquet(readme.paths["forecast"]).sort_values("customer_id").reset_index(drop=True)
+    local = score(summarize(log, engine="pandas", **summary_kw), bg, gg, *score_args, **literal(score_call))
+    assert list(got.columns) == FORECAST_COLUMNS and len(got) == len(local) == 2357
+    assert got["customer_id"].tolist() == local["customer_id"].tolist()
+    for c in FORECAST_COLUMNS:
+        if c in ("customer_id", "segment", "last_purchase"):
+            continue
+        np.testing.assert_allclose(got[c].to_numpy(float), local[c].to_numpy(float), rtol=1e-12, atol=1e-12,
+                                   err_msg=c)
+    assert np.max(np.abs(got["clv"].to_numpy() - local["clv"].to_numpy())) <= 1e-9
+    assert got["segment"].tolist() == local["segment"].astype(str).tolist()
+    assert (pd.to_datetime(got["last_purchase"]).dt.tz_localize(None).dt.normalize()
+            == pd.to_datetime(local["last_purchase"]).dt.tz_localize(None).dt.normalize()).all()
+    assert local["clv"].sum() > 0 and local["last_purchase"].max() <= pd.Timestamp(summary_kw["observation_end"])
+    spark.catalog.clearCache()
+
+
+def test_scoring_takes_every_core_of_the_application(spark):
+    """Scoring costs CPU per customer, while adaptive execution sizes the coalesced partitions in bytes:
+    30,000 customers' summary columns (shuffled, well under Spark's 1 MB floor, far under a
+    64 MB partition) are scored in at least as many partitions as the application has cores (2), none
+    with most of the customers; not in one (as before CLUSTER_DEFAULTS had parallelismFirst and a 64 KB
+    floor: 1 million customers were scored on one core of two, benchmarks/README.md)."""
+    from pyspark.sql import functions as F
+
+    from clvmodels.models import BetaGeoModel, GammaGammaModel
+    from clvmodels.simulate import simulate_transactions
+    from clvmodels.spark import score_spark, summarize_spark
+
+    n = 30_000
+    log = simulate_transactions(n, r=0.25, alpha=4.0, a=0.8, b=2.5, p=6.0, q=3.7, v=15.0, start="2022-01-01",
+                                acquisition_days=365.0, observation_end="2023-12-31", seed=7)
+    sdf = summarize_spark(spark.createDataFrame(log), observation_end="2023-12-31", time_unit="W")
+    bg = BetaGeoModel.from_params({"r": 0.25, "alpha": 4.0, "a": 0.8, "b": 2.5}, time_unit="W")
+    gg = GammaGammaModel.from_params({"p": 6.0, "q": 3.7, "v": 15.0})
+    scored = score_spark(sdf, bg, gg, "52W")  # persisted: the partition ids are those the scoring ran in
+    parts = {r["pid"]: r["count"] for r in scored.groupBy(F.spark_partition_id().alias("pid")).count().collect()}
+    cores = spark.sparkContext.defaultParallelism
+    assert cores == 2 and len(parts) >= cores and max(parts.values()) < 0.75 * n, parts
+    assert sum(parts.values()) == n
     spark.catalog.clearCache()
 
 

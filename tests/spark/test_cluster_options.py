@@ -65,7 +65,8 @@ def test_master_urls_of_every_cluster_manager_are_accepted():
 
 def test_the_readme_cluster_section_calls_the_api_as_it_is():
     """The README's "On your cluster" snippet: every ``clvspark.<name>(...)`` call binds to the function's
-    signature (names and keywords), and the options it names are the CLI's."""
+    signature (names and keywords), and the options it names are the CLI's (without Java; the cluster
+    tests run the snippet itself)."""
     import ast
     import inspect
     import re
@@ -79,7 +80,8 @@ def test_the_readme_cluster_section_calls_the_api_as_it_is():
     code = re.findall(r"```python\n(.*?)```", section, flags=re.S)[0]
     calls = [n for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
              and isinstance(n.func.value, ast.Name) and n.func.value.id == "clvspark"]
-    assert {c.func.attr for c in calls} == {"pack_environment", "cluster_session"}
+    assert {c.func.attr for c in calls} == {"pack_environment", "cluster_session", "summarize_spark",
+                                            "fit_models_spark", "score_spark", "write_forecast_parquet"}
     for call in calls:
         fn = getattr(clvspark, call.func.attr)
         inspect.signature(fn).bind(*[None] * len(call.args), **{k.arg: None for k in call.keywords})
