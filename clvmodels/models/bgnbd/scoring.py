@@ -20,7 +20,10 @@ fails, E is evaluated exactly instead, never silently approximated). The same ho
 probability of still being alive after t more periods. With one interval [0, W] per draw, the
 discounted sum over the H periods of the CLV is taken once per (draw, T) on the Chebyshev polynomials
 themselves, and each (draw, x, T) costs one dot product of its coefficients with those sums, instead of
-H hypergeometric functions. The direct formulas of :mod:`.math` are the tests' reference.
+H hypergeometric functions. With many distinct T (a hand-built summary with continuous T: one per
+customer) those per-T sums would cost H basis evaluations per customer and draw; above 64 distinct T
+the discounted sums of each (draw, x) are instead Chebyshev series in log(alpha + T), fitted at a few
+nodes (:func:`_xt_kernel`). The direct formulas of :mod:`.math` are the tests' reference.
 """
 from __future__ import annotations
 

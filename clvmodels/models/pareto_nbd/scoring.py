@@ -12,10 +12,12 @@ Pareto/NBD those level quantities are closed forms (no hypergeometric function, 
 - the discounted sums of the CLV: (r + x)/(alpha + T) times D(T) = sum_k disc[k] int_{k-1}^{k}
   (B0/(B0 + u))^s du, and sum_k disc[k] (B0/(B0 + k - 1))^s, both per (draw, distinct T) only; each
   period's integral is (B0/(B0 + k - 1))^s times the expected time alive of a customer alive at k - 1
-  (no difference of two cumulative integrals);
+  (no difference of two cumulative integrals); above 64 distinct T (continuous T, one per customer) as
+  Chebyshev series in log(beta + T) per draw, fitted at a few nodes (:func:`_T_kernel_interp`);
 - the count distribution of a customer alive at T (the mixture over the death time,
   :func:`.math._alive_pmf_row`), per (draw, level), for the count intervals, and its P(no purchase)
-  for the probability of at least one purchase (``TripletScores.any_purchase``).
+  for the probability of at least one purchase (``TripletScores.any_purchase``; for a frequency with
+  more than 64 levels, a Chebyshev series in log(T + min(alpha, beta)), :func:`_any_kernel_interp`).
 
 P(alive) needs the two tail integrals of the likelihood (:func:`.likelihood._tail`): the one at T once
 per (draw, level), the one at t_x per (draw, triplet). The direct formulas of :mod:`.math` are the
