@@ -24,15 +24,16 @@ per-T work then runs once per customer. This script measures that cost:
 * **Memory**: the child's own VmHWM (``/proc/self/status`` at its end; the child is started by this
   small driver, not by a large parent).
 
-Each (tree, model, summary) is a fresh child process; the children of one (round, model) run back to
-back under one ``flock /tmp/s22/bench.lock`` (one measurement at a time on the shared machine, the lock
-released between models and rounds), the trees interleaved within each summary. ``--tree label=path`` (repeatable) scores with the clvmodels found at ``path`` (e.g. an
+Each (tree, model, summary) is a fresh child process; all rounds of one model run back to back under
+one ``flock /tmp/s22/bench.lock`` (one measurement at a time on the shared machine; about 6 to 8
+minutes per model at 20,000 customers; the lock released between models), the trees interleaved
+within each (round, summary). ``--tree label=path`` (repeatable) scores with the clvmodels found at ``path`` (e.g. an
 export of an earlier commit: ``git archive c5ca765 | tar -x -C /tmp/before``); default: this checkout.
 Each child records the load average at its start and end.
 
 Usage (repository root)::
 
-    .venv/bin/python benchmarks/bench_continuous_T.py --rounds 3 --tree before=/tmp/before --tree after=.
+    .venv/bin/python benchmarks/bench_continuous_T.py --rounds 3 --tree before=/tmp/before --tree after=/tmp/after
     .venv/bin/python benchmarks/bench_continuous_T.py --n 5000 --models bgnbd --rounds 1    # quick
     .venv/bin/python benchmarks/bench_continuous_T.py --profile --models bgnbd   # where the time goes
 
@@ -147,10 +148,13 @@ def main() -> None:
         child(args)
         return
     trees = [t.split("=", 1) for t in args.tree] or [["this", str(ROOT)]]
-    if args.group:  # under the lock: every (summary, tree) of one model, each in a fresh child
-        for data in ("rounded", "continuous"):
-            for tree in trees:  # the trees interleaved within each (model, summary)
-                print(json.dumps(_run(tree, args.model, data, args, lock=False)), flush=True)
+    if args.group:  # under the lock: every round of (summary, tree) of one model, each in a fresh child
+        for rnd in range(args.rounds):
+            for data in ("rounded", "continuous"):
+                for tree in trees:  # the trees interleaved within each (round, summary)
+                    rec = _run(tree, args.model, data, args, lock=False)
+                    rec.update(round=rnd + 1)
+                    print(json.dumps(rec), flush=True)
         return
     names = args.models.split(",")
     if args.profile:
@@ -158,19 +162,17 @@ def main() -> None:
             _run(trees[-1], m, "continuous", args, profile=True)
         return
     records = []
-    for rnd in range(args.rounds):
-        for m in names:
-            # one lock per (round, model): its children (each tree on each summary) back to back
-            p = subprocess.run(["flock", str(LOCK), sys.executable, str(Path(__file__).resolve()), "--group",
-                                "--model", m, "--n", str(args.n), "--draws", str(args.draws)]
-                               + [f"--tree={label}={path}" for label, path in trees], capture_output=True, text=True)
-            if p.returncode != 0:
-                raise SystemExit(f"group failed ({m}):\n{p.stderr[-3000:]}")
-            for line in p.stdout.strip().splitlines():
-                rec = json.loads(line)
-                rec.update(round=rnd + 1)
-                records.append(rec)
-                print(json.dumps(rec), flush=True)
+    for m in names:
+        # one lock per model: its rounds of children (each tree on each summary) back to back
+        p = subprocess.Popen(["flock", str(LOCK), sys.executable, str(Path(__file__).resolve()), "--group",
+                              "--model", m, "--n", str(args.n), "--draws", str(args.draws), "--rounds", str(args.rounds)]
+                             + [f"--tree={label}={path}" for label, path in trees], stdout=subprocess.PIPE, text=True)
+        for line in p.stdout:
+            rec = json.loads(line)
+            records.append(rec)
+            print(json.dumps(rec), flush=True)
+        if p.wait() != 0:
+            raise SystemExit(f"group failed ({m})")
     RESULTS.mkdir(exist_ok=True)
     Path(args.out).write_text(json.dumps({"n": args.n, "draws": args.draws, "records": records}, indent=1))
     print("\nmedians (s) of forecast(), every round in brackets:")
