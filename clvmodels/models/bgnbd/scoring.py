@@ -20,7 +20,10 @@ fails, E is evaluated exactly instead, never silently approximated). The same ho
 probability of still being alive after t more periods. With one interval [0, W] per draw, the
 discounted sum over the H periods of the CLV is taken once per (draw, T) on the Chebyshev polynomials
 themselves, and each (draw, x, T) costs one dot product of its coefficients with those sums, instead of
-H hypergeometric functions. The direct formulas of :mod:`.math` are the tests' reference.
+H hypergeometric functions. With many distinct T (a hand-built summary with continuous T: one per
+customer) those per-T sums would cost H basis evaluations per customer and draw; above 64 distinct T
+the discounted sums of each (draw, x) are instead Chebyshev series in log(alpha + T), fitted at a few
+nodes (:func:`_xt_kernel`). The direct formulas of :mod:`.math` are the tests' reference.
 """
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
+from ..numerics.chebyshev import _cheb_basis, _cheb_coef, _cheb_eval
 from ..numerics.quantiles import count_intervals
 from ..numerics.special import _NO_CONVERGENCE, _hyp2f1_1, _report
 from ..protocol import TripletScores
@@ -37,10 +41,16 @@ from ..scorer import DrawsScorer
 from . import math as _math
 from .math import _alive_expected1
 
-#: Chebyshev degree bounds and the relative size of the last coefficients that counts as converged
+#: Chebyshev degree bounds (a series has converged when its last coefficients are below 1e-13 of its
+#: largest value: numerics.chebyshev.CHEB_TOL)
 _CHEB_N0 = 16
 _CHEB_NMAX = 128
-_CHEB_TOL = 1e-13
+#: distinct T levels in a block above which the CLV's discounted sums (PV, APV) are interpolated over T
+#: (below, each T level's basis sums are taken exactly: H basis evaluations per level and draw), and the
+#: node counts of that interpolation (doubled from the first until converged, else exact per row)
+_T_INTERP_MIN = 64
+_T_N0 = 16
+_T_NMAX = 128
 
 
 # -- quantities of a customer alive now, as functions of w = log(1 + t/A0) -----------------------------
@@ -76,54 +86,68 @@ def _cheb_fit(kind, R, a, B, W, coef, vals):
             vals[j] = v
             st = max(st, s1)
             fmax = max(fmax, abs(v))
-        for m in range(n):
-            coef[m] = 0.0
-        # c_m = 2/n sum_j f_j T_m(x_j), with T_m by its three-term recurrence
-        for j in range(n):
-            xj = math.cos(math.pi * (j + 0.5) / n)
-            t0, t1 = 1.0, xj
-            coef[0] += vals[j]
-            coef[1] += vals[j] * xj
-            for m in range(2, n):
-                t0, t1 = t1, 2.0 * xj * t1 - t0
-                coef[m] += vals[j] * t1
-        for m in range(n):
-            coef[m] *= 2.0 / n
-        coef[0] *= 0.5
-        tail = abs(coef[n - 1]) + abs(coef[n - 2]) + abs(coef[n - 3])
-        if tail <= _CHEB_TOL * fmax or fmax == 0.0:
+        if _cheb_coef(vals, n, coef, fmax):
             return n, st
         n *= 2
     return 0, st
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _cheb_basis(u, n, out):
-    """out[m] = T_m(u), m < n."""
-    out[0] = 1.0
-    if n > 1:
-        out[1] = u
-    for m in range(2, n):
-        out[m] = 2.0 * u * out[m - 1] - out[m - 2]
+def _period_sums(A0, W, nmax, k0, H, disc, prev, cur, DP, DA):
+    """The CLV's sums over periods on the Chebyshev basis, at one A0 = alpha + T:
+    DP[m] = sum_{k=k0+1}^{H} disc[k] (T_m(u_k) - T_m(u_(k-1))) and DA[m] = sum_k disc[k] T_m(u_(k-1)),
+    u_k = 2 log(1 + k/A0)/W - 1 (the image of w in [-1, 1]), m < nmax: H basis evaluations."""
+    for m in range(nmax):
+        DP[m] = 0.0
+        DA[m] = 0.0
+    _cheb_basis(-1.0, nmax, prev)  # w = 0
+    if k0 > 0:
+        _cheb_basis(2.0 * math.log1p(k0 / A0) / W - 1.0, nmax, prev)
+    for k in range(k0 + 1, H + 1):
+        _cheb_basis(2.0 * math.log1p(k / A0) / W - 1.0, nmax, cur)
+        dk = disc[k]
+        for m in range(nmax):
+            DP[m] += dk * (cur[m] - prev[m])
+            DA[m] += dk * prev[m]
+            prev[m] = cur[m]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _dot(c, D, n):
+    acc = 0.0
+    for m in range(n):
+        acc += c[m] * D[m]
+    return acc
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
 def _xt_kernel(r, alpha, a, b, lev_x, lev_start, xt_T, T_lev, xt_Tidx, h, k0, H, disc, want_pv, want_alive,
-               EH, PV, APV, status):
+               EH, PV, APV, status, nsums):
     """Per (distinct (x, T) row j, draw s), for a customer alive at T:
     EH[j, s] = E[purchases in (T, T + h]], PV[j, s] = sum_{k=k0+1}^{H} disc[k] (E(k) - E(k-1)) and
     APV[j, s] = sum_{k=k0+1}^{H} disc[k] P(alive at T + k - 1). Rows lev_start[g]..lev_start[g+1]-1 have
-    frequency lev_x[g]; row j's T is T_lev[xt_Tidx[j]].
+    frequency lev_x[g]; row j's T is T_lev[xt_Tidx[j]]. nsums[s]: how many times the period sums
+    (:func:`_period_sums`, H basis evaluations each) were taken for draw s.
 
     Per draw, E and the survival of each frequency level are Chebyshev series in w on one interval
-    [0, W] (W = log(1 + max horizon/(alpha + smallest T))), so the sums over periods are taken once per
-    T level on the basis polynomials (D_m = sum_k disc[k] (T_m(u_k) - T_m(u_(k-1))), u the image of w in
-    [-1, 1]) and each (x, T) row costs a dot product of its level's coefficients with D."""
+    [0, W] (W = log(1 + max horizon/(alpha + smallest T))), so the sums over periods are taken on the
+    basis polynomials (D_m = sum_k disc[k] (T_m(u_k) - T_m(u_(k-1))), u the image of w in [-1, 1]) and
+    each (x, T) row costs a dot product of its level's coefficients with D. With at most
+    ``_T_INTERP_MIN`` distinct T, D is taken at every T level. With more (arbitrary continuous T: one
+    level per customer, H basis evaluations each), PV and APV of each frequency level are themselves
+    Chebyshev series in v = log(alpha + T) on [log(alpha + T_min), log(alpha + T_max)], fitted from D
+    at 16, 32, ... 128 nodes until their last coefficients are below 1e-13 of their largest value
+    (both are analytic in v for |Im v| < pi: their singularities are at alpha + T <= 0), so D is taken
+    at a fixed number of nodes per draw whatever the number of distinct T; a level whose series does
+    not converge is summed exactly at each of its rows."""
     S = r.size
     G = lev_x.size
     nT = T_lev.size
     Hmax = max(float(H), h)
     Tmin = T_lev.min()
+    Tmax = T_lev.max()
+    sums = want_pv or want_alive
+    interp = sums and nT > _T_INTERP_MIN
     for s in prange(S):
         W = math.log1p(Hmax / (alpha[s] + Tmin))
         if W == 0.0:
@@ -135,6 +159,7 @@ def _xt_kernel(r, alpha, a, b, lev_x, lev_start, xt_T, T_lev, xt_Tidx, h, k0, H,
         vals = np.empty(_CHEB_NMAX)
         st = 0
         nmax = 1
+        ns_s = 0
         for g in range(G):
             R = r[s] + lev_x[g]
             B = b[s] + lev_x[g]
@@ -145,28 +170,63 @@ def _xt_kernel(r, alpha, a, b, lev_x, lev_start, xt_T, T_lev, xt_Tidx, h, k0, H,
                 nS[g], s1 = _cheb_fit(1, R, a[s], B, W, coefS[g], vals)
                 st = max(st, s1)
                 nmax = max(nmax, nS[g])
-        # basis sums per T level
-        DH = np.zeros((nT, nmax))
-        DP = np.zeros((nT, nmax))
-        DA = np.zeros((nT, nmax))
         cur = np.empty(nmax)
         prev = np.empty(nmax)
+        # the horizon h: one basis evaluation per T level
+        DH = np.empty((nT, nmax))
         for it in range(nT):
             A0 = alpha[s] + T_lev[it]
             _cheb_basis(-1.0, nmax, prev)  # w = 0
             _cheb_basis(2.0 * math.log1p(h / A0) / W - 1.0, nmax, cur)
             for m in range(nmax):
                 DH[it, m] = cur[m] - prev[m]
-            if want_pv or want_alive:
-                if k0 > 0:
-                    _cheb_basis(2.0 * math.log1p(k0 / A0) / W - 1.0, nmax, prev)
-                for k in range(k0 + 1, H + 1):
-                    _cheb_basis(2.0 * math.log1p(k / A0) / W - 1.0, nmax, cur)
-                    dk = disc[k]
-                    for m in range(nmax):
-                        DP[it, m] += dk * (cur[m] - prev[m])
-                        DA[it, m] += dk * prev[m]
-                        prev[m] = cur[m]
+        # the CLV's period sums: exactly per T level, or (interp) PV and APV as series in v per frequency level
+        DP = np.zeros((0 if interp else nT, nmax))
+        DA = np.zeros((0 if interp else nT, nmax))
+        if sums and not interp:
+            for it in range(nT):
+                _period_sums(alpha[s] + T_lev[it], W, nmax, k0, H, disc, prev, cur, DP[it], DA[it])
+            ns_s += nT
+        cP = np.empty((G if interp else 0, _T_NMAX))
+        cA = np.empty((G if interp else 0, _T_NMAX))
+        nP = np.zeros(G, dtype=np.int64)
+        nA = np.zeros(G, dtype=np.int64)
+        v0 = math.log(alpha[s] + Tmin)
+        vh = 0.5 * (math.log(alpha[s] + Tmax) - v0)
+        if interp:
+            nn = _T_N0
+            DPn = np.empty((_T_NMAX, nmax))
+            DAn = np.empty((_T_NMAX, nmax))
+            fv = np.empty(_T_NMAX)
+            while nn <= _T_NMAX:
+                todo = False
+                for g in range(G):
+                    if (want_pv and nE[g] > 0 and nP[g] == 0) or (want_alive and nS[g] > 0 and nA[g] == 0):
+                        todo = True
+                if not todo:
+                    break
+                for j in range(nn):
+                    vj = v0 + vh * (1.0 + math.cos(math.pi * (j + 0.5) / nn))
+                    _period_sums(math.exp(vj), W, nmax, k0, H, disc, prev, cur, DPn[j], DAn[j])
+                ns_s += nn
+                for g in range(G):
+                    if want_pv and nE[g] > 0 and nP[g] == 0:
+                        fmax = 0.0
+                        for j in range(nn):
+                            fv[j] = _dot(coefE[g], DPn[j], nE[g])
+                            fmax = max(fmax, abs(fv[j]))
+                        if _cheb_coef(fv, nn, cP[g], fmax):
+                            nP[g] = nn
+                    if want_alive and nS[g] > 0 and nA[g] == 0:
+                        fmax = 0.0
+                        for j in range(nn):
+                            fv[j] = _dot(coefS[g], DAn[j], nS[g])
+                            fmax = max(fmax, abs(fv[j]))
+                        if _cheb_coef(fv, nn, cA[g], fmax):
+                            nA[g] = nn
+                nn *= 2
+        Dp1 = np.empty(nmax)  # a row's own period sums, where its level's series in v did not converge
+        Da1 = np.empty(nmax)
         for g in range(G):
             R = r[s] + lev_x[g]
             B = b[s] + lev_x[g]
@@ -175,15 +235,20 @@ def _xt_kernel(r, alpha, a, b, lev_x, lev_start, xt_T, T_lev, xt_Tidx, h, k0, H,
             for j in range(lev_start[g], lev_start[g + 1]):
                 it = xt_Tidx[j]
                 A0 = alpha[s] + xt_T[j]
+                uv = (math.log(A0) - v0) / vh - 1.0 if interp else 0.0
+                own = interp and ((want_pv and ng > 0 and nP[g] == 0) or (want_alive and ns > 0 and nA[g] == 0))
+                if own:
+                    _period_sums(A0, W, nmax, k0, H, disc, prev, cur, Dp1, Da1)
+                    ns_s += 1
                 if ng > 0:
-                    acc_h = 0.0
-                    acc_p = 0.0
-                    for m in range(ng):
-                        acc_h += coefE[g, m] * DH[it, m]
-                        acc_p += coefE[g, m] * DP[it, m]
-                    EH[j, s] = acc_h
+                    EH[j, s] = _dot(coefE[g], DH[it], ng)
                     if want_pv:
-                        PV[j, s] = acc_p
+                        if not interp:
+                            PV[j, s] = _dot(coefE[g], DP[it], ng)
+                        elif nP[g] > 0:
+                            PV[j, s] = _cheb_eval(cP[g], nP[g], uv)
+                        else:
+                            PV[j, s] = _dot(coefE[g], Dp1, ng)
                 else:  # no convergent interpolant: the exact closed form at every period
                     EH[j, s], s1 = _exact(0, R, A0, a[s], B, h)
                     st = max(st, s1)
@@ -200,10 +265,12 @@ def _xt_kernel(r, alpha, a, b, lev_x, lev_start, xt_T, T_lev, xt_Tidx, h, k0, H,
                         PV[j, s] = acc
                 if want_alive:
                     if ns > 0:
-                        acc = 0.0
-                        for m in range(ns):
-                            acc += coefS[g, m] * DA[it, m]
-                        APV[j, s] = acc
+                        if not interp:
+                            APV[j, s] = _dot(coefS[g], DA[it], ns)
+                        elif nA[g] > 0:
+                            APV[j, s] = _cheb_eval(cA[g], nA[g], uv)
+                        else:
+                            APV[j, s] = _dot(coefS[g], Da1, ns)
                     else:
                         acc = 0.0
                         for k in range(k0 + 1, H + 1):
@@ -212,6 +279,7 @@ def _xt_kernel(r, alpha, a, b, lev_x, lev_start, xt_T, T_lev, xt_Tidx, h, k0, H,
                             acc += disc[k] * fk
                         APV[j, s] = acc
         status[s] = st
+        nsums[s] = ns_s
 
 
 # -- per triplet and per customer -------------------------------------------------------------------
@@ -277,6 +345,13 @@ def xt_paths(bg_draws, xs, Ts, h: float, k0: int = 0, H: int = 0, disc=None, wan
              want_alive: bool = False):
     """For (x, T) rows sorted by (x, T) and S draws: (EH, PV, APV), each (rows, S), see :func:`_xt_kernel`.
     Times in the model's unit; ``disc[k]`` the discount factor of period k (k = 0..H)."""
+    return _xt_paths(bg_draws, xs, Ts, h, k0, H, disc, want_pv, want_alive)[:3]
+
+
+def _xt_paths(bg_draws, xs, Ts, h, k0=0, H=0, disc=None, want_pv=False, want_alive=False):
+    """:func:`xt_paths` and, last, the number of times per draw the period sums were taken (S,): the
+    distinct T levels, or with more than ``_T_INTERP_MIN`` of them the interpolation nodes (the work that
+    must not grow with the number of distinct T)."""
     r, alpha, a, b = (np.ascontiguousarray(bg_draws[k], dtype=float) for k in ("r", "alpha", "a", "b"))
     xs = np.asarray(xs, float)
     Ts = np.asarray(Ts, float)
@@ -290,15 +365,16 @@ def xt_paths(bg_draws, xs, Ts, h: float, k0: int = 0, H: int = 0, disc=None, wan
     APV = np.empty((n, S)) if want_alive else np.empty((0, 0))
     disc = np.zeros(H + 1) if disc is None else np.ascontiguousarray(disc, dtype=float)
     status = np.zeros(S, dtype=np.int64)
-    _xt_kernel(r, alpha, a, b, lev_x, lev_start, Ts, T_lev, T_idx.astype(np.int64), float(h), int(k0), int(H), disc, want_pv, want_alive,
-               EH, PV, APV, status)
+    nsums = np.zeros(S, dtype=np.int64)
+    _xt_kernel(r, alpha, a, b, lev_x, lev_start, Ts, T_lev, T_idx.astype(np.int64), float(h), int(k0), int(H), disc,
+               bool(want_pv), bool(want_alive), EH, PV, APV, status, nsums)
     _report(status, "BG/NBD expected purchases")
     failed = status == _NO_CONVERGENCE
     if failed.any():  # a draw whose series did not converge gives NaN, never a silently wrong number
         for arr in (EH, PV, APV):
             if arr.size:
                 arr[:, failed] = np.nan
-    return EH, PV, APV
+    return EH, PV, APV, nsums
 
 
 def _count_block(bg_draws, PA, rows, xs, Ts, xt_rows, h, q_lo, q_hi, budget_bytes, out):
