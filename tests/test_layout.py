@@ -13,7 +13,7 @@ LAYERS = [
     {"", "_renamed", "errors", "units", "io", "draws", "predict", "datasets"},
     {"data"},
     {"models", "simulate"},  # simulate: the models' stories (in their packages) composed
-    {"engine", "scoring", "value", "pipeline", "validation"},
+    {"engine", "scoring", "value", "pipeline", "validation", "warmup"},  # warmup: runs the pipeline (clv compile)
     {"plotting", "report"},
     {"cli", "spark", "integrations"},  # integrations: optional tools (MLflow) fed a finished run
 ]

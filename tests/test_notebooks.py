@@ -3,6 +3,7 @@ a cell that raises fails the test. Their committed outputs must stay small."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -123,7 +124,11 @@ def test_spend_models_notebook_runs(tmp_path):
     text = outputs_text(nb)
     assert "1,411 without a repeat purchase in calibration; 684 bought in the holdout, 193 of them one-time" in text
     assert "first_purchase_value" in text and "gamma" in text
-    assert "408.3" in text                                    # the $500 first order, first_purchase=True
+    # the $500 first order, first_purchase=True: a NUTS posterior mean (4 x 1,000 draws), 408.3 and 407.6 in two
+    # runs whose floating point differed (constants against shared prior values), so its Monte Carlo error is a
+    # few tenths; shrunk well below 500 toward the population's mean spend, far above the plain model's 35
+    row = re.search(r"^500\.0\s+([0-9.]+)\s+([0-9.]+)\s+([0-9.]+)$", text, re.M)
+    assert row and 30 < float(row[1]) < 40 and 400 < float(row[2]) < 416, row
     assert "lowest MAE: Gamma-Gamma, first_purchase=True" in text
     assert n_images(nb) == 1
 
