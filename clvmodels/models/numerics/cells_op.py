@@ -24,12 +24,11 @@ import importlib
 import numpy as np
 import pytensor.tensor as pt
 from numba import njit
-from pytensor.gradient import DisconnectedType, disconnected_type, grad_not_implemented
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from pytensor.tensor.type import TensorType
 
-from .fused_op import _JIT, cache_version
+from .fused_op import _FusedLogLike, cache_version
 
 __all__ = ["cells_op", "cells_total"]
 
@@ -99,25 +98,9 @@ class _CellsLogLike(Op):
     def infer_shape(self, node, input_shapes):
         return [()] + [input_shapes[0]] * len(self.param_names)
 
-    def connection_pattern(self, node):
-        n, k = len(self.param_names), len(node.outputs)
-        return [[True] * k for _ in range(n)] + [[False] * k for _ in range(len(node.inputs) - n)]
-
-    def pullback(self, inputs, outputs, cotangents):
-        n = len(self.param_names)
-        g = cotangents[0]
-        second = [not isinstance(c.type, DisconnectedType) for c in cotangents[1:]]
-        out = []
-        for i in range(n):
-            if any(second):
-                out.append(grad_not_implemented(
-                    self, i, inputs[i], "second derivatives of the fused log-likelihood are not implemented"))
-            elif isinstance(g.type, DisconnectedType):
-                out.append(disconnected_type())
-            else:
-                out.append(g * outputs[1 + i])
-        out.extend(disconnected_type() for _ in inputs[n:])
-        return out
+    # the same gradient rule as every fused Op (g times the derivative outputs, no second derivatives)
+    connection_pattern = _FusedLogLike.connection_pattern
+    pullback = _FusedLogLike.pullback
 
 
 def _class_name(base: type) -> str:
