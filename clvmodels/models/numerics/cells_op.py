@@ -22,13 +22,12 @@ from __future__ import annotations
 import importlib
 
 import numpy as np
-import pytensor.tensor as pt
 from numba import njit
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from pytensor.tensor.type import TensorType
 
-from .fused_op import _FusedLogLike, cache_version
+from .fused_op import _FusedLogLike, cache_version, op_inputs
 
 __all__ = ["cells_op", "cells_total"]
 
@@ -80,13 +79,7 @@ class _CellsLogLike(Op):
         n, m = len(self.param_names), len(self.data_names) + 1
         if len(inputs) != n + m:
             raise TypeError(f"{type(self).__name__} takes {n + m} inputs, got {len(inputs)}")
-        params = []
-        for name, v in zip(self.param_names, inputs[:n]):
-            v = pt.as_tensor_variable(v)
-            if v.ndim != 1:
-                raise TypeError(f"{type(self).__name__}: parameter {name} must be a vector (one per cell)")
-            params.append(v if v.dtype == "float64" else pt.cast(v, "float64"))
-        data = [pt.as_tensor_variable(d) for d in inputs[n:]]
+        params, data = op_inputs(self, inputs, ndim=1, what="a vector (one per cell)")
         return Apply(self, params + data, [_scalar()] + [_vector() for _ in range(n)])
 
     def perform(self, node, inputs, output_storage):

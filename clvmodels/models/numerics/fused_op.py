@@ -199,6 +199,19 @@ def _log1p_unit(e):
 _scalar = TensorType("float64", shape=())
 
 
+def op_inputs(op, inputs, *, ndim: int, what: str):
+    """An Op's (parameters, data) as tensors: the first ``len(op.param_names)`` inputs, each of ``ndim``
+    dimensions (else ``TypeError`` naming it as ``what``) and cast to float64, then the data."""
+    n = len(op.param_names)
+    params = []
+    for name, v in zip(op.param_names, inputs[:n]):
+        v = pt.as_tensor_variable(v)
+        if v.ndim != ndim:
+            raise TypeError(f"{type(op).__name__}: parameter {name} must be {what}, got ndim={v.ndim}")
+        params.append(v if v.dtype == "float64" else pt.cast(v, "float64"))
+    return params, [pt.as_tensor_variable(d) for d in inputs[n:]]
+
+
 class _FusedLogLike(Op):
     """Base: inputs (params..., data...), outputs (value, d value / d param for each param)."""
 
@@ -233,13 +246,7 @@ class _FusedLogLike(Op):
         if len(inputs) != n + m:
             names = ", ".join(self.param_names + self.data_names)
             raise TypeError(f"{type(self).__name__} takes {n + m} inputs ({names}), got {len(inputs)}")
-        params = []
-        for name, v in zip(self.param_names, inputs[:n]):
-            v = pt.as_tensor_variable(v)
-            if v.ndim != 0:
-                raise TypeError(f"{type(self).__name__}: parameter {name} must be a scalar, got ndim={v.ndim}")
-            params.append(v if v.dtype == "float64" else pt.cast(v, "float64"))
-        data = [pt.as_tensor_variable(d) for d in inputs[n:]]
+        params, data = op_inputs(self, inputs, ndim=0, what="a scalar")
         return Apply(self, params + data, [_scalar() for _ in range(n + 1)])
 
     def perform(self, node, inputs, output_storage):
