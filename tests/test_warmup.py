@@ -48,3 +48,34 @@ def test_clv_compile_is_a_command():
 
     args = build_parser().parse_args(["compile"])
     assert args.func.__name__ == "run_compile"
+
+
+def test_warm_up_in_processes_of_their_own_runs_every_step(tmp_path):
+    """jobs=2: the steps run in two spawned processes at once; each is said once and timed, and the
+    result has the same steps, in the same order, as a run in this process."""
+    import subprocess
+    import sys
+
+    code = ("import io, json, os, sys\n"
+            "from clvmodels import warmup\n"
+            "out = io.StringIO()\n"
+            "s = warmup.warm_up(purchase_models=['bgnbd'], spend_models=['gamma_gamma'], stream=out, jobs=2)\n"
+            "print(json.dumps({'seconds': s, 'said': out.getvalue()}))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    import json
+
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    assert list(got["seconds"]) == ["bgnbd/gamma_gamma", "map"]
+    assert all(v > 0 for v in got["seconds"].values())
+    said = got["said"].splitlines()
+    assert sorted(said) == sorted(["[clv] compiled bgnbd with gamma_gamma in "
+                                   f"{got['seconds']['bgnbd/gamma_gamma']:.1f} s",
+                                   f"[clv] compiled the MAP fits in {got['seconds']['map']:.1f} s"])
+
+
+def test_clv_compile_refuses_no_jobs(capsys):
+    from clvmodels.cli import main
+
+    assert main(["compile", "--jobs", "0"]) == 2
+    assert "--jobs must be at least 1, got 0" in capsys.readouterr().err

@@ -138,6 +138,8 @@ def add_job_commands(sub) -> None:
 
     w = sub.add_parser("compile", help="compile every model's sampler callbacks and scoring kernels into the on-disk "
                                        "caches, so the first forecast after an installation does not (make runs it)")
+    w.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="compile in N processes at once (default: every core this process may use)")
     w.set_defaults(func=run_compile)
 
 
@@ -436,10 +438,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_compile(args) -> int:
     """Fill the compilation caches: each model fitted and scored once on the bundled sample (clvmodels.warmup)."""
-    from ..warmup import warm_up
+    from ..warmup import default_jobs, warm_up
 
+    jobs = default_jobs() if args.jobs is None else args.jobs
+    if jobs < 1:
+        print(f"clv compile: --jobs must be at least 1, got {jobs}", file=sys.stderr)
+        return 2
     start = time.perf_counter()
-    warm_up()
+    warm_up(jobs=jobs)
     print(f"[clv] compiled every model in {time.perf_counter() - start:.0f} s; later runs load the compiled code",
           file=sys.stderr)
     return 0
