@@ -518,6 +518,15 @@ def predictive_count_summary(scorer, d, t, interval, observed=None, seed=0, prog
     inside = np.empty(n)
     mean = np.empty(n)
     s = sc.n_draws
+    # the pmf runs up to a count K past which every draw's mass is below tail_mass, far under 1 - hi_q, so
+    # the mixture's CDF at K exceeds hi_q and both bounds (and the mass between them) lie within 0..K; and
+    # up to the largest observed count, for the CDF there. Not up to the 1e-10 tail (a K several times
+    # larger: the pmf's cost is draws x rows x K); the mean comes from the closed form instead.
+    tail_mass = 1e-3 * (1.0 - hi_q)
+    y_obs = None if observed is None else np.asarray(observed, dtype=float)
+    y_max = np.zeros(n)
+    if y_obs is not None:  # the largest observed count of each distinct row
+        np.maximum.at(y_max, d.inverse, y_obs)
     # rows are processed in chunks of similar expected counts so K stays small for most chunks
     order = np.argsort(x + tx / (T + 1.0), kind="stable")
     base_step = chunk_rows(s, 64, budget_bytes)
@@ -525,7 +534,7 @@ def predictive_count_summary(scorer, d, t, interval, observed=None, seed=0, prog
     starts = range(0, n, base_step)
     for start in _progress(starts, progress, "predictive intervals", total=len(starts)):
         idx = order[start:start + base_step]
-        K = _max_count_for(sc, x[idx], tx[idx], T[idx], t)
+        K = max(_max_count_for(sc, x[idx], tx[idx], T[idx], t, tail=tail_mass), int(y_max[idx].max()))
         step = chunk_rows(s, K + 1, budget_bytes)
         for s0 in range(0, len(idx), step):
             sub = idx[s0:s0 + step]
@@ -537,7 +546,7 @@ def predictive_count_summary(scorer, d, t, interval, observed=None, seed=0, prog
             ks = np.arange(K + 1)
             mask = (ks[None, :] >= lower[sub, None]) & (ks[None, :] <= upper[sub, None])
             inside[sub] = (pmf * mask).sum(axis=1)
-            mean[sub] = (pmf * ks[None, :]).sum(axis=1)
+            mean[sub] = np.mean(sc.expected_purchases(x[sub], tx[sub], T[sub], t), axis=0)
             if observed is not None:
                 cdf_rows.update({int(i): c for i, c in zip(sub, cdf)})
     res = {"purchases_lower": lower[d.inverse], "purchases_upper": upper[d.inverse],

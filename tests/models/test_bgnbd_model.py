@@ -188,3 +188,44 @@ def test_predict_equals_the_single_predictions(cdnow_bgnbd, cdnow_split):
     pd.testing.assert_frame_equal(got[ep.columns], ep, rtol=1e-9)
     pd.testing.assert_frame_equal(got[["purchases_lower", "purchases_upper"]],
                                   pi[["purchases_lower", "purchases_upper"]], check_dtype=False)
+
+
+def test_count_cdf_at_an_observed_count_far_in_the_tail():
+    """purchases_interval runs the pmf up to where the interval needs it (every draw's mass beyond K
+    under 1e-3 of the interval's upper tail) and up to the largest observed count: a count far past that
+    (20 and 25 for customers whose interval needs the pmf up to 13 and 17) still gets its exact
+    predictive CDF below and at it, as the full mixture pmf gives it; the bounds and mass inside are
+    those of the full pmf."""
+    from clvmodels.models.transaction import predictive_count_pmf
+    from clvmodels.draws import distinct
+
+    rng = np.random.default_rng(3)
+    draws = {"r": rng.uniform(0.2, 0.3, 40), "alpha": rng.uniform(3, 5, 40), "a": rng.uniform(0.7, 0.9, 40),
+             "b": rng.uniform(2, 3, 40)}
+    m = BetaGeoModel.from_params(draws, time_unit="W")
+    data = pd.DataFrame({"frequency": [0.0, 2.0, 2.0, 10.0], "recency": [0.0, 10.0, 10.0, 30.0],
+                         "T": [30.0, 30.0, 30.0, 31.0]})
+    observed = np.array([20.0, 25.0, 1.0, 3.0])
+    pi = m.purchases_interval(data, "26W", observed=observed, max_draws=None)
+    sc = m.scorer(None)
+    keys = distinct(*(data[c].to_numpy(float) for c in ("frequency", "recency", "T"))).keys
+    full = predictive_count_pmf(sc, keys, 26.0, max_count=200)  # every row's mass beyond 200 is negligible
+    assert full.sum(axis=1).min() > 1 - 1e-12
+    cdf = np.cumsum(full, axis=1)
+    row = {0: 0, 1: 1, 2: 1, 3: 2}
+    for i, y in enumerate(observed.astype(int)):
+        c = cdf[row[i]]
+        assert pi["cdf_at"].iloc[i] == pytest.approx(c[y], abs=1e-13)
+        assert pi["cdf_below"].iloc[i] == pytest.approx(c[y - 1] if y > 0 else 0.0, abs=1e-13)
+        lo, hi = int(np.argmax(c >= 0.05 - 1e-12)), int(np.argmax(c >= 0.95 - 1e-12))
+        assert (pi["purchases_lower"].iloc[i], pi["purchases_upper"].iloc[i]) == (lo, hi)
+        assert pi["expected_coverage"].iloc[i] == pytest.approx(full[row[i], lo:hi + 1].sum(), abs=1e-13)
+    # the observed counts of the first two lie past the counts their intervals need: the branch is taken
+    need = sc.count_upper_bound(data["frequency"].to_numpy(float)[:2], data["recency"].to_numpy(float)[:2],
+                                data["T"].to_numpy(float)[:2], 26.0, tail=1e-3 * 0.05).max(axis=0)
+    assert (need < observed[:2]).all()
+    for i in (0, 1):  # the mass at the observed count itself: positive, as the full pmf's
+        assert pi["cdf_at"].iloc[i] - pi["cdf_below"].iloc[i] == pytest.approx(full[row[i], int(observed[i])], rel=1e-6)
+        assert full[row[i], int(observed[i])] > 1e-12
+    np.testing.assert_allclose(pi["purchases_mean"], m.expected_purchases(data, "26W", max_draws=None)["expected_purchases"],
+                               rtol=1e-12)
