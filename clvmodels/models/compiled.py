@@ -11,7 +11,8 @@ fit with warm caches (4.4 s cold), against 0.2 s of sampling, and a second fit i
   so PyTensor's compiled function does not depend on the data and its on-disk cache hits for any data set;
 - the two C callbacks are generated here as source and cached on disk by numba, under a key made of
   PyTensor's own cache key of the function they call and of their source (PyTensor's cache locator, in
-  ``~/.pytensor/numba``), so a later process loads them in a fraction of a second;
+  ``~/.pytensor/numba``; :func:`clvmodels.models.numerics.generated.source_function`, which the
+  covariates' cells kernel uses too), so a later process loads them in a fraction of a second;
 - the compiled model is kept in memory under a :func:`fingerprint` of the model's graph with the data left
   out (priors, transforms, initial values and the likelihood's Ops are in it), and a later fit of the same
   model to other data swaps the arrays in (nutpie's ``with_data``) and only samples.
@@ -274,8 +275,9 @@ def _callback(name, fn_pt, n_dim, n_out, shared_var_keys, logp, notice=None):
     ``notice`` is called first when the callback is not in the on-disk cache (it will compile)."""
     import numba
     from nutpie.compile_pymc import address_as_void_pointer
-    from pytensor.configdefaults import config
-    from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS, compile_numba_function_src
+    from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS
+
+    from .numerics.generated import source_function
 
     inner = fn_pt.vm.jit_fn
     order = list(shared_var_keys.values())
@@ -284,13 +286,12 @@ def _callback(name, fn_pt, n_dim, n_out, shared_var_keys, logp, notice=None):
         value = np.asarray(v.get_value(borrow=True))
         slots.append((order.index(shared_var_keys[v]), value.dtype, value.ndim))
     src = _callback_source(name, n_dim, n_out, slots, len(order), logp)
+    # the key names the PyTensor function the callback calls (its own cache key; none: not cached)
     inner_key = CACHED_SRC_FUNCTIONS.get(getattr(inner, "py_func", None))
-    cache = bool(inner_key) and bool(config.numba__cache)
-    key = hashlib.sha256(f"{inner_key}\n{src}".encode()).hexdigest() if cache else None
-    fn = compile_numba_function_src(
-        src, name, global_env={"__name__": __name__, "carray": numba.carray, "np": np,
-                               "as_pointer": address_as_void_pointer, "inner": inner},
-        cache_key=key)
+    fn, key = source_function(src, name, {"__name__": __name__, "carray": numba.carray, "np": np,
+                                          "as_pointer": address_as_void_pointer, "inner": inner},
+                              key=inner_key)
+    cache = key is not None
     if notice is not None and not (cache and _in_disk_cache(fn)):
         notice()
     double_p = numba.types.CPointer(numba.types.double)
@@ -304,13 +305,10 @@ def _callback(name, fn_pt, n_dim, n_out, shared_var_keys, logp, notice=None):
 
 def _in_disk_cache(fn) -> bool:
     """Whether numba's on-disk cache has an entry for ``fn`` (so building its callback loads, not
-    compiles); False when that cannot be told."""
-    try:
-        from numba.core.caching import FunctionCache
+    compiles); False when that cannot be told. (A name of this module so that tests can stand in for it.)"""
+    from .numerics.generated import in_disk_cache
 
-        return bool(FunctionCache(fn)._cache_file._load_index())
-    except Exception:
-        return False
+    return in_disk_cache(fn)
 
 
 def _build(model, notice=None):

@@ -16,9 +16,15 @@ cell: the compiled posterior's callback (:mod:`clvmodels.models.compiled`) calls
 with every shared array as an argument, and numba cannot compile a call of more than 30 arguments. Here
 the number of arrays is the model's own plus one, whatever the number of cells. The cost of an
 evaluation is the model's kernel over each cell's distinct rows: cells x distinct rows per cell.
+
+The cells kernel's source is generated (its argument list depends on the model), so numba would compile
+it again in every process; it is cached on disk instead, as the compiled posterior's callbacks are
+(:func:`clvmodels.models.numerics.generated.source_function`), under a key made of its source and of the
+model kernel's version (:func:`_version`).
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
 
 import numpy as np
@@ -28,12 +34,15 @@ from pytensor.graph.op import Op
 from pytensor.tensor.type import TensorType
 
 from .fused_op import _FusedLogLike, cache_version, op_inputs
+from .generated import source_function
 
 __all__ = ["cells_op", "cells_total"]
 
 _scalar = TensorType("float64", shape=())
 _vector = TensorType("float64", shape=(None,))
 _made: dict[type, type] = {}
+#: this file's part of every cells Op's cache version (the generated sources are written here)
+_OWN_VERSION = cache_version(__file__)
 
 
 def _kernel_source(P: int, D: int) -> str:
@@ -55,11 +64,23 @@ def _kernel_source(P: int, D: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _make_kernel(base_kernel, P: int, D: int):
-    env = {"np": np, "base": base_kernel}
-    exec(compile(_kernel_source(P, D), f"<cells kernel {P}x{D}>", "exec"), env)
-    # not cached on disk (the source is generated); the model's kernel it calls is
-    return njit(error_model="numpy", fastmath=False)(env["cells_kernel"])
+def _make_kernel(base_kernel, P: int, D: int, version: int):
+    """The cells kernel around ``base_kernel``, cached on disk by numba (:mod:`.generated`): a later
+    process that calls it from Python loads it rather than compiling it again (BG/NBD: 0.10 s against
+    0.71 s, benchmarks/README.md; a fit's compiled graph loads the cells node from PyTensor's own cache
+    and never calls it). ``version`` names the model's kernel, which the generated source calls but does
+    not show: an edited kernel, another key."""
+    env = {"__name__": __name__, "np": np, "base": base_kernel}
+    fn, key = source_function(_kernel_source(P, D), "cells_kernel", env, key=f"cells kernel {version}")
+    return njit(error_model="numpy", fastmath=False, cache=key is not None)(fn)
+
+
+def _version(base: type) -> int:
+    """The cache version of ``base``'s cells Op: the one its model's module registers its own Op with
+    (``_CACHE_VERSION``: that file, the files its kernel calls into, fused_op.py) and this file."""
+    module = importlib.import_module(base.__module__)
+    model = getattr(module, "_CACHE_VERSION", None) or cache_version(module.__file__)
+    return int(hashlib.sha256(f"{model} {_OWN_VERSION}".encode()).hexdigest()[:12], 16)
 
 
 class _CellsLogLike(Op):
@@ -106,12 +127,13 @@ def cells_op(base: type) -> type:
     if base in _made:
         return _made[base]
     P, D = len(base.param_names), len(base.data_names)
-    kernel = _make_kernel(base._kernel, P, D)
+    version = _version(base)
+    kernel = _make_kernel(base._kernel, P, D, version)
     name = _class_name(base)
     cls = type(name, (_CellsLogLike,), {"base": base, "param_names": base.param_names,
                                        "data_names": base.data_names, "_kernel": staticmethod(kernel),
                                        "__module__": __name__, "__qualname__": name})
-    _register_numba(cls, kernel, P, D, cache_version(importlib.import_module(base.__module__).__file__))
+    _register_numba(cls, kernel, P, D, version)
     _made[base] = cls
     globals()[name] = cls
     return cls
@@ -139,9 +161,9 @@ def _register_numba(cls, kernel, P: int, D: int, version: int) -> None:
 
     @register_funcify_default_op_cache_key(cls)
     def _numba_cells(op, node=None, **kwargs):
-        env = {"np": np, "kernel": kernel}
-        exec(compile(src, f"<cells loglike {cls.__name__}>", "exec"), env)
-        return numba_njit(env["cells_loglike"]), version
+        # not cached by itself: PyTensor caches the compiled graph that calls it (under ``version``)
+        fn, _ = source_function(src, "cells_loglike", {"np": np, "kernel": kernel}, key=None)
+        return numba_njit(fn), version
 
 
 def cells_total(base: type, params: dict, data_cells: list[tuple], *, n_cells: int):
