@@ -161,24 +161,29 @@ def test_pooled_spend_groups_shrink_a_small_group_and_still_cover():
 
 
 # -- the frequency model with covariates ---------------------------------------------------------------------
-def test_frequency_model_with_covariates_recovers_coefficient_and_gamma():
+@pytest.mark.parametrize("first_purchase", [False, True])
+def test_frequency_model_with_covariates_recovers_coefficient_and_gamma(first_purchase):
     """Spends simulated with v_i = 15 (x_i + 1)^0.3 exp(0.5 [segment = b]): the frequency model with the
     segment covers the true coefficient and gamma (90%, Laplace), its log-likelihood at the mode is the
     per-customer formula at each customer's own scale, and its expected spend is the conditional
-    expectation p (v_i + x zbar)/(p x + q - 1) there."""
+    expectation p (v_i + n zbar)/(p n + q - 1) there (n, zbar: the x repeat purchases, or with
+    first_purchase all x + 1 occasions)."""
     df = _summary(n=4000, seed=6, gamma=0.3, coefficients={"spend_coefficient_v": {"segment=b": 0.5}})
-    m = GammaGammaFrequencyModel(spend_covariates=["segment"], method="map", seed=0).fit(df)
+    m = GammaGammaFrequencyModel(spend_covariates=["segment"], first_purchase=first_purchase, method="map",
+                                 seed=0).fit(df)
     assert m.covariates_.covariates["segment"].reference == "a"
     co = m.coefficients()
     assert co.loc["spend_coefficient_v[segment=b]", "lower"] < 0.5 < co.loc["spend_coefficient_v[segment=b]", "upper"]
     s = m.summary()
     assert s.loc["gamma", "lower"] < 0.3 < s.loc["gamma", "upper"] and s.loc["gamma", "upper"] - s.loc["gamma", "lower"] < 0.4
     p = m.params_
-    x, zbar = df["frequency"].to_numpy(), df["monetary_value"].to_numpy()
+    x = df["frequency"].to_numpy()
+    n, zbar = (x + 1.0, (df["first_purchase_value"].to_numpy() + x * df["monetary_value"].to_numpy()) / (x + 1.0)
+               ) if first_purchase else (x, df["monetary_value"].to_numpy())
     vi = p["v"] * (x + 1.0) ** p["gamma"] * np.exp(p["spend_coefficient_v[segment=b]"] * (df["segment"] == "b").to_numpy())
-    assert m.log_likelihood(df) == pytest.approx(gg_math.log_likelihood(p["p"], p["q"], vi, x, zbar).sum(), rel=1e-10)
+    assert m.log_likelihood(df) == pytest.approx(gg_math.log_likelihood(p["p"], p["q"], vi, n, zbar).sum(), rel=1e-10)
     es = m.expected_spend(df.head(60), max_draws=1)["expected_spend"].to_numpy()
-    np.testing.assert_allclose(es, (p["p"] * (vi + x * zbar) / (p["p"] * x + p["q"] - 1))[:60], rtol=1e-10)
+    np.testing.assert_allclose(es, (p["p"] * (vi + n * zbar) / (p["p"] * n + p["q"] - 1))[:60], rtol=1e-10)
 
 
 # -- model files -----------------------------------------------------------------------------------------------
