@@ -200,3 +200,21 @@ def test_save_and_load_keep_group_and_covariates(tmp_path, data, model_cls):
     pd.testing.assert_frame_equal(back.expected_spend(df), m.expected_spend(df))
     pd.testing.assert_frame_equal(back.coefficients(), m.coefficients())
     assert back.fit_info_["n_cells"] == m.fit_info_["n_cells"] == 8  # 2 segments x 4 countries
+
+
+def test_one_group_is_the_model_without_in_the_purchase_models_too():
+    """The one-level rule lives in the shared design (CovariateDesign.fit): a BG/NBD with a group of one
+    level has no group effect and the posterior mode of the model without (1e-4)."""
+    from clvmodels import BetaGeoModel
+    from clvmodels.models.bgnbd.simulate import simulate_summary
+
+    T = np.random.default_rng(9).uniform(20, 52, 1500).round()
+    df = simulate_summary(1500, r=0.8, alpha=8.0, a=0.8, b=3.0, T=T, seed=9)
+    df["country"] = "FR"
+    df.attrs["clvmodels"] = {"time_unit": "W"}
+    without = BetaGeoModel(method="map", seed=1).fit(df)
+    with pytest.warns(UserWarning, match="group 'country' has one level"):
+        one = BetaGeoModel(group="country", method="map", seed=1).fit(df)
+    assert one.param_names == without.param_names and one.covariates_.covariates["country"].reference == "FR"
+    for p in ("r", "alpha", "a", "b"):
+        assert one.params_[p] == pytest.approx(without.params_[p], rel=1e-4), p
