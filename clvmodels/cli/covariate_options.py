@@ -59,6 +59,9 @@ def check_covariate_options(args, problems: ProblemCollector, *, validate: bool 
     customers = getattr(args, "customers", None)
     if group and group in purchase:
         problems.add(None, f"--group {group!r} is also one of --covariates: a column is either")
+    if group and group in spend and not (getattr(args, "spend", None) or getattr(args, "no_amount", False)):
+        problems.add(None, f"--group {group!r} is also one of --spend-covariates: the spend model is pooled by "
+                           "the group too, so a column is either")
     for opt, cols in (("--covariates", purchase), ("--spend-covariates", spend)):
         dup = sorted({c for c in cols if cols.count(c) > 1})
         if dup:

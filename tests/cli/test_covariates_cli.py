@@ -165,6 +165,15 @@ def test_group_pools_the_spend_model_only_when_one_is_fitted():
         assert covariate_model_config(Namespace(group="country", **extra)) == ({"group": "country"}, {})
 
 
+def test_group_that_is_also_a_spend_covariate_exits_2_before_any_work(files, tmp_path, capsys):
+    rc = main(["forecast", str(files / "log.csv"), "--observation-end", END, *FIT, "-o", str(tmp_path / "f.csv"),
+               "--group", "channel", "--spend-covariates", "channel", "--customers", str(files / "customers.csv"),
+               "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--group 'channel' is also one of --spend-covariates" in err, err
+    assert not (tmp_path / "f.csv").exists()
+
+
 def test_spend_covariates_with_the_frequency_spend_model(files, tmp_path, capsys):
     md = tmp_path / "m"
     rc = main(["forecast", str(files / "log.csv"), "--observation-end", END, *FIT, "-o", str(tmp_path / "f.csv"),
