@@ -468,39 +468,35 @@ class CovariateModel:
             self._set_design(CovariateDesign.fit(data[keep], roles, what=what, weight=np.asarray(weight)[keep]),
                              fitting=True)
 
+    def _derive_draws(self, post: xr.Dataset) -> xr.Dataset:
+        """The sampled posterior as the model keeps it (:func:`~clvmodels.models.fitting.run_fit` applies
+        this before the diagnostics): each pooled group effect sd x offset in place of its offset, so the
+        R-hat, ESS and the diagnostics' problems (and their warning) are the effects' own, and the
+        parameter names from now on are the effects'."""
+        groups = [ln for ln in getattr(self, "_links", []) if ln.role == "group"]
+        if not groups:
+            return post
+        for ln in groups:
+            for n in ln.names:
+                post[n] = post[f"group_sd_{ln.param}"] * post[f"{n}_offset"]
+        post = post.drop_vars([f"{n}_offset" for ln in groups for n in ln.names])
+        self._set_design(self.covariates_)
+        return post
+
     def _finish_covariate_fit(self) -> None:
         """After a fit: the coefficients from the standardised scale to per unit of the user's columns,
-        the design in ``fit_info_["covariates"]`` and the cells in ``fit_info_["n_cells"]``."""
+        the design in ``fit_info_["covariates"]`` and the cells in ``fit_info_["n_cells"]``. (The pooled
+        group effects were derived from their offsets before the diagnostics: :meth:`_derive_draws`.)"""
         if not self.has_covariates:
             return
         for ln in self._links:
-            if ln.role == "group":  # the effects from the sampled sd x offset; the offsets dropped
-                for n in ln.names:
-                    self.posterior_[n] = self.posterior_[f"group_sd_{ln.param}"] * self.posterior_[f"{n}_offset"]
-                self.posterior_ = self.posterior_.drop_vars([f"{n}_offset" for n in ln.names])
-                self._effect_diagnostics(ln.names)
+            if ln.role == "group":  # log param_g - log param: no scale
                 continue
             for n, s in zip(ln.names, self.covariates_.scales(ln.role)):
                 self.posterior_[n] = self.posterior_[n] / s
         self._set_design(self.covariates_)
         self.fit_info_["covariates"] = self.covariates_.to_dict()
         self.fit_info_["n_cells"] = int(getattr(self, "_n_cells", 1))
-
-    def _effect_diagnostics(self, names) -> None:
-        """R-hat and ESS of the group effects themselves (the sampler's were of their offsets)."""
-        d = self.diagnostics_
-        for n in names:
-            for table in (d.r_hat, d.ess_bulk, d.ess_tail):
-                table.pop(f"{n}_offset", None)
-        if d.method != "nuts" or not d.r_hat:
-            return
-        import arviz as az
-
-        rhat = az.rhat(self.posterior_, var_names=list(names))
-        bulk = az.ess(self.posterior_, var_names=list(names), method="bulk")
-        tail = az.ess(self.posterior_, var_names=list(names), method="tail")
-        for n in names:
-            d.r_hat[n], d.ess_bulk[n], d.ess_tail[n] = float(rhat[n]), float(bulk[n]), float(tail[n])
 
     @property
     def has_covariates(self) -> bool:

@@ -149,7 +149,9 @@ def test_pooled_spend_groups_shrink_a_small_group_and_still_cover():
     s = pooled.summary()
     assert {"group_sd_v", "group_effect_v[country=H]"} <= set(s.index)
     assert s.loc["group_effect_v[country=H]", "r_hat"] < 1.05 and pooled.diagnostics_.ess_bulk["group_effect_v[country=H]"] > 50
+    # the diagnostics (R-hat, ESS and the problems they raise) are the effects', not the sampled offsets'
     assert not any(k.endswith("_offset") for k in pooled.diagnostics_.r_hat)
+    assert not any("_offset" in p for p in pooled.diagnostics_.problems)
     co = pooled.coefficients()
     assert list(co.index[:2]) == ["group_sd_v", "group_effect_v[country=A]"]
     assert co.loc["group_sd_v", "mean"] == pytest.approx(float(pooled.posterior_["group_sd_v"].mean()))
