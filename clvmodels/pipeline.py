@@ -345,7 +345,8 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
     if bg_covariates:
         bg, gg = bg_models
         notes.append("models with covariates: the new customer is the reference customer (numeric "
-                     "covariates at their mean, categorical ones at their reference level)")
+                     "covariates at their mean, categorical ones at their reference level, a pooled group at "
+                     "the population's)")
     if notes:
         new_customer["note"] = "; ".join(notes)
     timings["predict"] = time.perf_counter() - t2

@@ -140,4 +140,5 @@ def test_covariates_notebook_runs(tmp_path):
     assert "true effects inside their 90% intervals" in text
     assert "the covariates add" in text and "to the holdout log score" in text
     assert "organic" in text and "paid" in text                # the forecast table by channel
+    assert "group_sd_v" in text and "group_effect_v[country=LU]" in text  # the spend model's pooled countries
     assert n_images(nb) == 1

@@ -25,12 +25,13 @@ def add_covariate_arguments(p: argparse.ArgumentParser) -> None:
                         "(a_i, b_i, or the Pareto/NBD's beta_i), as pymc-marketing's; text columns are categorical "
                         "(reference level: the most frequent), numbers are standardised inside the fit")
     p.add_argument("--spend-covariates", default=None, metavar="COLS",
-                   help="static customer covariates of the Gamma-Gamma's scale (v_i = v exp(gamma . z_i)), "
+                   help="static customer covariates of the Gamma-Gamma's scale (v_i = v exp(gamma . z_i); with "
+                        "--spend-model gamma_gamma_frequency v_i = v (x_i + 1)^gamma exp(gamma_spend . z_i)), "
                         "comma-separated columns of --customers FILE")
     p.add_argument("--group", default=None, metavar="COL",
                    help="a grouping column of --customers FILE (country, store, cohort): the purchase model's "
-                        "parameters get one effect per group, partially pooled (hierarchical prior), so a small "
-                        "group borrows strength from the others")
+                        "parameters, and the spend scale v when a Gamma-Gamma is fitted, get one effect per group, "
+                        "partially pooled (hierarchical prior), so a small group borrows strength from the others")
     p.add_argument("--customers", default=None, metavar="FILE",
                    help="customer attributes (CSV or Parquet) with the --customer-id column and the covariate "
                         "columns, one row per customer")
@@ -58,6 +59,9 @@ def check_covariate_options(args, problems: ProblemCollector, *, validate: bool 
     customers = getattr(args, "customers", None)
     if group and group in purchase:
         problems.add(None, f"--group {group!r} is also one of --covariates: a column is either")
+    if group and group in spend and not (getattr(args, "spend", None) or getattr(args, "no_amount", False)):
+        problems.add(None, f"--group {group!r} is also one of --spend-covariates: the spend model is pooled by "
+                           "the group too, so a column is either")
     for opt, cols in (("--covariates", purchase), ("--spend-covariates", spend)):
         dup = sorted({c for c in cols if cols.count(c) > 1})
         if dup:
@@ -70,9 +74,9 @@ def check_covariate_options(args, problems: ProblemCollector, *, validate: bool 
     if spend and (getattr(args, "spend", None) or getattr(args, "no_amount", False)):
         problems.add(None, "--spend-covariates are covariates of the Gamma-Gamma spend model: there is none with "
                            "--spend or --no-amount")
-    if spend and getattr(args, "spend_model", None) not in (None, "gamma_gamma"):
+    if spend and getattr(args, "spend_model", None) not in (None, "gamma_gamma", "gamma_gamma_frequency"):
         problems.add(None, f"--spend-covariates: the spend model {args.spend_model!r} takes no covariates yet "
-                           "(the Gamma-Gamma does)")
+                           "(gamma_gamma and gamma_gamma_frequency do)")
     if getattr(args, "calibration_end", None) is not None and not validate:
         problems.add(None, "--calibration-end with covariates: the holdout validation of a model with covariates is "
                            "not done yet; leave one of them out")
@@ -175,10 +179,14 @@ def attach_covariates(args, summary):
 
 
 def covariate_model_config(args) -> tuple[dict, dict]:
-    """The estimators' covariate configuration: (purchase model kwargs, spend model kwargs)."""
+    """The estimators' covariate configuration: (purchase model kwargs, spend model kwargs). ``--group``
+    pools both models, the spend model's too when one is fitted (not with --spend or --no-amount)."""
     purchase, spend = _cols(getattr(args, "covariates", None)), _cols(getattr(args, "spend_covariates", None))
     group = getattr(args, "group", None)
     pk = {"purchase_covariates": purchase, "dropout_covariates": purchase} if purchase else {}
+    sk = {"spend_covariates": spend} if spend else {}
     if group:
         pk["group"] = group
-    return pk, ({"spend_covariates": spend} if spend else {})
+        if not (getattr(args, "spend", None) or getattr(args, "no_amount", False)):
+            sk["group"] = group
+    return pk, sk

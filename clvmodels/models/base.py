@@ -188,6 +188,10 @@ class BayesianModel:
     def _fit_info(self, data: pd.DataFrame) -> dict[str, Any]:
         return {"n_customers": int(len(data))}
 
+    #: a function of the sampled posterior returning the one kept (and diagnosed), or None: the same
+    #: (the covariate models' derives the pooled group effects from their offsets)
+    _derive_draws = None
+
     def fit(self, data: pd.DataFrame, *, time_unit: str | None = None):
         """Fit the model to a customer summary; returns ``self``.
 
@@ -199,7 +203,8 @@ class BayesianModel:
         self.priors_ = self._finish_priors(resolve_priors(
             {**self.default_priors(self.time_unit_, data), **self._extra_priors()}, self.priors))
         model = self._build_model(data, self.priors_)
-        post, stats, diag = run_fit(model, list(self.param_names), self._config(), type(self).__name__)
+        post, stats, diag = run_fit(model, list(self.param_names), self._config(), type(self).__name__,
+                                    derive=self._derive_draws)
         self.check_draws(flatten_draws(post, list(self.param_names)), data, method=diag.method)
         self.posterior_ = post
         self.sample_stats_ = stats

@@ -128,7 +128,13 @@ class CovariateDesign:
             s = data[c]
             if c in groups:  # a grouping column: one effect per level, none the reference (pooled)
                 levels = sorted(set(_level_text(s.to_numpy())))
-                covs[c] = Covariate(c, "categorical", levels=levels, reference=None)
+                ref = None
+                if len(levels) == 1:  # one group: its effect would only duplicate the base parameter
+                    warnings.warn(f"group '{c}' has one level ({levels[0]!r}) in the fitted customers: there is "
+                                  "nothing to pool, so the model is the one without the group", UserWarning,
+                                  stacklevel=4)
+                    ref = levels[0]
+                covs[c] = Covariate(c, "categorical", levels=levels, reference=ref)
             elif is_categorical(s):
                 text = _level_text(s.to_numpy())
                 levels = sorted(set(text))
@@ -401,6 +407,56 @@ class CovariateModel:
     def _covariate_fit_mask(self, data: pd.DataFrame) -> np.ndarray:
         return np.ones(len(data), dtype=bool)
 
+    def _check_roles(self, configured: Mapping[str, Sequence[str] | str | None]) -> dict[str, list[str]]:
+        """The roles of the constructor's covariate lists (``configured``: role -> columns), checked and
+        normalised, with ``'group'`` when the model has a ``group`` column: a column name, not also one of
+        its covariates. ValueError when the model takes no covariates (empty ``covariate_links``)."""
+        who = type(self).__name__
+        roles = CovariateDesign.check_config(configured, who)
+        group = getattr(self, "group", None)
+        if group is not None:
+            if not isinstance(group, str) or not group:
+                raise ValueError(f"{who}: group must be a column name, got {group!r}")
+            if any(group in cols for cols in roles.values()):
+                raise ValueError(f"{who}: {group!r} is both a covariate and the group")
+            roles["group"] = [group]
+        if any(roles.values()) and not self.covariate_links:
+            raise ValueError(f"{who} does not take covariates yet")
+        return roles
+
+    def _covariate_params(self) -> dict[str, Any]:
+        """The covariate configuration for ``get_params()``: only what is given (a model file without
+        covariates reads as before)."""
+        out = {}
+        for role in self.covariate_links:
+            cols = getattr(self, f"{role}_covariates", None) if role != "group" else None
+            if cols:
+                out[f"{role}_covariates"] = list(cols) if not isinstance(cols, str) else cols
+        if getattr(self, "group", None):
+            out["group"] = self.group
+        return out
+
+    def _coefficient_variables(self, priors) -> dict[str, Any]:
+        """Inside a ``pm.Model``: the PyMC variables of every coefficient on the standardised scale
+        (name -> variable), what :func:`cell_likelihood_graph` takes as ``coef_rv``. A fixed coefficient
+        is its own variable with its prior; a pooled group's effect is ``group_sd_<param> x offset``,
+        offset ~ Normal(0, 1) (``<effect>_offset``, non-centred: the sampler sees no funnel between the sd
+        and the effects when groups are small), ``group_sd_<param>`` with its prior (HalfNormal(1))."""
+        import pymc as pm
+
+        # the coefficients' prior values enter as constants, not shared scalars (Prior.create): the compiled
+        # posterior's callback passes every shared value as an argument of one call, and numba compiles no
+        # call of more than 30 (cells_op's docstring); the base priors stay shared
+        coef = {}
+        for ln in self._links:
+            if ln.role == "group":
+                sd = priors[f"group_sd_{ln.param}"].create(f"group_sd_{ln.param}")
+                coef.update({n: sd * pm.Normal(f"{n}_offset", 0.0, 1.0) for n in ln.names})
+            else:
+                coef.update({n: getattr(pm, priors[n].dist)(n, **{k: float(v) for k, v in priors[n].params.items()})
+                             for n in ln.names})
+        return coef
+
     def _setup_design(self, data: pd.DataFrame, what: str, weight: np.ndarray) -> None:
         """Before a fit: the covariate columns checked (every problem at once) and the design of the
         fitted rows (means, sds, levels, reference levels), or no design without covariates."""
@@ -412,39 +468,35 @@ class CovariateModel:
             self._set_design(CovariateDesign.fit(data[keep], roles, what=what, weight=np.asarray(weight)[keep]),
                              fitting=True)
 
+    def _derive_draws(self, post: xr.Dataset) -> xr.Dataset:
+        """The sampled posterior as the model keeps it (:func:`~clvmodels.models.fitting.run_fit` applies
+        this before the diagnostics): each pooled group effect sd x offset in place of its offset, so the
+        R-hat, ESS and the diagnostics' problems (and their warning) are the effects' own, and the
+        parameter names from now on are the effects'."""
+        groups = [ln for ln in getattr(self, "_links", []) if ln.role == "group"]
+        if not groups:
+            return post
+        for ln in groups:
+            for n in ln.names:
+                post[n] = post[f"group_sd_{ln.param}"] * post[f"{n}_offset"]
+        post = post.drop_vars([f"{n}_offset" for ln in groups for n in ln.names])
+        self._set_design(self.covariates_)
+        return post
+
     def _finish_covariate_fit(self) -> None:
         """After a fit: the coefficients from the standardised scale to per unit of the user's columns,
-        the design in ``fit_info_["covariates"]`` and the cells in ``fit_info_["n_cells"]``."""
+        the design in ``fit_info_["covariates"]`` and the cells in ``fit_info_["n_cells"]``. (The pooled
+        group effects were derived from their offsets before the diagnostics: :meth:`_derive_draws`.)"""
         if not self.has_covariates:
             return
         for ln in self._links:
-            if ln.role == "group":  # the effects from the sampled sd x offset; the offsets dropped
-                for n in ln.names:
-                    self.posterior_[n] = self.posterior_[f"group_sd_{ln.param}"] * self.posterior_[f"{n}_offset"]
-                self.posterior_ = self.posterior_.drop_vars([f"{n}_offset" for n in ln.names])
-                self._effect_diagnostics(ln.names)
+            if ln.role == "group":  # log param_g - log param: no scale
                 continue
             for n, s in zip(ln.names, self.covariates_.scales(ln.role)):
                 self.posterior_[n] = self.posterior_[n] / s
         self._set_design(self.covariates_)
         self.fit_info_["covariates"] = self.covariates_.to_dict()
         self.fit_info_["n_cells"] = int(getattr(self, "_n_cells", 1))
-
-    def _effect_diagnostics(self, names) -> None:
-        """R-hat and ESS of the group effects themselves (the sampler's were of their offsets)."""
-        d = self.diagnostics_
-        for n in names:
-            for table in (d.r_hat, d.ess_bulk, d.ess_tail):
-                table.pop(f"{n}_offset", None)
-        if d.method != "nuts" or not d.r_hat:
-            return
-        import arviz as az
-
-        rhat = az.rhat(self.posterior_, var_names=list(names))
-        bulk = az.ess(self.posterior_, var_names=list(names), method="bulk")
-        tail = az.ess(self.posterior_, var_names=list(names), method="tail")
-        for n in names:
-            d.r_hat[n], d.ess_bulk[n], d.ess_tail[n] = float(rhat[n]), float(bulk[n]), float(tail[n])
 
     @property
     def has_covariates(self) -> bool:
@@ -518,20 +570,31 @@ class CovariateModel:
         """The covariate effects: one row per coefficient with the role, the parameter it scales, the
         design column, the posterior mean, sd and central interval per unit of the user's column (an
         indicator's: against the reference level), and ``multiplier``: exp(sign x mean), the factor on the
-        parameter for one unit more (an indicator: that level rather than the reference)."""
+        parameter for one unit more (an indicator: that level rather than the reference). A pooled group
+        (``group=``): a row ``group_sd_<param>`` (the sd of the effects on log <param>, its multiplier
+        exp(sd) the factor of a group one sd from the population), then one row per group's effect
+        (``group_effect_<param>[country=XX]``: log param_g - log param, its multiplier param_g / param).
+        A model whose only covariate is a group of one level has no rows (nothing was fitted)."""
         self._check_fitted()
         if not self.has_covariates:
             raise ValueError(f"this {type(self).__name__} has no covariates")
         lo, hi = interval_bounds(interval)
         rows = []
+
+        def row(name, ln, col, sign):
+            v = np.asarray(self.posterior_[name]).ravel()
+            return {"coefficient": name, "role": ln.role, "parameter": ln.param, "column": col,
+                    "sign": sign, "mean": float(v.mean()), "sd": float(v.std(ddof=1)) if v.size > 1 else 0.0,
+                    "lower": float(np.quantile(v, lo)), "upper": float(np.quantile(v, hi)),
+                    "multiplier": float(np.exp(sign * v.mean()))}
+
         for ln in self._links:
-            for col, name in zip(ln.columns, ln.names):
-                v = np.asarray(self.posterior_[name]).ravel()
-                rows.append({"coefficient": name, "role": ln.role, "parameter": ln.param, "column": col,
-                             "sign": ln.sign, "mean": float(v.mean()), "sd": float(v.std(ddof=1)) if v.size > 1 else 0.0,
-                             "lower": float(np.quantile(v, lo)), "upper": float(np.quantile(v, hi)),
-                             "multiplier": float(np.exp(ln.sign * v.mean()))})
-        out = pd.DataFrame(rows).set_index("coefficient")
+            if ln.role == "group":  # the spread of the groups first: exp(sd) is a typical group's factor
+                rows.append(row(f"group_sd_{ln.param}", ln, f"sd of the {ln.columns[0].partition('=')[0]} effects",
+                                1.0))
+            rows += [row(name, ln, col, ln.sign) for col, name in zip(ln.columns, ln.names)]
+        cols = ["coefficient", "role", "parameter", "column", "sign", "mean", "sd", "lower", "upper", "multiplier"]
+        out = pd.DataFrame(rows, columns=cols).set_index("coefficient")
         out.attrs["interval"] = interval
         return out
 
@@ -567,7 +630,8 @@ class CovariateModel:
         m.covariates_ = None
         m._links = []
         for role in self._covariate_roles():
-            setattr(m, f"{role}_covariates", None)
+            if role != "group":
+                setattr(m, f"{role}_covariates", None)
         if hasattr(m, "group"):
             m.group = None
         m.posterior_ = xr.Dataset({p: (("chain", "draw"), values[p]) for p in type(self).param_names},

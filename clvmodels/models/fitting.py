@@ -359,22 +359,37 @@ def warn_if_problems(diag: Diagnostics, model_name: str) -> None:
                       ConvergenceWarning, stacklevel=4)  # points at the user's fit() call
 
 
-def run_fit(model, param_names: list[str], config: FitConfig, model_name: str):
-    """Fit a built PyMC model. Returns (posterior Dataset (chain, draw), sample_stats or None, Diagnostics)."""
+def run_fit(model, param_names: list[str], config: FitConfig, model_name: str, *, derive=None):
+    """Fit a built PyMC model. Returns (posterior Dataset (chain, draw), sample_stats or None, Diagnostics).
+
+    ``derive``: a function of the posterior Dataset of ``param_names`` returning the Dataset the model keeps
+    (e.g. pooled group effects sd x offset in place of the sampled offsets), applied before the
+    diagnostics, so R-hat, ESS and the problems (and their warning) are those of the kept parameters."""
     start = time.perf_counter()
     if config.method == "map":
         post = fit_map(model, param_names, config)
-        diag = diagnose(post, param_names, "map", "laplace", time.perf_counter() - start)
+        post = derive(post) if derive is not None else post
+        diag = diagnose(post, list(post.data_vars), "map", "laplace", time.perf_counter() - start)
         return post, None, diag
     if config.method == "mode":  # the mode alone: no draws, so no R-hat or ESS (diagnose leaves them empty)
         post = fit_map(model, param_names, config, laplace=False)
-        diag = diagnose(post, param_names, "mode", "lbfgs", time.perf_counter() - start)
+        post = derive(post) if derive is not None else post
+        diag = diagnose(post, list(post.data_vars), "mode", "lbfgs", time.perf_counter() - start)
         return post, None, diag
     idata, sampler, compiled = sample_nuts(model, config, model_name)
     seconds = time.perf_counter() - start
     post = idata["posterior"].to_dataset()[param_names]
     post = post.assign_coords(chain=np.arange(post.sizes["chain"]), draw=np.arange(post.sizes["draw"]))
-    diag = diagnose(idata, param_names, "nuts", sampler, seconds)
+    if derive is not None:
+        post = derive(post)
+        try:
+            stats_node = idata["sample_stats"]
+        except KeyError:
+            stats_node = None
+        diag = diagnose({"posterior": post, "sample_stats": stats_node}, list(post.data_vars), "nuts", sampler,
+                        seconds)
+    else:
+        diag = diagnose(idata, param_names, "nuts", sampler, seconds)
     if compiled is not None:
         diag.compile_seconds = round(compiled.seconds, 3)
         diag.compiled = compiled.source

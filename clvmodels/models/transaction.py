@@ -130,29 +130,10 @@ class TransactionModel(CovariateModel, BayesianModel):
         self._covariate_roles()  # validate early
 
     def _covariate_roles(self) -> dict[str, list[str]]:
-        from .covariates import CovariateDesign
-
-        roles = CovariateDesign.check_config({"purchase": self.purchase_covariates,
-                                              "dropout": self.dropout_covariates}, type(self).__name__)
-        if self.group is not None:
-            if not isinstance(self.group, str) or not self.group:
-                raise ValueError(f"{type(self).__name__}: group must be a column name, got {self.group!r}")
-            if self.group in roles["purchase"] + roles["dropout"]:
-                raise ValueError(f"{type(self).__name__}: {self.group!r} is both a covariate and the group")
-            roles["group"] = [self.group]
-        if any(roles.values()) and not self.covariate_links:
-            raise ValueError(f"{type(self).__name__} does not take covariates yet")
-        return roles
+        return self._check_roles({"purchase": self.purchase_covariates, "dropout": self.dropout_covariates})
 
     def get_params(self):
-        out = super().get_params()
-        for role in ("purchase", "dropout"):  # only when given: a model file without them reads as before
-            cols = getattr(self, f"{role}_covariates", None)
-            if cols:
-                out[f"{role}_covariates"] = list(cols) if not isinstance(cols, str) else cols
-        if getattr(self, "group", None):
-            out["group"] = self.group
-        return out
+        return {**super().get_params(), **self._covariate_params()}
 
     @classmethod
     def check_data(cls, data: pd.DataFrame, what: str) -> None:
@@ -233,15 +214,7 @@ class TransactionModel(CovariateModel, BayesianModel):
         self._n_cells = len(cells)
         with pm.Model() as model:
             rv = {p: priors[p].create(p) for p in type(self).param_names}
-            # the coefficients' prior values enter as constants, not shared scalars (Prior.create): the
-            # compiled posterior's callback passes every shared value as an argument of one call, and numba
-            # compiles no call of more than 30 (cells_op's docstring); the base priors stay shared
-            coef = {n: getattr(pm, priors[n].dist)(n, **{k: float(v) for k, v in priors[n].params.items()})
-                    for ln in self._links if ln.role != "group" for n in ln.names}
-            for ln in self._links:  # pooled groups: effect = sd x offset, offset ~ Normal(0, 1) (non-centred)
-                if ln.role == "group":
-                    sd = priors[f"group_sd_{ln.param}"].create(f"group_sd_{ln.param}")
-                    coef.update({n: sd * pm.Normal(f"{n}_offset", 0.0, 1.0) for n in ln.names})
+            coef = self._coefficient_variables(priors)
             pm.Potential("loglike", cell_likelihood_graph(self._log_likelihood_graph, cells, rv, coef, self._links, z))
         return model
 

@@ -229,7 +229,9 @@ def _covariate_block(model, interval: float) -> str:
     tab = co[["parameter", "column", "mean", "lower", "upper", "multiplier"]].rename(
         columns={"lower": f"lower ({interval:.0%})", "upper": f"upper ({interval:.0%})"})
     design = model.covariates_.describe()
-    refs = "; ".join(f"{c}: reference level {r['reference']!r}" if r["kind"] == "categorical"
+    refs = "; ".join(f"{c}: pooled groups, the population's (no reference level; group_sd is the sd of "
+                     "the groups' effects)" if r["kind"] == "categorical" and not r["reference"]
+                     else f"{c}: reference level {r['reference']!r}" if r["kind"] == "categorical"
                      else f"{c}: mean {r['mean']:.4g}, sd {r['sd']:.4g}" for c, r in design.iterrows())
     return ("<h4>Covariate effects</h4>"
             "<p class=\"meta\">Each parameter is the base value times exp(sign x coefficient x covariate): "

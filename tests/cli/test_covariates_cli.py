@@ -132,13 +132,62 @@ def test_forecast_with_a_pooled_group(files, tmp_path, capsys):
     rc = main(["forecast", str(files / "log.csv"), "--observation-end", END, "--method", "nuts", "--chains", "2",
                "--draws", "150", "--tune", "150", "--seed", "1", "--max-draws", "100", "--horizon", "26", "-o", str(out),
                "--group", "channel", "--customers", str(files / "customers.csv"), "--quiet", "--model-dir",
-               str(tmp_path / "m")])
+               str(tmp_path / "m"), "--report", str(tmp_path / "r.html")])
     assert rc == 0, capsys.readouterr().err
     from clvmodels.models.base import BayesianModel
 
     bg = BayesianModel.load(tmp_path / "m" / "bgnbd.clvm")
     assert bg.group == "channel" and "group_effect_alpha[channel=tv]" in bg.param_names
-    assert "channel" in pd.read_csv(out).columns
+    table = pd.read_csv(out)
+    assert "channel" in table.columns
+    # --group pools the spend model too: its scale v by channel, the effects in the file and the report
+    gg = BayesianModel.load(tmp_path / "m" / "gamma_gamma.clvm")
+    assert gg.group == "channel" and {"group_sd_v", "group_effect_v[channel=tv]"} <= set(gg.param_names)
+    assert "group_effect_v[channel=tv]" in gg.diagnostics_.r_hat
+    html = (tmp_path / "r.html").read_text()
+    assert html.count("Covariate effects") == 2 and "group_effect_v[channel=ads]" in html.replace("<wbr>", "")
+    assert "pooled groups" in html
+    # the table's expected spend is the spend model's own, customer by customer (each channel its own v)
+    summ = table.set_index("customer_id")
+    df = summ[["frequency", "monetary_value", "channel"]].head(300)
+    np.testing.assert_allclose(gg.expected_spend(df, max_draws=100)["expected_spend"].to_numpy(),
+                               summ["expected_spend"].head(300).to_numpy(), rtol=1e-6)
+    assert summ.groupby("channel")["expected_spend"].median().nunique() == 3
+
+
+def test_group_pools_the_spend_model_only_when_one_is_fitted():
+    from argparse import Namespace
+
+    from clvmodels.cli.covariate_options import covariate_model_config
+
+    assert covariate_model_config(Namespace(group="country")) == ({"group": "country"}, {"group": "country"})
+    for extra in ({"no_amount": True}, {"spend": "spend.csv"}):
+        assert covariate_model_config(Namespace(group="country", **extra)) == ({"group": "country"}, {})
+
+
+def test_group_that_is_also_a_spend_covariate_exits_2_before_any_work(files, tmp_path, capsys):
+    rc = main(["forecast", str(files / "log.csv"), "--observation-end", END, *FIT, "-o", str(tmp_path / "f.csv"),
+               "--group", "channel", "--spend-covariates", "channel", "--customers", str(files / "customers.csv"),
+               "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--group 'channel' is also one of --spend-covariates" in err, err
+    assert not (tmp_path / "f.csv").exists()
+
+
+def test_spend_covariates_with_the_frequency_spend_model(files, tmp_path, capsys):
+    md = tmp_path / "m"
+    rc = main(["forecast", str(files / "log.csv"), "--observation-end", END, *FIT, "-o", str(tmp_path / "f.csv"),
+               "--spend-model", "gamma_gamma_frequency", "--spend-covariates", "channel", "--customers",
+               str(files / "customers.csv"), "--quiet", "--model-dir", str(md)])
+    assert rc == 0, capsys.readouterr().err
+    from clvmodels.models.base import BayesianModel
+    from clvmodels.models.gamma_gamma import GammaGammaFrequencyModel
+
+    gg = BayesianModel.load(md / "gamma_gamma.clvm")
+    assert isinstance(gg, GammaGammaFrequencyModel) and gg.fit_info_["n_cells"] == 3
+    ref = gg.covariates_.covariates["channel"].reference
+    assert gg.param_names == ("p", "q", "v", "gamma", *[f"spend_coefficient_v[channel={lv}]"
+                                                        for lv in ("ads", "organic", "tv") if lv != ref])
 
 
 def test_validate_with_covariates(files, tmp_path, capsys):

@@ -192,6 +192,13 @@ class GammaGammaModel(CovariateModel, BayesianModel):
     of a number that would suit dollars but not yen. The likelihood is a long ridge along which only
     about p*v/(q-1) is well determined: priors that are too tight move the estimates along the ridge
     (pymc-marketing's defaults put CDNOW's MLE outside their 94% interval), so these are wide.
+
+    Covariates (:mod:`clvmodels.models.covariates`): ``spend_covariates`` (columns of the summary) scale v,
+    v_i = v exp(gamma_spend . z_i); ``group`` (a column: country, store) pools the scale by group, v_g = v
+    exp(effect_g), effect_g = group_sd_v x offset_g, offset_g ~ Normal(0, 1), group_sd_v ~ HalfNormal(1)
+    (the effects ``group_effect_v[country=XX]`` in the posterior after the fit, with their R-hat and ESS):
+    a small group's scale is pulled toward the population's. The base v is then the reference customer's
+    (numeric covariates at their mean, categorical ones at their reference level, the population's group).
     """
 
     param_names = ("p", "q", "v")
@@ -216,24 +223,21 @@ class GammaGammaModel(CovariateModel, BayesianModel):
                     "the fit drifts off along those directions.")
 
     #: spend covariates: the scale v_i = v exp(gamma_spend . z_i) (a positive coefficient: a lower spend
-    #: rate nu_i ~ Gamma(q, rate v_i), so a higher mean spend p v_i/(q - 1), by the factor exp(gamma))
-    covariate_links = {"spend": (("v", 1.0),)}
+    #: rate nu_i ~ Gamma(q, rate v_i), so a higher mean spend p v_i/(q - 1), by the factor exp(gamma));
+    #: pooled groups (group=): v_g = v exp(effect_g), effect_g ~ Normal(0, group_sd_v), as the purchase models'
+    covariate_links = {"spend": (("v", 1.0),), "group": (("v", 1.0),)}
 
-    def __init__(self, priors=None, *, first_purchase: bool = False, spend_covariates=None, **config):
+    def __init__(self, priors=None, *, first_purchase: bool = False, spend_covariates=None, group=None, **config):
         if not isinstance(first_purchase, (bool, np.bool_)):
             raise ValueError(f"first_purchase must be True or False, got {first_purchase!r}")
         self.first_purchase = bool(first_purchase)
         self.spend_covariates = spend_covariates
+        self.group = group
         super().__init__(priors, **config)
         self._covariate_roles()  # validate early
 
     def _covariate_roles(self) -> dict[str, list[str]]:
-        from ..covariates import CovariateDesign
-
-        roles = CovariateDesign.check_config({"spend": self.spend_covariates}, type(self).__name__)
-        if roles["spend"] and not self.covariate_links:
-            raise ValueError(f"{type(self).__name__} does not take covariates yet")
-        return roles
+        return self._check_roles({"spend": self.spend_covariates})
 
     def _covariate_fit_mask(self, data: pd.DataFrame) -> np.ndarray:
         return self._rows(data)[0]  # repeat customers with a positive mean spend
@@ -242,10 +246,7 @@ class GammaGammaModel(CovariateModel, BayesianModel):
         self._setup_design(data, f"data given to {type(self).__name__}.fit", _weights(data))
 
     def get_params(self):
-        out = {**super().get_params(), "first_purchase": self.first_purchase}
-        if self.spend_covariates:  # only when given: a model file without them reads as before
-            out["spend_covariates"] = self.spend_covariates
-        return out
+        return {**super().get_params(), "first_purchase": self.first_purchase, **self._covariate_params()}
 
     @property
     def scorer_class(self):
@@ -376,18 +377,34 @@ class GammaGammaModel(CovariateModel, BayesianModel):
         # customers per distinct (n, zbar): counted here, or summed from given counts
         d, weight = self._distinct_rows(data)
         with pm.Model() as model:
-            rv = {p: priors[p].create(p) for p in ("p", "v")}
-            rv["q"], lo, hi = _q_variable(priors["q"])
-            if not np.isfinite(model.initial_point()[model.rvs_to_values[rv["q"]].name]):
-                model.set_initval(rv["q"], lo + 1.0 if hi is None else 0.5 * (lo + hi))
-            pm.Potential("loglike", gamma_gamma.pt_log_likelihood(rv["p"], rv["q"], rv["v"], d.keys[0], d.keys[1],
-                                                                  weight=weight))
+            rv = self._spend_variables(model, priors)
+            pm.Potential("loglike", self._cell_loglike(rv, self._likelihood_rows(d.keys[0], d.keys[1], weight)))
         return model
 
+    def _spend_variables(self, model, priors) -> dict:
+        """Inside ``model``: the PyMC variables of the base parameters (q restricted to q > 1,
+        :func:`_q_variable`)."""
+        rv = {p: priors[p].create(p) for p in ("p", "v")}
+        rv["q"], lo, hi = _q_variable(priors["q"])
+        if not np.isfinite(model.initial_point()[model.rvs_to_values[rv["q"]].name]):
+            model.set_initval(rv["q"], lo + 1.0 if hi is None else 0.5 * (lo + hi))
+        return rv
+
+    def _likelihood_rows(self, n, zbar, weight) -> tuple:
+        """The arrays :meth:`_cell_loglike` takes for distinct (n, zbar) rows and their customer counts."""
+        return n, zbar, weight
+
+    def _cell_loglike(self, params, rows):
+        """The fused likelihood node of ``rows`` (:meth:`_likelihood_rows`) at ``params`` (PyTensor scalars
+        of the base parameters): one node whose data are shared variables, as
+        :func:`~clvmodels.models.covariates.cell_likelihood_graph` reads them."""
+        return gamma_gamma.pt_log_likelihood(params["p"], params["q"], params["v"], rows[0], rows[1], weight=rows[2])
+
     def _build_cell_model(self, data: pd.DataFrame, priors):
-        """With spend covariates: the likelihood over cells (customers with the same covariate row), each
-        cell's distinct (n, zbar) rows through the fused Op at v exp(gamma_spend . z_cell)
-        (:func:`clvmodels.models.covariates.cell_likelihood_graph`)."""
+        """With spend covariates or a group: the likelihood over cells (customers with the same covariate
+        row), each cell's distinct (n, zbar) rows through the model's fused Op at the cell's scale
+        v exp(gamma_spend . z_cell + effect_group) (:func:`clvmodels.models.covariates.cell_likelihood_graph`;
+        the coefficients and pooled effects: :meth:`CovariateModel._coefficient_variables`)."""
         import pymc as pm
 
         from ..covariates import cell_likelihood_graph
@@ -400,22 +417,13 @@ class GammaGammaModel(CovariateModel, BayesianModel):
         for c in range(int(cell_of.max()) + 1):
             sel = cell_of == c
             d = distinct(n[fit][sel], z[fit][sel])
-            cells.append((c, (d.keys[0], d.keys[1], np.bincount(d.inverse, weights=w[fit][sel], minlength=len(d)))))
+            cells.append((c, self._likelihood_rows(d.keys[0], d.keys[1],
+                                                   np.bincount(d.inverse, weights=w[fit][sel], minlength=len(d)))))
         self._n_cells = len(cells)
-
-        def loglike(params, rows):
-            return gamma_gamma.pt_log_likelihood(params["p"], params["q"], params["v"], rows[0], rows[1],
-                                                 weight=rows[2])
-
         with pm.Model() as model:
-            rv = {p: priors[p].create(p) for p in ("p", "v")}
-            rv["q"], lo, hi = _q_variable(priors["q"])
-            if not np.isfinite(model.initial_point()[model.rvs_to_values[rv["q"]].name]):
-                model.set_initval(rv["q"], lo + 1.0 if hi is None else 0.5 * (lo + hi))
-            # constants, not shared scalars (see TransactionModel._build_cell_model)
-            coef = {k: getattr(pm, priors[k].dist)(k, **{a: float(b) for a, b in priors[k].params.items()})
-                    for ln in self._links for k in ln.names}
-            pm.Potential("loglike", cell_likelihood_graph(loglike, cells, rv, coef, self._links, zc))
+            rv = self._spend_variables(model, priors)
+            coef = self._coefficient_variables(priors)
+            pm.Potential("loglike", cell_likelihood_graph(self._cell_loglike, cells, rv, coef, self._links, zc))
         return model
 
     def check_draws(self, draws, data=None, *, method: str = "nuts") -> None:
@@ -459,11 +467,11 @@ class GammaGammaModel(CovariateModel, BayesianModel):
         fit = self._rows(data)[0]
         n, z = self.spend_statistics(data)
         v = p["v"] * (data["frequency"].to_numpy(float)[fit] + 1.0) ** p.get("gamma", 0.0)
-        if self.has_covariates:  # each customer's own scale v exp(gamma_spend . (z - mean))
+        if self.has_covariates:  # each customer's own scale v exp(gamma_spend . (z - mean) + effect_group)
             self.covariates_.check(data, "data")
-            zz = self.covariates_.matrix(data[fit], "spend") * self.covariates_.scales("spend")
-            coefs = np.array([p[k] for ln in self._links for k in ln.names], float)
-            v = v * np.exp(zz @ coefs)
+            for ln in self._links:
+                zz = self.covariates_.matrix(data[fit], ln.role) * self.covariates_.scales(ln.role)
+                v = v * np.exp(ln.sign * (zz @ np.array([p[k] for k in ln.names], float)))
         return float(np.sum(_weights(data)[fit] * gamma_gamma.log_likelihood(p["p"], p["q"], v, n[fit], z[fit])))
 
     def expected_spend(self, data: pd.DataFrame, *, interval: float = 0.9, draws: bool = False,
@@ -539,11 +547,14 @@ class GammaGammaFrequencyModel(GammaGammaModel):
 
     Default prior on gamma: Normal(0, 1) (an elasticity of +-2 is already extreme); ``priors="flat"``
     makes it flat on the real line.
+
+    Covariates and groups as in :class:`GammaGammaModel` (``spend_covariates=``, ``group=``): v_i = v
+    (x_i + 1)^gamma exp(gamma_spend . z_i + effect_g), fitted through the likelihood over cells (each cell's
+    rows through the frequency Op at the cell's v) and predicted per cell.
     """
 
     param_names = ("p", "q", "v", "gamma")
     real_params = ("gamma",)
-    covariate_links = {}  # spend covariates: GammaGammaModel only, for now
     frequency_effect = True
     #: gamma in (-50, 50): (x + 1)^gamma over the frequencies of real data stays within float range
     reliable_range = {**GammaGammaModel.reliable_range, "gamma": (-50.0, 50.0)}
@@ -555,21 +566,18 @@ class GammaGammaFrequencyModel(GammaGammaModel):
     def default_priors(self, time_unit: str, data: pd.DataFrame | None = None) -> dict[str, Prior]:
         return {**super().default_priors(time_unit, data), "gamma": Prior("Normal", mu=0.0, sigma=1.0)}
 
-    def _build_model(self, data: pd.DataFrame, priors):
+    def _spend_variables(self, model, priors) -> dict:
         import pymc as pm
 
+        rv = super()._spend_variables(model, priors)
+        g = priors["gamma"]
+        rv["gamma"] = pm.Flat("gamma") if g.dist == "HalfFlat" else g.create("gamma")
+        return rv
+
+    def _likelihood_rows(self, n, zbar, weight) -> tuple:
+        return n, zbar, (n if self.first_purchase else n + 1.0), weight  # occasions: x + 1 either way
+
+    def _cell_loglike(self, params, rows):
         from .likelihood import gamma_gamma_frequency_loglike
 
-        d, weight = self._distinct_rows(data)
-        n, z = d.keys
-        occasions = n if self.first_purchase else n + 1.0  # x + 1 either way
-        with pm.Model() as model:
-            rv = {p: priors[p].create(p) for p in ("p", "v")}
-            rv["q"], lo, hi = _q_variable(priors["q"])
-            if not np.isfinite(model.initial_point()[model.rvs_to_values[rv["q"]].name]):
-                model.set_initval(rv["q"], lo + 1.0 if hi is None else 0.5 * (lo + hi))
-            g = priors["gamma"]
-            rv["gamma"] = pm.Flat("gamma") if g.dist == "HalfFlat" else g.create("gamma")
-            pm.Potential("loglike", gamma_gamma_frequency_loglike(rv["p"], rv["q"], rv["v"], rv["gamma"], n, z,
-                                                                  occasions, weight))
-        return model
+        return gamma_gamma_frequency_loglike(params["p"], params["q"], params["v"], params["gamma"], *rows)
