@@ -21,6 +21,10 @@ its difference to the best (``*_diff``: the best model's value minus its own, po
 worse) with the standard error of that paired difference, ``sqrt(n var_i(d_i))`` over customers
 (``d_i`` the per-customer difference; Vehtari, Gelman & Gabry 2017, section 5.2, as ``arviz.compare``):
 a difference within about two standard errors is no clear preference.
+
+With covariates (``covariates=``, ``clv compare --covariates``) each model is fitted without and with
+them and all are ranked together; ``covariates_effect`` gives, per model, the with-minus-without
+differences (holdout log score and PSIS-LOO, paired per customer) and whether they are clear.
 """
 from __future__ import annotations
 
@@ -353,7 +357,9 @@ def compare_models(summary: pd.DataFrame, models: Iterable[str] | str | None = N
     Keywords: the fit options every model gets alike (``method``, ``sampler``, ``chains``, ``draws``,
     ``tune``, ``seed``, ``target_accept``), ``interval``, ``max_draws`` (draws behind the holdout
     numbers), ``loo_draws`` (draws behind PSIS-LOO, default all), ``spend`` (also validate spend),
-    ``progress``.
+    ``progress``, ``covariates`` (purchase-model covariate keywords: each model is also fitted with them,
+    as ``name+covariates``, and ``"covariates_effect"`` says whether they help; see
+    :func:`run_comparison` and :func:`compare_fitted`).
 
     Returns ``{"models": {name: metrics}, "ranking": [names, best first], "best": name,
     "criterion": sentence, "criterion_key": ..., "settings": ..., ...}`` where each model's metrics are
