@@ -181,9 +181,9 @@ def compare_fitted(fitted: Mapping[str, Any], summary: pd.DataFrame, *, spend_mo
 
     ``pairs``: name -> name of the same model with covariates; the result then has
     ``"covariates_effect"``, per pair: ``holdout_log_score_diff`` (with minus without: positive when the
-    covariates help) and its standard error (paired over customers, :func:`_paired`), the same for
-    ``elpd_loo`` (or None with ``elpd_loo_note`` when a LOO failed), and ``helps``/``hurts`` (the
-    holdout difference more than two standard errors above/below 0)."""
+    covariates help) and its standard error (paired over customers, :func:`_paired`; None without a
+    holdout), the same for ``elpd_loo`` (PSIS-LOO works per cell, so a model with covariates has one),
+    and ``helps``/``hurts`` (the holdout difference more than two standard errors above/below 0)."""
     from .holdout import validate_purchases
     from .loo import loo
 

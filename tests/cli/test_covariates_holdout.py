@@ -109,13 +109,10 @@ def test_validate_spend_with_covariates_per_cell(files, tmp_path, capsys):
     assert 25 < per["ads"] < 40 and 90 < per["organic"] < 140
 
 
-def test_validate_spend_equals_the_cell_models_validated_one_by_one(files):
-    """validate_spend with covariates against the same validation of each channel's cell models (models
-    without covariates: the path without cells), channel by channel: the same per-customer predictions
-    (they are means over the same joint draws) and totals that add up."""
+@pytest.fixture(scope="module")
+def fitted(files):
     from clvmodels import summarize
     from clvmodels.models import BetaGeoModel, GammaGammaModel
-    from clvmodels.validation.spend import validate_spend
 
     d, log = files
     s = summarize(log, customer_id="customer_id", date="date", amount="amount", time_unit="W",
@@ -123,6 +120,16 @@ def test_validate_spend_equals_the_cell_models_validated_one_by_one(files):
     s["channel"] = log.groupby("customer_id")["channel"].first().reindex(s.index).to_numpy()
     bg = BetaGeoModel(method="map", seed=1, purchase_covariates=["channel"], dropout_covariates=["channel"]).fit(s)
     gg = GammaGammaModel(method="map", seed=1, spend_covariates=["channel"]).fit(s)
+    return s, bg, gg
+
+
+def test_validate_spend_equals_the_cell_models_validated_one_by_one(fitted):
+    """validate_spend with covariates against the same validation of each channel's cell models (models
+    without covariates: the path without cells), channel by channel: the same per-customer predictions
+    (they are means over the same joint draws) and totals that add up."""
+    from clvmodels.validation.spend import validate_spend
+
+    s, bg, gg = fitted
     whole = validate_spend(bg, gg, s, max_draws=200)
     p_of, p_models = bg.cell_models(s)
     g_of, g_models = gg.cell_models(s)
@@ -138,6 +145,38 @@ def test_validate_spend_equals_the_cell_models_validated_one_by_one(files):
         total += part["spend_holdout_predicted_total"]
     assert whole["spend_holdout_predicted_total"] == pytest.approx(total, rel=1e-12)
     assert list(whole["table"].index) == list(s.index)     # back in the customers' order
+
+
+def test_plots_of_a_covariate_model_add_up_their_cells(files, fitted):
+    """The validation plots' numbers with covariates are the sums of each channel's cell model's numbers
+    on that channel's customers (per-draw sums, so the means add up exactly)."""
+    from clvmodels.plotting.conditional import conditional_expectations_data
+    from clvmodels.plotting.tracking import tracking_data
+
+    _, log = files
+    s, bg, _ = fitted
+    tx = log[["customer_id", "date"]]
+    whole = tracking_data(bg, tx, calibration_end="2020-07-31", observation_end="2020-12-31", summary=s,
+                          max_draws=100)
+    cond = conditional_expectations_data(bg, s, max_draws=100)
+    cell_of, models = bg.cell_models(s)
+    cum = np.zeros(len(whole))
+    exp_total = np.zeros(len(cond))
+    for c, m in enumerate(models):
+        ids = s.index[cell_of == c]
+        part = tracking_data(m, tx, calibration_end="2020-07-31", observation_end="2020-12-31", customers=ids,
+                             max_draws=100)
+        np.testing.assert_array_equal(part["period_end"], whole["period_end"])
+        cum += part["cumulative_expected"].to_numpy()
+        exp_total += conditional_expectations_data(m, s.loc[ids], max_draws=100)["expected_total"].to_numpy()
+    np.testing.assert_allclose(whole["cumulative_expected"], cum, rtol=1e-10)
+    np.testing.assert_allclose(cond["expected_total"], exp_total, rtol=1e-10)
+    # and the two channels differ: the covariate model's expectation is not the reference customer's alone
+    ref = tracking_data(bg.reference_model(), tx, calibration_end="2020-07-31", observation_end="2020-12-31",
+                        max_draws=100)
+    assert abs(ref["cumulative_expected"].iloc[-1] / whole["cumulative_expected"].iloc[-1] - 1) > 0.2
+    with pytest.raises(Exception, match="summary="):
+        tracking_data(bg, tx, calibration_end="2020-07-31", observation_end="2020-12-31", max_draws=100)
 
 
 def test_forecast_calibration_end_with_covariates(files, tmp_path, capsys):
