@@ -384,6 +384,9 @@ def check_compare(args) -> tuple[RunPaths, list[str]]:
         problems.add(None, "--method mode: clv compare scores each model with PSIS-LOO over posterior draws, and "
                            "the mode alone is one point; use --method map (quick) or nuts")
     check_fit_options(args, problems)
+    from .covariate_options import check_covariate_options
+
+    check_covariate_options(args, problems)  # --covariates, --group, --customers (no spend covariates here)
     paths = RunPaths(inputs=log_inputs(args.transactions, problems))
     paths.outputs.append(("--json", Path(args.json_out)))
     _check_output_file("--json", Path(args.json_out), problems)

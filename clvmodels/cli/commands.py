@@ -129,6 +129,10 @@ def add_job_commands(sub) -> None:
     c.add_argument("--json", required=True, dest="json_out", help="write the comparison here")
     c.add_argument("--report", default=None, help="also write a self-contained HTML report of the models side by side")
     add_fit_arguments(c)
+    from .covariate_options import add_covariate_arguments
+
+    # --covariates, --group, --customers: each model fitted without and with them (name+covariates), ranked together
+    add_covariate_arguments(c, spend=False)
     c.set_defaults(func=run_compare)
 
     d = sub.add_parser("demo", help="the main job on the bundled CDNOW sample: forecast table, models, report")
@@ -279,11 +283,16 @@ def _forecast_holdout_validation(args, progress: bool) -> dict:
     from ..validation import validate_purchases
     from ..validation.spend import validate_spend
 
+    from .covariate_options import attach_covariates, covariate_model_config
+
     t0 = time.perf_counter()
     summary = summarize(**summarize_kwargs(args), calibration_end=args.calibration_end)
+    # the forecast's covariate configuration, fitted again on the calibration customers (their columns joined)
+    summary = attach_covariates(args, summary)
+    p_cov, s_cov = covariate_model_config(args)
     common = dict(method=args.method, sampler=args.sampler, chains=args.chains, draws=args.draws,
                   tune=args.tune, seed=args.seed, target_accept=args.target_accept, progressbar=progress)
-    bg = transaction_model(args.model or DEFAULT_MODEL, **common)
+    bg = transaction_model(args.model or DEFAULT_MODEL, **common, **p_cov)
     if progress:
         print(f"[clv] --calibration-end: fitting {bg.label} a second time, on {len(summary):,} customers up to "
               f"{args.calibration_end}, to validate on the holdout (this fit adds to the run time)",
@@ -301,7 +310,7 @@ def _forecast_holdout_validation(args, progress: bool) -> dict:
         return {"summary": summary, "purchase_model": bg, "spend_model": None, "purchases": purchases,
                 "spend": None, "metrics": strict_json(metrics), "seconds": time.perf_counter() - t0}
     try:  # the spend model says when the data cannot support it; purchases are still validated then
-        gg = spend_model_from_args(args, **common).fit(summary)
+        gg = spend_model_from_args(args, **common, **s_cov).fit(summary)
     except DataError as exc:
         import warnings
 
@@ -345,10 +354,7 @@ def run_validate(args) -> int:
     try:  # the spend model says when the data cannot support it; purchases are still validated then
         if "monetary_value" not in summary.columns:  # --no-amount: nothing to validate the spend on
             raise DataError("the log has no amounts (--no-amount): the purchases are validated alone")
-        if p_cov or s_cov:
-            raise DataError("the spend's holdout validation with covariates is not done yet: the purchases are "
-                            "validated alone")
-        gg = spend_model_from_args(args, **common).fit(summary)
+        gg = spend_model_from_args(args, **common, **s_cov).fit(summary)  # --spend-covariates: per cell
     except DataError as exc:
         import warnings
 
@@ -404,9 +410,13 @@ def run_compare(args) -> int:
     progress = not args.quiet
     t0 = time.perf_counter()
     summary = summarize(**summarize_kwargs(args), calibration_end=args.calibration_end)
+    from .covariate_options import attach_covariates, covariate_model_config
+
+    summary = attach_covariates(args, summary)  # --customers: the covariates' columns (exit 2 if a customer has none)
+    p_cov, _ = covariate_model_config(args)
     comparison = run_comparison(summary, names, interval=args.interval, method=args.method, sampler=args.sampler,
                                 chains=args.chains, draws=args.draws, tune=args.tune, seed=args.seed,
-                                target_accept=args.target_accept, progress=progress)
+                                target_accept=args.target_accept, progress=progress, covariates=p_cov or None)
     result = comparison.result
     with staged_outputs():
         if args.report:
@@ -423,6 +433,11 @@ def run_compare(args) -> int:
         for name in result["ranking"]:
             m = result["models"][name]
             print(f"[clv] {m['label']}: " + dumps({k: m.get(k) for k in keys}), file=sys.stderr)
+        for name, e in result.get("covariates_effect", {}).items():  # --covariates: do they help?
+            if e["holdout_log_score_diff"] is None:
+                continue
+            print(f"[clv] covariates in {name}: holdout log score {e['holdout_log_score_diff']:+.2f} "
+                  f"(se {e['holdout_log_score_diff_se']:.2f}) with them than without", file=sys.stderr)
         print(f"[clv] best: {result['best']} (by {result['criterion_key']}); wrote {args.json_out}"
               f"{' and ' + args.report if args.report else ''}", file=sys.stderr)
     return 0

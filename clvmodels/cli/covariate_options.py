@@ -18,16 +18,19 @@ from pathlib import Path
 from ..errors import InputError, Problem, ProblemCollector
 
 
-def add_covariate_arguments(p: argparse.ArgumentParser) -> None:
+def add_covariate_arguments(p: argparse.ArgumentParser, *, spend: bool = True) -> None:
+    """``--covariates``, ``--spend-covariates`` (not with ``spend=False``: ``clv compare`` compares purchase
+    models), ``--group``, ``--customers``."""
     p.add_argument("--covariates", default=None, metavar="COLS",
                    help="static customer covariates of the purchase model, comma-separated columns of --customers "
                         "FILE; they enter the purchase rate (alpha_i = alpha exp(-gamma . z_i)) and the drop-out "
                         "(a_i, b_i, or the Pareto/NBD's beta_i), as pymc-marketing's; text columns are categorical "
                         "(reference level: the most frequent), numbers are standardised inside the fit")
-    p.add_argument("--spend-covariates", default=None, metavar="COLS",
-                   help="static customer covariates of the Gamma-Gamma's scale (v_i = v exp(gamma . z_i); with "
-                        "--spend-model gamma_gamma_frequency v_i = v (x_i + 1)^gamma exp(gamma_spend . z_i)), "
-                        "comma-separated columns of --customers FILE")
+    if spend:
+        p.add_argument("--spend-covariates", default=None, metavar="COLS",
+                       help="static customer covariates of the Gamma-Gamma's scale (v_i = v exp(gamma . z_i); with "
+                            "--spend-model gamma_gamma_frequency v_i = v (x_i + 1)^gamma exp(gamma_spend . z_i)), "
+                            "comma-separated columns of --customers FILE")
     p.add_argument("--group", default=None, metavar="COL",
                    help="a grouping column of --customers FILE (country, store, cohort): the purchase model's "
                         "parameters, and the spend scale v when a Gamma-Gamma is fitted, get one effect per group, "
@@ -51,7 +54,8 @@ def _read(path: Path):
 
 def check_covariate_options(args, problems: ProblemCollector, *, validate: bool = False) -> None:
     """The covariate options: names, the file, its columns, one value per customer; what the file holds
-    is kept in ``args.customer_attributes`` (None without covariates)."""
+    is kept in ``args.customer_attributes`` (None without covariates). ``validate`` changes nothing any
+    more (``--calibration-end`` with covariates is validated per cell); kept for its callers."""
     args.customer_attributes = None
     args.covariates_from_log = None
     purchase, spend = _cols(getattr(args, "covariates", None)), _cols(getattr(args, "spend_covariates", None))
@@ -77,9 +81,6 @@ def check_covariate_options(args, problems: ProblemCollector, *, validate: bool 
     if spend and getattr(args, "spend_model", None) not in (None, "gamma_gamma", "gamma_gamma_frequency"):
         problems.add(None, f"--spend-covariates: the spend model {args.spend_model!r} takes no covariates yet "
                            "(gamma_gamma and gamma_gamma_frequency do)")
-    if getattr(args, "calibration_end", None) is not None and not validate:
-        problems.add(None, "--calibration-end with covariates: the holdout validation of a model with covariates is "
-                           "not done yet; leave one of them out")
     if not customers:  # columns of the transaction log: read (and checked) once it is summarised
         args.covariates_from_log = list(dict.fromkeys([*purchase, *spend, *([group] if group else [])]))
         return

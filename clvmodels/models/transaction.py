@@ -274,8 +274,13 @@ class TransactionModel(CovariateModel, BayesianModel):
         check_transaction_data(data, "data")
         if self.has_covariates:  # rows: each cell's distinct triplets, cell after cell
             cell_of, models = self.cell_models(data, what="data")
-            parts = [m.pointwise_log_likelihood(data[cell_of == c], max_draws=max_draws)
-                     for c, m in enumerate(models) if (cell_of == c).any() and not t0_mask(data[cell_of == c]).all()]
+            parts = []
+            for c, m in enumerate(models):
+                rows = data[cell_of == c]
+                if len(rows) and not t0_mask(rows).all():
+                    p = m.pointwise_log_likelihood(rows, max_draws=max_draws)
+                    # each row also names its cell (coordinate ``cell``): a row is matched to its customers by it
+                    parts.append(p.assign_coords(cell=("row", np.full(p.sizes["row"], c, np.int64))))
             out = xr.concat(parts, dim="row")
             return out.assign_coords(row=np.arange(out.sizes["row"]))
         keep = ~t0_mask(data)

@@ -66,19 +66,30 @@ def conditional_expectations_data(model, summary: pd.DataFrame, *, max_frequency
     nb = len(labels)
     n_bin = np.bincount(bins, minlength=nb).astype(float)
     actual_total = np.bincount(bins, weights=y, minlength=nb)
-    d = distinct(x, tx, T)
-    # one-hot weights: customers of each distinct triplet per bin (a triplet has one frequency, one bin)
-    trip_bin = np.minimum(d.keys[0], int(max_frequency)).astype(np.int64)
-    sc = model.scorer(max_draws)
-    S = sc.n_draws
-    sums = np.zeros((S, nb))
-    step = chunk_rows(S, 2, budget_bytes)
-    for j in range(0, len(d), step):
-        sl = slice(j, j + step)
-        e = sc.expected_purchases(d.keys[0][sl], d.keys[1][sl], d.keys[2][sl], h)
-        w = np.zeros((e.shape[1], nb))
-        w[np.arange(e.shape[1]), trip_bin[sl]] = d.counts[sl]
-        sums += e @ w
+    # a model with covariates: each cell of customers with its own parameters, the per-draw bin sums
+    # added over cells before any mean or quantile (draw s is the same joint draw in every cell)
+    cell_of, cell_models = model.cell_models(summary, what="summary")
+    sums = None
+    for c, cm in enumerate(cell_models):
+        rows = cell_of == c
+        if not rows.any():
+            continue
+        d = distinct(x[rows], tx[rows], T[rows])
+        # one-hot weights: customers of each distinct triplet per bin (a triplet has one frequency, one bin)
+        trip_bin = np.minimum(d.keys[0], int(max_frequency)).astype(np.int64)
+        sc = cm.scorer(max_draws)
+        S = sc.n_draws
+        sums = np.zeros((S, nb)) if sums is None else sums
+        step = chunk_rows(S, 2, budget_bytes)
+        for j in range(0, len(d), step):
+            sl = slice(j, j + step)
+            e = sc.expected_purchases(d.keys[0][sl], d.keys[1][sl], d.keys[2][sl], h)
+            w = np.zeros((e.shape[1], nb))
+            w[np.arange(e.shape[1]), trip_bin[sl]] = d.counts[sl]
+            sums += e @ w
+    if sums is None:  # no customers: nothing to sum
+        S = model.reference_model().scorer(max_draws).n_draws
+        sums = np.zeros((S, nb))
     with np.errstate(invalid="ignore", divide="ignore"):
         means = sums / n_bin
         lo, hi = quantiles(means, interval)

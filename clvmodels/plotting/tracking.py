@@ -55,7 +55,8 @@ def _dates_in_format(transactions: pd.DataFrame, date: str, date_format: str) ->
 def tracking_data(model, transactions: pd.DataFrame, *, calibration_end, observation_end=None,
                   customer_id: str = "customer_id", date: str = "date", customers=None,
                   interval: float = 0.9, max_draws: int | None = PLOT_DRAWS,
-                  budget_bytes: int = DEFAULT_CHUNK_BYTES, date_format: str | None = None) -> pd.DataFrame:
+                  budget_bytes: int = DEFAULT_CHUNK_BYTES, date_format: str | None = None,
+                  summary: pd.DataFrame | None = None) -> pd.DataFrame:
     """Actual and expected repeat transactions of a cohort per period and cumulated.
 
     Parameters
@@ -71,6 +72,8 @@ def tracking_data(model, transactions: pd.DataFrame, *, calibration_end, observa
     customers: the cohort (ids); default: every customer whose first purchase is on or before
         ``calibration_end``, i.e. the customers the model was fitted on.
     interval: level of the central credible band; max_draws: posterior draws used (thinned evenly).
+    summary: for a model with covariates only: the customers' covariate columns, indexed by customer id
+        (e.g. the calibration summary it was fitted on); each cell of customers gets its own curve.
 
     Returns one row per period of the model's time unit (periods are anchored at ``calibration_end``;
     the first may be partial) with ``period_end`` (inclusive date; the cumulative columns count through the
@@ -115,28 +118,39 @@ def tracking_data(model, transactions: pd.DataFrame, *, calibration_end, observa
     r_days = r_days[r_days <= E]
     actual = np.bincount(np.searchsorted(ends, r_days, side="left"), minlength=K)[:K].astype(float)
 
-    # cohort sizes by first day: customers who joined on the same day share the curve E[X(date - day)]
-    days, n_by_day = np.unique(f_days, return_counts=True)
-    n_by_day = n_by_day.astype(float)
-    sc = model.scorer(max_draws)
-    S = sc.n_draws
-    # E[X(lag)] per draw at every whole-day lag 0..E (lag 0: no repeat purchase yet), chunked over lags.
-    # lag = period end - first day, both calendar days: the summary's T at observation_end = period end
-    # (not lifetimes' one day more; see the module docstring), matching the actual count through that day
-    e = np.zeros((S, E + 1))
-    step = chunk_rows(S, 2, budget_bytes)
-    for j in range(1, E + 1, step):
-        lag = np.arange(j, min(E + 1, j + step))
-        e[:, lag] = sc.expected_purchases_new(lag / ud)
-    # per-draw sums over customers, chunk by chunk over first-purchase days:
-    # cum[s, k] = sum_day n(day) E_s[X(end_k - day)] for the days on or before end_k
-    cum = np.zeros((S, K))
-    step = max(1, chunk_rows(S, K, budget_bytes))
-    for j in range(0, len(days), step):
-        d = days[j:j + step]
-        lag = ends[None, :] - d[:, None]                            # (days, period ends)
-        w = np.where(lag >= 0, n_by_day[j:j + step, None], 0.0)
-        cum += np.einsum("sdk,dk->sk", e[:, np.clip(lag, 0, E)], w)
+    if getattr(model, "has_covariates", False):
+        # each cell of customers (their covariates: summary's columns, by customer id) with its own curve
+        if summary is None:
+            raise InputError("a model with covariates: give summary= (the customers' covariate columns, indexed by "
+                             "customer id) so each customer's expectation uses her own parameters")
+        cell_of, cell_models = model.cell_models(summary.reindex(first["customer_id"].to_numpy()), what="summary")
+        groups = [(cm, f_days[cell_of == c]) for c, cm in enumerate(cell_models) if (cell_of == c).any()]
+    else:
+        groups = [(model, f_days)]
+    cum = None
+    for cell_model, cell_days in groups:  # per-draw sums added over cells: draw s is one joint draw in all
+        # cohort sizes by first day: customers who joined on the same day share the curve E[X(date - day)]
+        days, n_by_day = np.unique(cell_days, return_counts=True)
+        n_by_day = n_by_day.astype(float)
+        sc = cell_model.scorer(max_draws)
+        S = sc.n_draws
+        # E[X(lag)] per draw at every whole-day lag 0..E (lag 0: no repeat purchase yet), chunked over lags.
+        # lag = period end - first day, both calendar days: the summary's T at observation_end = period end
+        # (not lifetimes' one day more; see the module docstring), matching the actual count through that day
+        e = np.zeros((S, E + 1))
+        step = chunk_rows(S, 2, budget_bytes)
+        for j in range(1, E + 1, step):
+            lag = np.arange(j, min(E + 1, j + step))
+            e[:, lag] = sc.expected_purchases_new(lag / ud)
+        # per-draw sums over customers, chunk by chunk over first-purchase days:
+        # cum[s, k] = sum_day n(day) E_s[X(end_k - day)] for the days on or before end_k
+        cum = np.zeros((S, K)) if cum is None else cum
+        step = max(1, chunk_rows(S, K, budget_bytes))
+        for j in range(0, len(days), step):
+            d = days[j:j + step]
+            lag = ends[None, :] - d[:, None]                            # (days, period ends)
+            w = np.where(lag >= 0, n_by_day[j:j + step, None], 0.0)
+            cum += np.einsum("sdk,dk->sk", e[:, np.clip(lag, 0, E)], w)
     per = np.diff(cum, axis=1, prepend=0.0)
     lo_c, hi_c = quantiles(cum, interval)
     lo_p, hi_p = quantiles(per, interval)
@@ -173,7 +187,8 @@ def plot_tracking(model, transactions: pd.DataFrame, *, calibration_end, observa
     customers of ``summary`` (the summary the model would be fitted on; required) over the period it
     covers, which must end at ``calibration_end``; ``max_draws`` prior draws (500 if None) and ``seed``.
     Unlike the posterior band (of the expected count) it includes the randomness of purchasing: it is
-    what data the priors generate.
+    what data the priors generate. With ``prior=False`` and a model with covariates, ``summary`` gives
+    the customers' covariate columns (indexed by customer id): see :func:`tracking_data`.
     """
     if kind not in ("cumulative", "incremental", "both"):
         raise ValueError(f"kind must be 'cumulative', 'incremental' or 'both', got {kind!r}")
@@ -187,7 +202,8 @@ def plot_tracking(model, transactions: pd.DataFrame, *, calibration_end, observa
     else:
         data = tracking_data(model, transactions, calibration_end=calibration_end,
                              observation_end=observation_end, customer_id=customer_id, date=date,
-                             customers=customers, interval=interval, max_draws=max_draws, date_format=date_format)
+                             customers=customers, interval=interval, max_draws=max_draws, date_format=date_format,
+                             summary=summary)
     meta = data.attrs["clvmodels"]
     kinds = ["cumulative", "incremental"] if kind == "both" else [kind]
     if kind == "both":

@@ -118,6 +118,14 @@ def render_comparison_report(comparison, *, transactions: pd.DataFrame | None = 
             "standard error of that paired difference over customers: a difference within about two standard "
             "errors is no clear preference.</p>",
             _table(ranking_table(result))]
+    for name, e in (result.get("covariates_effect") or {}).items():  # clv compare --covariates: do they help?
+        d, se = e.get("holdout_log_score_diff"), e.get("holdout_log_score_diff_se")
+        if d is None:
+            continue
+        verdict = ("they help" if e.get("helps") else "they hurt" if e.get("hurts")
+                   else "no clear difference (within two standard errors)")
+        body.append(f'<p class="note">Covariates in {_e(result["models"][name].get("label", name))}: holdout log score '
+                    f"{d:+.2f} (standard error {se:.2f}) with them than without: {verdict}.</p>")
     flagged = [m.get("label", n) for n, m in result["models"].items() if m.get("loo_warning")]
     if flagged:
         body.append(f'<p class="note">PSIS-LOO is unreliable for {_e(", ".join(flagged))}: some customers have Pareto k '
@@ -143,7 +151,8 @@ def render_comparison_report(comparison, *, transactions: pd.DataFrame | None = 
                      "actual against each model's expectation, across calibration and holdout.</p>",
                      _figure_grid(fig, comparison, lambda n, m: P.plot_tracking(
                          m, transactions, calibration_end=cal_end, observation_end=obs_end, kind="both",
-                         interval=interval, max_draws=max_draws), "repeat transactions, actual and expected.",
+                         interval=interval, max_draws=max_draws, summary=summary),
+                         "repeat transactions, actual and expected.",
                          "Tracking plot")]
         if has_holdout:
             body += ["<h2 id=\"conditional\">Conditional expectations</h2>",

@@ -341,7 +341,7 @@ def _validation_section(result, holdout: pd.DataFrame, transactions, fig: _Figur
     if transactions is not None and cal_end:
         figs.append(fig(lambda: P.plot_tracking(bg, transactions, calibration_end=cal_end, observation_end=obs_end,
                                                 kind="both", interval=interval, max_draws=max_draws,
-                                                customers=holdout.index),
+                                                customers=holdout.index, summary=holdout),
                         "Repeat transactions of the cohort, cumulative and per period: actual and model.",
                         "Tracking plot"))
     parts.append('<div class="grid stack">' + "".join(figs) + "</div>")

@@ -159,17 +159,18 @@ def score(summary: pd.DataFrame, purchase_model, spend_model, horizon, *, discou
     return out
 
 
-def _model_cells(bg, gg, summary):
+def _model_cells(bg, gg, summary, what: str = "data to score"):
     """Models with covariates: [(positions, purchase model, spend model), ...], one entry per cell of
     customers that share every parameter (:meth:`~clvmodels.models.transaction.TransactionModel.cell_models`:
-    their covariates are checked here, naming the column and customers); None when neither has any."""
+    their covariates are checked here, naming the column and customers, errors saying ``what``); None when
+    neither has any. Also the spend validation's (:func:`clvmodels.validation.spend.validate_spend`)."""
     pc = getattr(bg, "has_covariates", False)
     gc = gg is not None and getattr(gg, "has_covariates", False)
     if not (pc or gc):
         return None
     n = len(summary)
-    p_of, p_models = bg.cell_models(summary, what="data to score") if pc else (np.zeros(n, np.int64), [bg])
-    g_of, g_models = gg.cell_models(summary, what="data to score") if gc else (np.zeros(n, np.int64), [gg])
+    p_of, p_models = bg.cell_models(summary, what=what) if pc else (np.zeros(n, np.int64), [bg])
+    g_of, g_models = gg.cell_models(summary, what=what) if gc else (np.zeros(n, np.int64), [gg])
     key = p_of * len(g_models) + g_of
     return [(np.flatnonzero(key == k), p_models[k // len(g_models)], g_models[k % len(g_models)])
             for k in np.unique(key)]

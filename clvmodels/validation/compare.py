@@ -21,6 +21,10 @@ its difference to the best (``*_diff``: the best model's value minus its own, po
 worse) with the standard error of that paired difference, ``sqrt(n var_i(d_i))`` over customers
 (``d_i`` the per-customer difference; Vehtari, Gelman & Gabry 2017, section 5.2, as ``arviz.compare``):
 a difference within about two standard errors is no clear preference.
+
+With covariates (``covariates=``, ``clv compare --covariates``) each model is fitted without and with
+them and all are ranked together; ``covariates_effect`` gives, per model, the with-minus-without
+differences (holdout log score and PSIS-LOO, paired per customer) and whether they are clear.
 """
 from __future__ import annotations
 
@@ -119,6 +123,26 @@ def _paired(best: np.ndarray, other: np.ndarray, weight: np.ndarray | None = Non
     return total, float(np.sqrt(n * var))
 
 
+def _loo_per_customer(model, pointwise: pd.DataFrame, summary: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """``(elpd_i, weight_i)`` per row of ``summary`` with T > 0: each customer's PSIS-LOO term, looked up in
+    ``pointwise`` (:func:`~clvmodels.validation.loo.loo`'s, one row per distinct (frequency, recency, T),
+    per cell with covariates: the ``cell`` column) by her triplet (and cell); the weight is her
+    ``n_customers`` (1 without that column)."""
+    keys = ["frequency", "recency", "T"]
+    cust = summary[keys].astype(float).reset_index(drop=True)
+    if "cell" in pointwise.columns:
+        cust["cell"] = model.cell_models(summary, what="calibration summary")[0]
+        keys = ["cell", *keys]
+    weight = (summary["n_customers"].to_numpy(float) if "n_customers" in summary.columns
+              else np.ones(len(summary)))
+    keep = cust["T"].to_numpy() > 0  # T = 0: no LOO term (likelihood 1), as in loo()
+    got = cust[keep].merge(pointwise[[*keys, "elpd_loo"]], on=keys, how="left", validate="many_to_one")
+    elpd = got["elpd_loo"].to_numpy(float)
+    if not np.isfinite(elpd).all():  # every customer with T > 0 has a row: a mismatch is a bug, not data
+        raise RuntimeError(f"{int((~np.isfinite(elpd)).sum())} customers have no PSIS-LOO row")
+    return elpd, weight[keep]
+
+
 @dataclass
 class ModelComparison:
     """A comparison's JSON-ready ``result`` (what ``clv compare --json`` writes) and what the report
@@ -140,12 +164,26 @@ def _say(progress: bool, text: str) -> None:
 
 def compare_fitted(fitted: Mapping[str, Any], summary: pd.DataFrame, *, spend_model=None, interval: float = 0.9,
                    seed: int = 0, max_draws: int | None = DEFAULT_SCORING_DRAWS, loo_draws: int | None = None,
-                   progress: bool = False, fit_seconds: Mapping[str, float] | None = None) -> ModelComparison:
+                   progress: bool = False, fit_seconds: Mapping[str, float] | None = None,
+                   labels: Mapping[str, str] | None = None,
+                   pairs: Mapping[str, str] | None = None) -> ModelComparison:
     """Score and rank fitted transaction models (name -> model, all fitted on the calibration columns of
     ``summary``): :func:`validate_purchases` (when ``summary`` has holdout columns; and
     :func:`~clvmodels.validation.spend.validate_spend` with ``spend_model`` when it has
     ``spend_holdout``) and :func:`~clvmodels.validation.loo.loo` (``loo_draws`` posterior draws, default
-    all) for each, then :func:`rank_models`. See :func:`compare_models` for the result."""
+    all) for each, then :func:`rank_models`. See :func:`compare_models` for the result. ``labels``: name ->
+    the label shown (default: the model's own, e.g. "BG/NBD").
+
+    Models with covariates are scored per cell of customers (their holdout numbers and their PSIS-LOO
+    terms alike: :meth:`~clvmodels.models.transaction.TransactionModel.pointwise_log_likelihood` gives one
+    row per cell and distinct (frequency, recency, T)), so the LOO differences are paired customer by
+    customer (:func:`_loo_per_customer`), which a model without covariates and one with them share.
+
+    ``pairs``: name -> name of the same model with covariates; the result then has
+    ``"covariates_effect"``, per pair: ``holdout_log_score_diff`` (with minus without: positive when the
+    covariates help) and its standard error (paired over customers, :func:`_paired`; None without a
+    holdout), the same for ``elpd_loo`` (PSIS-LOO works per cell, so a model with covariates has one),
+    and ``helps``/``hurts`` (the holdout difference more than two standard errors above/below 0)."""
     from .holdout import validate_purchases
     from .loo import loo
 
@@ -156,7 +194,7 @@ def compare_fitted(fitted: Mapping[str, Any], summary: pd.DataFrame, *, spend_mo
     validations: dict[str, dict[str, Any]] = {}
     pointwise: dict[str, pd.DataFrame] = {}
     for name, model in fitted.items():
-        label = getattr(model, "label", "") or type(model).__name__
+        label = (labels or {}).get(name) or getattr(model, "label", "") or type(model).__name__
         t0 = time.perf_counter()
         m: dict[str, Any] = {"model": name, "label": label}
         if has_holdout:
@@ -193,10 +231,33 @@ def compare_fitted(fitted: Mapping[str, Any], summary: pd.DataFrame, *, spend_mo
             s_this = validations[name]["table"]["log_score"].reindex(s_best.index)
             diff, se = _paired(s_best.to_numpy(), s_this.to_numpy())
             per[name]["holdout_log_score_diff"], per[name]["holdout_log_score_diff_se"] = diff, se
-        keys = ["frequency", "recency", "T"]
-        both = pointwise[best].merge(pointwise[name], on=keys, suffixes=("_best", ""), validate="one_to_one")
-        diff, se = _paired(both["elpd_loo_best"].to_numpy(), both["elpd_loo"].to_numpy(), both["weight"].to_numpy())
+        if any(getattr(fitted[n], "has_covariates", False) for n in (best, name)):
+            # rows are (cell, triplet) for a model with covariates: paired customer by customer
+            e_best, w = _loo_per_customer(fitted[best], pointwise[best], summary)
+            e_this, _ = _loo_per_customer(fitted[name], pointwise[name], summary)
+            diff, se = _paired(e_best, e_this, w)
+        else:
+            keys = ["frequency", "recency", "T"]
+            both = pointwise[best].merge(pointwise[name], on=keys, suffixes=("_best", ""), validate="one_to_one")
+            diff, se = _paired(both["elpd_loo_best"].to_numpy(), both["elpd_loo"].to_numpy(),
+                               both["weight"].to_numpy())
         per[name]["elpd_loo_diff"], per[name]["elpd_loo_diff_se"] = diff, se
+    effects = {}
+    for without, with_ in (pairs or {}).items():
+        e: dict[str, Any] = {"without": without, "with": with_}
+        if has_holdout:
+            s_with = validations[with_]["table"]["log_score"]
+            s_without = validations[without]["table"]["log_score"].reindex(s_with.index)
+            e["holdout_log_score_diff"], e["holdout_log_score_diff_se"] = _paired(s_with.to_numpy(), s_without.to_numpy())
+        else:
+            e["holdout_log_score_diff"] = e["holdout_log_score_diff_se"] = None
+        e_with, w = _loo_per_customer(fitted[with_], pointwise[with_], summary)
+        e_without, _ = _loo_per_customer(fitted[without], pointwise[without], summary)
+        e["elpd_loo_diff"], e["elpd_loo_diff_se"] = _paired(e_with, e_without, w)
+        d, se = e["holdout_log_score_diff"], e["holdout_log_score_diff_se"]
+        e["helps"] = bool(d is not None and d > 2 * se)
+        e["hurts"] = bool(d is not None and d < -2 * se)
+        effects[without] = e
     meta = dict(getattr(summary, "attrs", {}).get("clvmodels", {}))
     first = per[best]
     result = {
@@ -211,17 +272,30 @@ def compare_fitted(fitted: Mapping[str, Any], summary: pd.DataFrame, *, spend_mo
         "calibration_end": meta.get("calibration_end"),
         "observation_end": meta.get("observation_end"),
     }
+    if pairs:
+        result["covariates_effect"] = effects
     return ModelComparison(result=result, models=dict(fitted), validations=validations, spend_model=spend_model,
                            summary=summary)
 
 
+#: the suffix of a model fitted with the covariates (``clv compare --covariates``): "bgnbd+covariates"
+COVARIATES_SUFFIX = "+covariates"
+
+
 def run_comparison(summary: pd.DataFrame, models: Iterable[str] | str | None = None, *, interval: float = 0.9,
                    max_draws: int | None = DEFAULT_SCORING_DRAWS, loo_draws: int | None = None, spend: bool = True,
-                   progress: bool = False, **fit) -> ModelComparison:
+                   progress: bool = False, covariates: Mapping[str, Any] | None = None, **fit) -> ModelComparison:
     """Fit each of ``models`` (registered names; default all) on ``summary`` with the same ``fit``
     options, the Gamma-Gamma spend model once when ``spend`` and the summary has ``spend_holdout``,
     and :func:`compare_fitted` them. Returns the :class:`ModelComparison` (what the report needs);
-    :func:`compare_models` returns its JSON-ready dict."""
+    :func:`compare_models` returns its JSON-ready dict.
+
+    ``covariates``: the purchase models' covariate configuration (constructor keywords:
+    ``purchase_covariates``, ``dropout_covariates``, ``group``; columns of ``summary``): each model is
+    then fitted twice, without and with them (``"bgnbd"`` and ``"bgnbd+covariates"``, labelled
+    "BG/NBD + covariates"), and all are ranked together, so the holdout log score difference (and its
+    standard error) says whether the covariates help. The covariate columns are checked (missing, NaN)
+    before any fit. The spend model (shared by all) has no covariates."""
     from ..models.registry import transaction_model
 
     unknown = sorted(set(fit) - set(FIT_OPTIONS))
@@ -233,10 +307,21 @@ def run_comparison(summary: pd.DataFrame, models: Iterable[str] | str | None = N
                          "posterior draws, and the mode alone is one point; use method='map' (quick) or 'nuts'")
     names = check_model_names(models)
     fit = {"progressbar": progress, **fit}
-    fitted, seconds = {}, {}
+    cov = {k: v for k, v in (covariates or {}).items() if v}
+    estimators, labels = {}, {}
     for name in names:
-        model = transaction_model(name, **fit)
-        _say(progress, f"fitting {model.label} on {len(summary):,} calibration customers")
+        estimators[name] = transaction_model(name, **fit)
+        if cov:
+            estimators[name + COVARIATES_SUFFIX] = transaction_model(name, **fit, **cov)
+            labels[name + COVARIATES_SUFFIX] = f"{estimators[name].label} + covariates"
+    if cov:  # every problem with the covariate columns, before the first fit
+        from ..models.covariates import CovariateDesign, _union
+
+        CovariateDesign._check_columns(summary, _union(estimators[names[0] + COVARIATES_SUFFIX]._covariate_roles()),
+                                       "calibration summary", None)
+    fitted, seconds = {}, {}
+    for name, model in estimators.items():
+        _say(progress, f"fitting {labels.get(name, model.label)} on {len(summary):,} calibration customers")
         t0 = time.perf_counter()
         model.fit(summary)
         seconds[name] = time.perf_counter() - t0
@@ -252,9 +337,13 @@ def run_comparison(summary: pd.DataFrame, models: Iterable[str] | str | None = N
             warnings.warn(f"spend is not validated: {exc}", UserWarning, stacklevel=2)
     comparison = compare_fitted(fitted, summary, spend_model=spend_model, interval=interval,
                                 seed=fit.get("seed") or 0, max_draws=max_draws, loo_draws=loo_draws,
-                                progress=progress, fit_seconds=seconds)
+                                progress=progress, fit_seconds=seconds, labels=labels,
+                                pairs={n: n + COVARIATES_SUFFIX for n in names} if cov else None)
     comparison.result["settings"] = {**{k: v for k, v in fit.items() if k != "progressbar"}, "interval": interval,
                                      "max_draws": max_draws, "loo_draws": loo_draws}
+    if cov:
+        comparison.result["settings"]["covariates"] = {k: v for k, v in cov.items()}
+
     return comparison
 
 
@@ -268,7 +357,9 @@ def compare_models(summary: pd.DataFrame, models: Iterable[str] | str | None = N
     Keywords: the fit options every model gets alike (``method``, ``sampler``, ``chains``, ``draws``,
     ``tune``, ``seed``, ``target_accept``), ``interval``, ``max_draws`` (draws behind the holdout
     numbers), ``loo_draws`` (draws behind PSIS-LOO, default all), ``spend`` (also validate spend),
-    ``progress``.
+    ``progress``, ``covariates`` (purchase-model covariate keywords: each model is also fitted with them,
+    as ``name+covariates``, and ``"covariates_effect"`` says whether they help; see
+    :func:`run_comparison` and :func:`compare_fitted`).
 
     Returns ``{"models": {name: metrics}, "ranking": [names, best first], "best": name,
     "criterion": sentence, "criterion_key": ..., "settings": ..., ...}`` where each model's metrics are

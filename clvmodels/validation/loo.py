@@ -76,7 +76,8 @@ def loo(model, summary: pd.DataFrame, *, max_draws: int | None = None, pointwise
     ``pareto_k_threshold`` (0.7), ``n_customers_high_k`` and ``n_rows_high_k`` (Pareto k above it),
     ``warning`` (any above). ``pointwise=True`` adds ``"pointwise"``: a DataFrame with one row per
     distinct row (``frequency``, ``recency``, ``T``, ``weight``, ``elpd_loo``, ``p_loo``,
-    ``pareto_k``). ``max_draws``: evenly thinned draws (default all; thinned draws count as one chain).
+    ``pareto_k``; with covariates also ``cell``, the cell of :meth:`cell_models`). ``max_draws``: evenly
+    thinned draws (default all; thinned draws count as one chain).
     A :class:`ParetoKWarning` names the problem when some k exceeds 0.7 (``warn=False``: none)."""
     ds = model.pointwise_log_likelihood(summary, max_draws=max_draws)
     ll = ds["log_likelihood"]
@@ -124,4 +125,6 @@ def loo(model, summary: pd.DataFrame, *, max_draws: int | None = None, pointwise
         out["pointwise"] = pd.DataFrame({"frequency": ds["frequency"].to_numpy(), "recency": ds["recency"].to_numpy(),
                                          "T": ds["T"].to_numpy(), "weight": weight, "elpd_loo": elpd_i,
                                          "p_loo": p_i, "pareto_k": k_i})
+        if "cell" in ds.coords:  # a model with covariates: rows per cell (the cell of model.cell_models(summary))
+            out["pointwise"]["cell"] = ds["cell"].to_numpy()
     return out

@@ -44,7 +44,13 @@ def validate_spend(purchase_model, spend_model, summary: pd.DataFrame, *, interv
     ``mean_spend_holdout`` (dict: ``customers`` with holdout purchases, ``mae``, ``rmse`` (currency
     units), ``coverage``, each also for ``one_time`` (frequency 0) and ``repeat`` buyers), and
     ``spend_model`` (its class, ``first_purchase``, ``frequency_effect``); per-customer table in
-    ``["table"]`` (with ``mean_spend_holdout_predicted`` and its interval)."""
+    ``["table"]`` (with ``mean_spend_holdout_predicted`` and its interval).
+
+    Models with covariates (either or both): the customers go cell by cell (customers sharing every
+    parameter of both models, :func:`clvmodels.scoring.table._model_cells`), each cell with its own pair
+    of scorers at the same thinned joint draws; the per-customer numbers are put back in the summary's
+    order and the total's interval comes from per-draw sums over all cells. A covariate missing, NaN or
+    at a level the fits did not see raises :class:`InputError` naming the column and the customers."""
     if "spend_holdout" not in summary.columns:
         raise InputError("spend validation needs 'spend_holdout': build the summary with calibration_end")
     from ..models.base import check_data_unit
@@ -54,8 +60,13 @@ def validate_spend(purchase_model, spend_model, summary: pd.DataFrame, *, interv
     gg.check_data(summary, "summary to validate the spend on")
     h = _holdout_length(summary)
     lo_q, hi_q = interval_bounds(interval)
-    pb, pg = joint_scorers(bg, gg, max_draws)
-    S = pb.n_draws
+    from ..scoring.table import _model_cells
+
+    # models with covariates: each cell of customers (one set of parameters in both models) with its own
+    # pair of scorers, the results put back in the customers' order; without: one cell, every customer
+    cells = _model_cells(bg, gg, summary, what="summary to validate the spend on")
+    if cells is None:
+        cells = [(np.arange(len(summary)), bg, gg)]
     x = summary["frequency"].to_numpy(float)
     tx = summary["recency"].to_numpy(float)
     T = summary["T"].to_numpy(float)
@@ -70,22 +81,32 @@ def validate_spend(purchase_model, spend_model, summary: pd.DataFrame, *, interv
     pred = np.empty(n)
     lower = np.empty(n)
     upper = np.empty(n)
+    total_sim = None  # (S,): the simulated holdout spend of all customers at each joint draw
     rng = np.random.default_rng(seed)
-    step = chunk_rows(S, 12)
-    for s0 in range(0, n, step):
-        sl = slice(s0, s0 + step)
-        e_y = pb.expected_purchases(x[sl], tx[sl], T[sl], h)
-        e_z = pg.expected_spend(x[sl], mv[sl])
-        pred[sl] = (e_y * e_z).mean(axis=0)
-        sim = simulate_holdout_spend(pb, pg, x[sl], tx[sl], T[sl], mv[sl], h, rng)
-        q = np.quantile(sim, [lo_q, hi_q], axis=0)
-        lower[sl], upper[sl] = q[0], q[1]
-        # the mean of the y holdout purchases: total of y purchases / y (y = 0: the expectation alone)
-        m_pred[sl] = e_z.mean(axis=0)
-        y = y_h[sl]
-        mean_sim = pg.simulate_total(np.broadcast_to(y, e_z.shape), x[sl], mv[sl], rng) / np.maximum(y, 1.0)
-        q = np.quantile(mean_sim, [lo_q, hi_q], axis=0)
-        m_lower[sl], m_upper[sl] = q[0], q[1]
+    for pos, pm, sm in cells:
+        pb, pg = joint_scorers(pm, sm, max_draws)
+        S = pb.n_draws
+        if total_sim is None:
+            total_sim = np.zeros(S)
+        elif S != len(total_sim):  # every cell model has its model's posterior shape: cannot happen
+            raise RuntimeError(f"cells with {S} and {len(total_sim)} joint draws")
+        step = chunk_rows(S, 12)
+        for s0 in range(0, len(pos), step):
+            sl = pos[s0:s0 + step]
+            e_y = pb.expected_purchases(x[sl], tx[sl], T[sl], h)
+            e_z = pg.expected_spend(x[sl], mv[sl])
+            pred[sl] = (e_y * e_z).mean(axis=0)
+            sim = simulate_holdout_spend(pb, pg, x[sl], tx[sl], T[sl], mv[sl], h, rng)
+            # the total's interval: per-draw sums over customers (and cells), quantiles taken at the end
+            total_sim += sim.sum(axis=1)
+            q = np.quantile(sim, [lo_q, hi_q], axis=0)
+            lower[sl], upper[sl] = q[0], q[1]
+            # the mean of the y holdout purchases: total of y purchases / y (y = 0: the expectation alone)
+            m_pred[sl] = e_z.mean(axis=0)
+            y = y_h[sl]
+            mean_sim = pg.simulate_total(np.broadcast_to(y, e_z.shape), x[sl], mv[sl], rng) / np.maximum(y, 1.0)
+            q = np.quantile(mean_sim, [lo_q, hi_q], axis=0)
+            m_lower[sl], m_upper[sl] = q[0], q[1]
     actual = summary["spend_holdout"].to_numpy(float)
     inside = (actual >= lower - 1e-9) & (actual <= upper + 1e-9)
     table = pd.DataFrame({"spend_holdout": actual, "spend_holdout_predicted": pred,
@@ -108,6 +129,8 @@ def validate_spend(purchase_model, spend_model, summary: pd.DataFrame, *, interv
     return {
         "spend_holdout_actual_total": float(actual.sum()),
         "spend_holdout_predicted_total": float(pred.sum()),
+        "spend_holdout_total_lower": float(np.quantile(total_sim, lo_q)),
+        "spend_holdout_total_upper": float(np.quantile(total_sim, hi_q)),
         "spend_interval_coverage": float(inside.mean()),
         "spend_mae": float(np.mean(np.abs(pred - actual))),
         "mean_spend_holdout": mean_spend,
