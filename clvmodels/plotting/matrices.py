@@ -55,6 +55,11 @@ def frequency_recency_matrix(model, quantity: str = "expected_purchases", *, t=N
     e.g. '1W') or ``'p_alive'``. ``T``, ``max_frequency`` default to the largest T and frequency of
     ``data`` (a summary). Cells with frequency 0 and recency > 0 cannot occur (recency is 0 without a
     repeat purchase) and are NaN. Returns a DataFrame (index ``frequency``, columns ``recency``).
+
+    A model with covariates has no one set of parameters: ``data`` (required then) gives the customers'
+    covariate columns, and each grid point's value is the average over the customers of their cells'
+    values (each cell's matrix weighted by its share of ``data``'s customers): what a customer of that
+    frequency, recency and age, of the customers' own mix of covariates, is expected to do.
     """
     if quantity not in QUANTITIES:
         raise ValueError(f"quantity must be one of {QUANTITIES}, got {quantity!r}")
@@ -64,22 +69,33 @@ def frequency_recency_matrix(model, quantity: str = "expected_purchases", *, t=N
     F, R = np.meshgrid(freq, rec, indexing="ij")
     f, r = F.ravel(), R.ravel()
     Tv = np.full_like(f, T)
-    sc = model.scorer(max_draws)
-    S = sc.n_draws
-    out = np.empty(f.size)
-    step = chunk_rows(S, 2, budget_bytes)
-    for j in range(0, f.size, step):
-        sl = slice(j, j + step)
-        if quantity == "p_alive":
-            v = sc.p_alive(f[sl], r[sl], Tv[sl])
-        else:
-            v = sc.expected_purchases(f[sl], r[sl], Tv[sl], h)
-        out[sl] = v.mean(axis=0)
+    if getattr(model, "has_covariates", False):
+        if data is None:
+            raise InputError("a model with covariates: give data= (the customers, with their covariate columns): "
+                             "the matrix averages over their cells")
+        cell_of, models = model.cell_models(data, what="data")
+        share = np.bincount(cell_of, minlength=len(models)) / len(cell_of)
+    else:
+        models, share = [model], np.ones(1)
+    out = np.zeros(f.size)
+    for m_c, w in zip(models, share):
+        if w == 0:
+            continue
+        sc = m_c.scorer(max_draws)
+        S = sc.n_draws
+        step = chunk_rows(S, 2, budget_bytes)
+        for j in range(0, f.size, step):
+            sl = slice(j, j + step)
+            if quantity == "p_alive":
+                v = sc.p_alive(f[sl], r[sl], Tv[sl])
+            else:
+                v = sc.expected_purchases(f[sl], r[sl], Tv[sl], h)
+            out[sl] += w * v.mean(axis=0)
     out[(f == 0) & (r > 0)] = np.nan
     m = pd.DataFrame(out.reshape(F.shape), index=pd.Index(freq.astype(int), name="frequency"),
                      columns=pd.Index(rec, name="recency"))
     m.attrs["clvmodels"] = {"quantity": quantity, "T": T, "t": h if quantity == "expected_purchases" else None,
-                            "time_unit": unit, "n_draws": int(S)}
+                            "time_unit": unit, "n_draws": int(S), "cells": len(models)}
     return m
 
 
@@ -117,6 +133,8 @@ def plot_frequency_recency_matrix(model, quantity: str = "expected_purchases", *
         nxt = duration_text(meta["t"], meta["time_unit"])
         label = f"expected purchases in the next {nxt}"
         title = f"Expected purchases in the next {nxt} (T = {meta['T']:.4g} {unit})"
+    if meta.get("cells", 1) > 1:  # a model with covariates: the customers' mix of cells
+        title += f"\naveraged over the customers' covariates ({meta['cells']} cells)"
     fig.colorbar(mesh, ax=ax, label=label)
     ax.set_title(title, fontsize=10)
     attach_data(fig, "matrix", m)

@@ -29,6 +29,9 @@ def period_transactions_data(model, summary: pd.DataFrame, *, max_frequency: int
     predictive mean), ``predicted_lower``, ``predicted_upper`` (central predictive interval at
     ``interval``) and ``actual_share`` / ``expected_share`` (fractions of all customers).
 
+    A model with covariates: each cell of customers (``summary``'s covariate columns) with its own
+    parameters, the simulated counts summed over cells per posterior draw.
+
     ``prior=True``: the prior predictive instead (:func:`clvmodels.prior_predictive` with ``max_draws``
     draws from the model's priors, 500 if None, and ``seed``): the model need not be fitted. ``prior`` may
     also be the result of :func:`clvmodels.prior_predictive` itself (computed once for several plots).
@@ -41,21 +44,31 @@ def period_transactions_data(model, summary: pd.DataFrame, *, max_frequency: int
     bins, labels = frequency_bins(x, max_frequency)
     nb = len(labels)
     actual = np.bincount(bins, minlength=nb)
-    Ts, n_T = np.unique(summary["T"].to_numpy(float), return_counts=True)
-    sc = model.scorer(max_draws)
-    S = sc.n_draws
+    T = summary["T"].to_numpy(float)
+    # a model with covariates: each cell of customers (the same covariate row) with its own parameters;
+    # draw s is the same joint posterior draw in every cell, so the simulated counts add up per draw
+    cell_of, models = (model.cell_models(summary, what="summary") if getattr(model, "has_covariates", False)
+                       else (np.zeros(len(T), dtype=np.int64), [model]))
     rng = np.random.default_rng(seed)
-    sim = np.zeros((S, nb), dtype=np.int64)
-    expected = np.zeros(nb)
-    step = chunk_rows(S, 2 * nb, budget_bytes)
-    for j in range(0, len(Ts), step):
-        sl = slice(j, j + step)
-        pmf, tail = sc.purchases_pmf_new(Ts[sl], nb - 2, return_tail=True)
-        probs = np.concatenate([pmf, tail[..., None]], axis=-1)          # (S, T values, bins)
-        probs = np.clip(probs, 0.0, None)
-        probs /= probs.sum(axis=-1, keepdims=True)
-        expected += (probs * n_T[sl, None]).sum(axis=1).mean(axis=0)
-        sim += rng.multinomial(np.broadcast_to(n_T[sl], probs.shape[:-1]), probs).sum(axis=1)
+    sim = expected = None
+    for c, m in enumerate(models):
+        Ts, n_T = np.unique(T[cell_of == c], return_counts=True)
+        if not len(Ts):
+            continue
+        sc = m.scorer(max_draws)
+        S = sc.n_draws
+        if sim is None:
+            sim, expected = np.zeros((S, nb), dtype=np.int64), np.zeros(nb)
+        step = chunk_rows(S, 2 * nb, budget_bytes)
+        for j in range(0, len(Ts), step):
+            sl = slice(j, j + step)
+            pmf, tail = sc.purchases_pmf_new(Ts[sl], nb - 2, return_tail=True)
+            probs = np.concatenate([pmf, tail[..., None]], axis=-1)          # (S, T values, bins)
+            probs = np.clip(probs, 0.0, None)
+            probs /= probs.sum(axis=-1, keepdims=True)
+            expected += (probs * n_T[sl, None]).sum(axis=1).mean(axis=0)
+            sim += rng.multinomial(np.broadcast_to(n_T[sl], probs.shape[:-1]), probs).sum(axis=1)
+    S = sim.shape[0]
     lo, hi = quantiles(sim, interval)
     n = len(summary)
     out = pd.DataFrame({"actual": actual, "expected": expected, "predicted_lower": lo, "predicted_upper": hi,

@@ -262,18 +262,18 @@ def _model_section(result, fig: _Figures, max_draws, interval: float) -> str:
     def traced(m) -> bool:
         return m is not None and m.diagnostics_.chains * m.diagnostics_.draws > 1
 
-    if getattr(bg, "has_covariates", False):  # these plots take one set of parameters for every customer
-        parts.append('<p class="note">Period transactions and the P(alive) matrix are not drawn for a purchase '
-                     "model with covariates yet (its customers do not share one set of parameters).</p>")
     figs = ([fig(lambda: P.plot_trace(bg), f"{label} posterior by chain (left) and draws in order (right).",
                  f"{label} trace plot")] if traced(bg) else []) + (
            [fig(lambda: P.plot_trace(gg), "Gamma-Gamma posterior by chain and trace.", "Gamma-Gamma trace plot")]
-           if traced(gg) else []) + ([] if getattr(bg, "has_covariates", False) else [
+           if traced(gg) else []) + [
             fig(lambda: P.plot_period_transactions(bg, result.summary, max_draws=max_draws),
-                "Customers by number of repeat purchases in the fitting period: actual and posterior predictive.",
-                "Period transactions"),
+                "Customers by number of repeat purchases in the fitting period: actual and posterior predictive"
+                + (" (each cell of customers with its covariates' parameters, summed)."
+                   if getattr(bg, "has_covariates", False) else "."), "Period transactions"),
             fig(lambda: P.plot_p_alive_matrix(bg, data=result.summary, max_draws=max_draws),
-                "Probability alive by frequency and recency for the oldest customers.", "P(alive) matrix")])
+                "Probability alive by frequency and recency for the oldest customers"
+                + (" (averaged over the customers' covariates)." if getattr(bg, "has_covariates", False) else "."),
+                "P(alive) matrix")]
     parts.append('<div class="grid stack">' + "".join(figs) + "</div>")
     return "".join(parts)
 

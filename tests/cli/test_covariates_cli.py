@@ -47,6 +47,9 @@ def test_forecast_with_covariates_end_to_end_and_no_fit(files, tmp_path, capsys)
     html = (tmp_path / "r.html").read_text()
     assert html.count("Covariate effects") == 2  # the purchase model's and the spend model's
     assert "purchase_<wbr>coefficient_<wbr>alpha" in html or "purchase_coefficient_alpha[age]" in html
+    # the period transactions and the P(alive) matrix, per cell of customers
+    assert 'alt="Period transactions"' in html and 'alt="P(alive) matrix"' in html
+    assert "averaged over the customers" in html and "Figure not drawn" not in html
     table = pd.read_csv(out)
     cust = pd.read_csv(files / "customers.csv").set_index("customer_id")
     assert {"channel", "age"} <= set(table.columns)
