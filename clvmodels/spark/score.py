@@ -166,6 +166,15 @@ def score_spark(summary_sdf, purchase_model, spend_model, horizon, *, discount_r
     follows the distinct triplets rather than the customers, at the price of one shuffle of the summary
     columns.
 
+    Models with covariates (:mod:`clvmodels.models.covariates`): their columns (in the fitted designs)
+    must be columns of ``summary_sdf``; they travel to the executors with the summary, ``score`` splits
+    each batch into cells there, and the table keeps them after the fixed columns, as ``score`` does
+    (with the summary's Spark types). They are checked first, on the cluster, with one aggregate
+    (:func:`clvmodels.spark.covariates.check_covariates_spark`): a missing value, a NaN or a level a model
+    did not see raises :class:`~clvmodels.errors.InputError` naming the column and the customers before
+    any scoring. With ``group_triplets`` the customers are partitioned by (covariates, frequency, recency,
+    T) and sorted by the covariates first, so that a batch holds few cells.
+
     With ``persist`` (default) the scored rows are cached (memory, spilling to disk) while the segment
     cut-offs are computed and for the actions that follow, so the models run once per customer
     (``spark.catalog.clearCache()`` frees the cache when the forecast has been written). Without
