@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import InputError, ProblemCollector
 
 __all__ = ["model_covariate_columns", "fitted_covariate_columns", "check_covariates_spark", "covariate_kind",
-           "prepare_covariates", "probe_value"]
+           "prepare_covariates", "probe_value", "rows_look_valid"]
 
 #: offending customers shown per problem
 _SHOWN = 10
@@ -84,6 +84,23 @@ def prepare_covariates(sdf, columns: Sequence[str]):
         if isinstance(sdf.schema[c].dataType, T.DecimalType):
             sdf = sdf.withColumn(c, F.col(f"`{c}`").cast("double"))
     return sdf
+
+
+def rows_look_valid(rows, columns: Sequence[str]) -> bool:
+    """Whether collected distinct rows (:func:`clvmodels.spark.triplet_counts` with ``covariates``) hold
+    no missing value in a covariate and no NaN or infinite number: the distinct rows carry every value of
+    the summary, so they answer this without another pass over it (when they do not, the caller runs
+    :func:`check_covariates_spark` to name the customers)."""
+    import pandas as pd
+
+    for c in columns:
+        s = rows[c]
+        if s.isna().any():
+            return False
+        if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+            if not np.isfinite(s.to_numpy(float)).all():
+                return False
+    return True
 
 
 def _text(col, data_type):

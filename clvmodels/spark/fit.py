@@ -81,17 +81,26 @@ def triplet_counts(summary_sdf, *, time_unit: str | None = None, covariates=None
     bool columns categorical, numbers numeric; a decimal column as float64), sorted by them and then as
     above: what a model with covariates fits from (``BetaGeoModel(purchase_covariates=[...]).fit(counts)``
     weights every row by ``n_customers``, its design's means, sds and reference levels included). The
-    covariates are checked on the cluster first (:func:`clvmodels.spark.covariates.check_covariates_spark`:
-    a missing value, a NaN or infinite number raise :class:`~clvmodels.errors.InputError` naming the column
-    and the customers, ``customer_id`` naming the id column).
+    covariates are checked (a missing value, a NaN or infinite number raise
+    :class:`~clvmodels.errors.InputError` naming the column and the customers, ``customer_id`` naming the
+    id column): on the distinct rows themselves, which hold every value, and only when one is bad by
+    :func:`clvmodels.spark.covariates.check_covariates_spark` on the cluster, to name the customers.
     """
-    from .covariates import check_covariates_spark
-
     _check_columns(summary_sdf, ("frequency", "recency", "T"))
     unit = _time_unit(summary_sdf, time_unit)
     covs = _covariate_list(covariates)
-    check_covariates_spark(summary_sdf, covs, customer_id=customer_id)
-    return _triplet_counts(summary_sdf, unit, covs)
+    rows = _triplet_counts(summary_sdf, unit, covs)
+    _check_rows(summary_sdf, [rows], covs, customer_id)
+    return rows
+
+
+def _check_rows(summary_sdf, row_sets, covs: list[str], customer_id: str) -> None:
+    """The covariates of collected distinct rows; when one is bad, every problem of ``covs`` named with
+    customers by a query on the cluster (:func:`check_covariates_spark` raises)."""
+    from .covariates import check_covariates_spark, rows_look_valid
+
+    if covs and not all(rows_look_valid(r, [c for c in covs if c in r.columns]) for r in row_sets):
+        check_covariates_spark(summary_sdf, covs, customer_id=customer_id)
 
 
 def _triplet_counts(summary_sdf, unit: str, covs: list[str]) -> pd.DataFrame:
@@ -120,17 +129,16 @@ def spend_counts(summary_sdf, *, time_unit: str | None = None, first_purchase: b
     Returns a pandas DataFrame with ``frequency`` (int64), ``monetary_value`` (float64), with
     ``first_purchase`` also ``first_purchase_value`` (float64), and ``n_customers`` (int64), sorted,
     with ``attrs["clvmodels"]``. ``covariates`` (e.g. a spend model's ``spend_covariates``): the rows are
-    distinct in them too, the covariate columns first, checked on the cluster first, as in
+    distinct in them too, the covariate columns first, checked as in
     :func:`triplet_counts`.
     """
-    from .covariates import check_covariates_spark
-
     keys = ["frequency", "monetary_value"] + (["first_purchase_value"] if first_purchase else [])
     _check_columns(summary_sdf, tuple(keys))
     unit = _time_unit(summary_sdf, time_unit)
     covs = _covariate_list(covariates)
-    check_covariates_spark(summary_sdf, covs, customer_id=customer_id)
-    return _spend_counts(summary_sdf, unit, first_purchase, covs)
+    rows = _spend_counts(summary_sdf, unit, first_purchase, covs)
+    _check_rows(summary_sdf, [rows], covs, customer_id)
+    return rows
 
 
 def _spend_counts(summary_sdf, unit: str, first_purchase: bool, covs: list[str]) -> pd.DataFrame:
@@ -167,12 +175,13 @@ def fit_models_spark(summary_sdf, *, model: str | None = None, bgnbd=None, gamma
     ``spend_covariates``: columns of ``summary_sdf``) get their columns in the distinct rows
     (``covariates=`` of :func:`triplet_counts` / :func:`spend_counts`): the driver receives one row per
     distinct (covariates, frequency, recency, T), so the cost grows with what is distinct, not with the
-    customers. Every covariate of both models is checked on the cluster first, all problems at once
-    (:class:`~clvmodels.errors.InputError` naming the column and customers, ``customer_id`` their ids).
+    customers. Every covariate of both models is checked before either fit, all problems at once
+    (:class:`~clvmodels.errors.InputError` naming the column and customers, ``customer_id`` their ids):
+    on the collected rows, and by a query on the cluster only to name the customers of a bad value.
     """
     from ..models import GammaGammaModel
     from ..models.registry import DEFAULT_MODEL, transaction_model
-    from .covariates import check_covariates_spark, model_covariate_columns
+    from .covariates import model_covariate_columns, prepare_covariates
 
     if bgnbd is None or gamma_gamma is None:  # covariate options configure the model they belong to
         spend_keys = {"spend_covariates", "first_purchase"}
@@ -186,10 +195,12 @@ def fit_models_spark(summary_sdf, *, model: str | None = None, bgnbd=None, gamma
     _check_columns(summary_sdf, ("frequency", "recency", "T", "monetary_value")
                    + (("first_purchase_value",) if first else ()))
     p_cov, s_cov = model_covariate_columns(bg), model_covariate_columns(gg)
-    check_covariates_spark(summary_sdf, [*p_cov, *s_cov], customer_id=customer_id)  # both models' at once
+    prepare_covariates(summary_sdf, [*p_cov, *s_cov])  # missing columns and wrong types, of both models at once
     trip = _triplet_counts(summary_sdf, unit, p_cov)
-    bg.fit(trip)
     spend = _spend_counts(summary_sdf, unit, first, s_cov)
+    # the covariates of both models checked on the rows collected, before either fit
+    _check_rows(summary_sdf, [trip, spend], list(dict.fromkeys([*p_cov, *s_cov])), customer_id)
+    bg.fit(trip)
     gg.fit(spend)
     gg.fit_info_["n_distinct_spend_rows"] = int(len(spend))
     return bg, gg

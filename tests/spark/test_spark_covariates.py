@@ -216,6 +216,12 @@ def test_bad_covariates_raise_on_the_driver_naming_the_column(spark, summaries, 
     with pytest.raises(InputError) as err:
         triplet_counts(bad, covariates=["channel", "income"])
     assert [(p.column, p.n_rows) for p in err.value.problems] == [("channel", 1), ("income", 2)]
+    # fitting: both models' covariates, before either fit (a NaN spend covariate too)
+    bad_spend = bad.withColumn("tenure", F.when(cid == 4, F.lit(None)).otherwise(F.col("tenure")))
+    with pytest.raises(InputError) as err:
+        fit_models_spark(bad_spend, **MAP, **PURCHASE, **SPEND)
+    assert [(p.column, p.n_rows) for p in err.value.problems] == [("channel", 1), ("income", 2), ("tenure", 1)]
+    assert list(err.value.problems[2].rows.index) == [4]
     # a missing covariate column and a date column: named, before any fit
     from clvmodels import BetaGeoModel
 
