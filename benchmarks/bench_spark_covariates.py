@@ -44,7 +44,8 @@ def main() -> None:
     pdf = pdf.join(att.set_index("customer_id"))
     pdf.attrs = attrs
     m = dict(method="map", seed=3, progressbar=False)
-    covs = (BetaGeoModel(**m, purchase_covariates=["channel", "income"], dropout_covariates=["channel", "income"]).fit(pdf),
+    cfg = dict(purchase_covariates=["channel", "income"], dropout_covariates=["channel", "income"])
+    covs = (BetaGeoModel(**m, **cfg).fit(pdf),
             GammaGammaModel(**m, spend_covariates=["member", "tenure"]).fit(pdf))
     plain = (BetaGeoModel(**m).fit(pdf), GammaGammaModel(**m).fit(pdf))
     sdf.count()

@@ -3,11 +3,13 @@
 A model with covariates (:mod:`clvmodels.models.covariates`) reads extra columns of the customer summary.
 On Spark they travel with the summary: :func:`clvmodels.spark.triplet_counts` and
 :func:`clvmodels.spark.spend_counts` group by them next to (frequency, recency, T), and
-:func:`clvmodels.spark.score_spark` carries them to the executors. Their values are checked here, on
-the cluster, with one aggregate over the summary (missing values, NaN or infinite numbers, a level the
-fit did not see), before any row reaches the driver or a Python worker: a problem found inside a pandas
-UDF would come back as a Java stack trace around a Python one, not as an :class:`InputError` naming the
-column. Only when something is wrong does a second query fetch a few offending customers to show.
+:func:`clvmodels.spark.score_spark` carries them to the executors. Before scoring, their values are
+checked here, on the cluster, with one aggregate over the summary (missing values, NaN or infinite
+numbers, a level the fit did not see), before any row reaches a Python worker: a problem found inside a
+pandas UDF would come back as a Java stack trace around a Python one, not as an :class:`InputError`
+naming the column. Only when something is wrong does a second query fetch a few offending customers to
+show. Fitting needs no extra pass: the distinct rows collected hold every covariate value, and only a bad
+one sends that query (:func:`rows_look_valid`).
 
 A covariate is numeric when its Spark type is a number (byte ... long, float, double, decimal) and
 categorical when it is text or bool, as a pandas column's dtype decides it on one machine. Other types
@@ -19,7 +21,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ..errors import InputError, ProblemCollector
+from ..errors import ProblemCollector
 
 __all__ = ["model_covariate_columns", "fitted_covariate_columns", "check_covariates_spark", "covariate_kind",
            "prepare_covariates", "probe_value", "rows_look_valid"]

@@ -172,7 +172,7 @@ def score_spark(summary_sdf, purchase_model, spend_model, horizon, *, discount_r
     (with the summary's Spark types). They are checked first, on the cluster, with one aggregate
     (:func:`clvmodels.spark.covariates.check_covariates_spark`): a missing value, a NaN or a level a model
     did not see raises :class:`~clvmodels.errors.InputError` naming the column and the customers before
-    any scoring. With ``group_triplets`` the customers are partitioned by (covariates, frequency, recency,
+    any scoring (one more pass over ``summary_sdf``: persist a summary computed from transactions first). With ``group_triplets`` the customers are partitioned by (covariates, frequency, recency,
     T) and sorted by the covariates first, so that a batch holds few cells.
 
     With ``persist`` (default) the scored rows are cached (memory, spilling to disk) while the segment

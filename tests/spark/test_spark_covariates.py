@@ -120,7 +120,8 @@ def test_fit_on_spark_equals_the_fit_on_the_pandas_summary(summaries, local_fits
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         bg, gg = fit_models_spark(sdf, **MAP, **PURCHASE, **SPEND)
-    assert bg.purchase_covariates == PURCHASE["purchase_covariates"] and gg.spend_covariates == SPEND["spend_covariates"]
+    assert bg.purchase_covariates == PURCHASE["purchase_covariates"]
+    assert gg.spend_covariates == SPEND["spend_covariates"]
     # BG/NBD: the same distinct triplets per cell with the same weights and the same design: the same MAP.
     # Gamma-Gamma: the same likelihood (below, to 1e-12), but its prior scale is a mean spend summed in
     # another order (per customer vs per distinct row), and L-BFGS-B (gtol 1e-9) stops on the flat p-v
