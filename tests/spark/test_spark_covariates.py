@@ -52,7 +52,7 @@ def spark():
 @pytest.fixture(scope="module")
 def attributes():
     """Per customer: channel (text, 3 levels, 'organic' the most frequent), income (double, 5 values),
-    member (bool), tenure (long, 2 values)."""
+    member (bool), tenure (long, 2 values), country (text, 4 levels: a pooled group)."""
     cdnow = load_cdnow_sample()
     ids = np.sort(cdnow["customer_id"].unique())
     rng = np.random.default_rng(1)
@@ -60,7 +60,9 @@ def attributes():
                          "channel": rng.choice(["ads", "organic", "tv"], len(ids), p=[0.3, 0.5, 0.2]),
                          "income": rng.choice([20.0, 35.5, 50.0, 71.25, 90.0], len(ids)),
                          "member": rng.random(len(ids)) < 0.4,
-                         "tenure": rng.choice([1, 3], len(ids)).astype(np.int64)})
+                         "tenure": rng.choice([1, 3], len(ids)).astype(np.int64),
+                         "country": np.random.default_rng(2).choice(["de", "fr", "it", "nl"], len(ids),
+                                                                    p=[0.5, 0.3, 0.15, 0.05])})
 
 
 @pytest.fixture(scope="module")
@@ -232,3 +234,30 @@ def test_bad_covariates_raise_on_the_driver_naming_the_column(spark, summaries, 
                          gamma_gamma=gg.__class__(**MAP, spend_covariates=["tenure"]))
     assert [p.column for p in err.value.problems] == ["signup", "tenure"]
     assert "a covariate must be a number, text or bool column; this one is date" in str(err.value)
+
+
+def test_score_spark_with_a_pooled_group_equals_score(summaries, local_fits):
+    """A pooled group has no reference level (the probe takes its first level); its customers are scored per
+    group on the executors, as by score(); a country the fit did not see is named."""
+    from pyspark.sql import functions as F
+
+    from clvmodels import BetaGeoModel
+    from clvmodels.scoring import score
+    from clvmodels.spark import score_spark
+
+    sdf, pdf = summaries
+    _, gg = local_fits
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bg = BetaGeoModel(method="mode", seed=3, progressbar=False, group="country").fit(pdf)
+    assert bg.covariates_.covariates["country"].reference is None and bg.fit_info_["n_cells"] == 4
+    expected = score(pdf, bg, gg, "26W", max_draws=40)
+    got = score_spark(sdf, bg, gg, "26W", max_draws=40).toPandas().sort_values("customer_id").reset_index(drop=True)
+    assert list(got.columns) == list(expected.columns) and list(got.columns[-3:]) == ["country", "member", "tenure"]
+    for c in ("p_alive", "expected_purchases", "purchases_upper", "clv", "clv_lower", "clv_upper"):
+        np.testing.assert_allclose(got[c].to_numpy(float), expected[c].to_numpy(float), rtol=1e-9, atol=1e-9,
+                                   err_msg=c)
+    assert got["segment"].tolist() == expected["segment"].astype(str).tolist()
+    moved = sdf.withColumn("country", F.when(F.col("customer_id") == 10, F.lit("pl")).otherwise(F.col("country")))
+    with pytest.raises(InputError, match="'pl' not seen in the fit"):
+        score_spark(moved, bg, gg, "26W")
