@@ -5,7 +5,7 @@ as on one machine, for customer bases that live in a Spark cluster.
   as a Spark DataFrame, with the definitions, checks and results of the pandas and DuckDB engines;
 * :func:`triplet_counts`, :func:`spend_counts`, :func:`fit_models_spark`: fit BG/NBD and Gamma-Gamma
   from the distinct rows their likelihoods need, collected to the driver with their counts (never the
-  per-customer rows);
+  per-customer rows; with covariates, the distinct rows keep the covariate columns);
 * :func:`score_spark`: the forecast columns of ``clv forecast`` for every customer, computed per
   partition by :func:`clvmodels.scoring.score` with the models broadcast once;
   :func:`write_forecast_parquet` writes the result;

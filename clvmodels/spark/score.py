@@ -76,6 +76,20 @@ def _worker_models(bc):
     return models
 
 
+def _task_threads(task_cpus: int) -> None:
+    """The scoring kernels' threads in a Spark task: the cores Spark gave it (``spark.task.cpus``, 1 by
+    default), not every core of the machine. Spark already runs one task per core; numba's parallel kernels
+    on all cores in every task oversubscribe them, and each kernel call then waits for threads the other
+    tasks hold (measured: a call on 8 rows took 150 ms with 2 threads per task on 2 busy cores, 1 ms with
+    one), which a model with covariates pays once per cell in every Arrow batch."""
+    try:
+        import numba
+
+        numba.set_num_threads(max(1, min(int(task_cpus), numba.config.NUMBA_NUM_THREADS)))
+    except Exception:  # pragma: no cover - numba absent or its threading layer unavailable: leave it
+        pass
+
+
 def _spark_type(dtype, name: str, id_type):
     from pyspark.sql import types as T
 
@@ -111,8 +125,10 @@ def _check_option(value, name: str, columns: list[str]) -> str | None:
     return None
 
 
-def _probe(columns: list[str], option_columns: list[str], id_dtype, metadata: dict) -> pd.DataFrame:
-    """A one-customer summary to learn the forecast table's columns and types on the driver."""
+def _probe(columns: list[str], option_columns: list[str], id_dtype, metadata: dict,
+           covariates: dict | None = None) -> pd.DataFrame:
+    """A one-customer summary to learn the forecast table's columns and types on the driver;
+    ``covariates``: column -> a valid value (:func:`clvmodels.spark.covariates.probe_value`)."""
     data = {"frequency": np.array([1], np.int64), "recency": [1.0], "T": [2.0], "monetary_value": [1.0]}
     if "first_purchase_value" in columns:
         data["first_purchase_value"] = [1.0]
@@ -122,6 +138,8 @@ def _probe(columns: list[str], option_columns: list[str], id_dtype, metadata: di
         data["last_purchase"] = [pd.Timestamp("2000-01-01")]
     for c in option_columns:
         data[c] = [1.0]
+    for c, v in (covariates or {}).items():
+        data[c] = v
     probe = pd.DataFrame(data, index=pd.Index(np.array([0]).astype(id_dtype) if id_dtype is not None else ["0"],
                                               name="customer_id"))
     probe.attrs["clvmodels"] = metadata
@@ -148,6 +166,15 @@ def score_spark(summary_sdf, purchase_model, spend_model, horizon, *, discount_r
     follows the distinct triplets rather than the customers, at the price of one shuffle of the summary
     columns.
 
+    Models with covariates (:mod:`clvmodels.models.covariates`): their columns (in the fitted designs)
+    must be columns of ``summary_sdf``; they travel to the executors with the summary, ``score`` splits
+    each batch into cells there, and the table keeps them after the fixed columns, as ``score`` does
+    (with the summary's Spark types). They are checked first, on the cluster, with one aggregate
+    (:func:`clvmodels.spark.covariates.check_covariates_spark`): a missing value, a NaN or a level a model
+    did not see raises :class:`~clvmodels.errors.InputError` naming the column and the customers before
+    any scoring (one more pass over ``summary_sdf``: persist a summary computed from transactions first). With ``group_triplets`` the customers are partitioned by (covariates, frequency, recency,
+    T) and sorted by the covariates first, so that a batch holds few cells.
+
     With ``persist`` (default) the scored rows are cached (memory, spilling to disk) while the segment
     cut-offs are computed and for the actions that follow, so the models run once per customer
     (``spark.catalog.clearCache()`` frees the cache when the forecast has been written). Without
@@ -159,6 +186,7 @@ def score_spark(summary_sdf, purchase_model, spend_model, horizon, *, discount_r
 
     from ..scoring import score
     from ..value.segments import value_segments
+    from .covariates import check_covariates_spark, fitted_covariate_columns, prepare_covariates, probe_value
     from .session import quiet_pandas_warning
     from .summary import METADATA_KEY, summary_metadata
 
@@ -175,11 +203,18 @@ def score_spark(summary_sdf, purchase_model, spend_model, horizon, *, discount_r
 
         raise InputError([Problem(c, "required column is missing (build the summary with "
                                      "clvmodels.spark.summarize_spark)") for c in missing], what="Spark summary")
+    # models with covariates: their columns travel to the executors and are checked here first, on the cluster
+    # (an InputError raised inside mapInPandas would reach the caller as a Java error around a Python one)
+    covariates = fitted_covariate_columns(purchase_model, spend_model)
+    check_covariates_spark(summary_sdf, covariates, designs=[getattr(m, "covariates_", None)
+                                                             for m in (purchase_model, spend_model)],
+                           customer_id=customer_id, what="Spark summary to score")
     option_columns = [c for c in (_check_option(margin, "margin", columns),
                                   _check_option(cost_to_serve, "cost_to_serve", columns),
                                   _check_option(acquisition_cost, "acquisition_cost", columns)) if c]
     keep = needed + [c for c in ("historical_clv", "last_purchase") if c in columns]
     keep += [c for c in dict.fromkeys(option_columns) if c not in keep]
+    keep += [c for c in covariates if c not in keep]
     meta = summary_metadata(summary_sdf)
     id_field = summary_sdf.schema[customer_id]
     id_type = id_field.dataType
@@ -193,14 +228,23 @@ def score_spark(summary_sdf, purchase_model, spend_model, horizon, *, discount_r
                   segment_options=segment_options)
     # the output's columns and types, from the same function on a one-customer probe (this also checks
     # every option, e.g. the horizon's unit, before any work is sent to the cluster)
-    probe = score(_probe(keep, option_columns, id_dtype, meta), purchase_model, spend_model, horizon,
+    src = prepare_covariates(summary_sdf, covariates)  # decimal covariates as double
+    probe_values = {}
+    for c in covariates:  # the reference customer, with a value every model that reads the column knows
+        known = [m.covariates_.covariates[c] for m in (purchase_model, spend_model)
+                 if getattr(m, "covariates_", None) is not None and c in m.covariates_.covariates]
+        probe_values[c] = probe_value(known, src.schema[c].dataType)
+    probe = score(_probe(keep, option_columns, id_dtype, meta, probe_values), purchase_model, spend_model, horizon,
                   **{**kwargs, "max_draws": 8})
     value_segments(probe, **(segment_options or {}))
     out_cols = list(probe.columns)
     clv_meta = {**probe.attrs.get("clvmodels_clv", {})}
-    schema = T.StructType([T.StructField(c, _spark_type(probe[c].dtype, c, id_type), True) for c in out_cols])
+    # covariate columns are copied through unchanged: the summary's own Spark types
+    schema = T.StructType([T.StructField(c, src.schema[c].dataType if c in covariates
+                                         else _spark_type(probe[c].dtype, c, id_type), True) for c in out_cols])
 
     spark = summary_sdf.sparkSession
+    task_cpus = int(spark.conf.get("spark.task.cpus", "1") or 1)
     # the models travel once, as the bytes of their model files (no pickled objects)
     bc = spark.sparkContext.broadcast({"bgnbd": model_bytes(purchase_model),
                                        "gamma_gamma": model_bytes(spend_model), "token": uuid.uuid4().hex})
@@ -212,6 +256,7 @@ def score_spark(summary_sdf, purchase_model, spend_model, horizon, *, discount_r
                                 category=FutureWarning)
         from clvmodels.scoring import score as score_batch
 
+        _task_threads(task_cpus)
         bg, gg = _worker_models(bc)
         for batch in batches:
             if len(batch) == 0:
@@ -225,11 +270,13 @@ def score_spark(summary_sdf, purchase_model, spend_model, horizon, *, discount_r
                 table["last_purchase"] = table["last_purchase"].dt.date
             yield table[out_cols]
 
-    src = summary_sdf.select(*[F.col(f"`{c}`") for c in keep])
+    src = src.select(*[F.col(f"`{c}`") for c in keep])
     if integral:
         src = src.withColumn(customer_id, F.col(f"`{customer_id}`").cast("long"))
-    if group_triplets:
-        src = src.repartition("frequency", "recency", "T").sortWithinPartitions("frequency", "T", "recency")
+    if group_triplets:  # with covariates: customers of one cell and triplet together, each cell's run contiguous
+        keys = [F.col(f"`{c}`") for c in covariates]
+        src = (src.repartition(*keys, "frequency", "recency", "T")
+               .sortWithinPartitions(*keys, "frequency", "T", "recency"))
     scored = src.mapInPandas(run, schema)
     if persist:
         scored = scored.persist(StorageLevel.MEMORY_AND_DISK)
