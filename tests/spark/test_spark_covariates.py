@@ -261,3 +261,29 @@ def test_score_spark_with_a_pooled_group_equals_score(summaries, local_fits):
     moved = sdf.withColumn("country", F.when(F.col("customer_id") == 10, F.lit("pl")).otherwise(F.col("country")))
     with pytest.raises(InputError, match="'pl' not seen in the fit"):
         score_spark(moved, bg, gg, "26W")
+
+
+def test_a_spend_model_pooled_by_group_fits_and_scores_on_spark_as_locally(summaries):
+    """GammaGammaModel(group=) on Spark: spend_counts keeps the group column (fit_models_spark reads it
+    from the model), the fit equals the local one (its mode; the pooled sd is a flat direction, so to
+    1e-5), and score_spark scores each country's customers with their own scale, as score()."""
+    from clvmodels import BetaGeoModel, GammaGammaModel
+    from clvmodels.scoring import score
+    from clvmodels.spark import fit_models_spark, score_spark
+
+    sdf, pdf = summaries
+    cfg = dict(method="mode", seed=3, progressbar=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        local = GammaGammaModel(group="country", **cfg).fit(pdf)
+        bg, gg = fit_models_spark(sdf, bgnbd=BetaGeoModel(**cfg), gamma_gamma=GammaGammaModel(group="country", **cfg))
+    assert gg.fit_info_["n_cells"] == local.fit_info_["n_cells"] == 4
+    names = ["p", "q", "v", "group_sd_v"] + [f"group_effect_v[country={c}]" for c in ("de", "fr", "it", "nl")]
+    for n in names:
+        assert float(gg.posterior_[n].mean()) == pytest.approx(float(local.posterior_[n].mean()), rel=1e-5, abs=1e-6), n
+    assert len({round(float(gg.posterior_[n].mean()), 6) for n in names[4:]}) == 4  # four different scales
+    expected = score(pdf, bg, gg, "26W", max_draws=40)
+    got = score_spark(sdf, bg, gg, "26W", max_draws=40).toPandas().sort_values("customer_id").reset_index(drop=True)
+    for c in ("expected_spend", "clv", "clv_lower", "clv_upper"):
+        np.testing.assert_allclose(got[c].to_numpy(float), expected[c].to_numpy(float), rtol=1e-9, atol=1e-9,
+                                   err_msg=c)
