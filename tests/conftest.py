@@ -47,3 +47,15 @@ def cdnow_gamma_gamma(cdnow_split):
     from clvmodels import GammaGammaModel
 
     return GammaGammaModel(seed=2024, progressbar=False).fit(cdnow_split)
+
+
+def check_value_and_gradient(out, reference, point: dict, keys) -> None:
+    """A fused log-likelihood's output ``out`` (value, then one partial derivative per name in ``keys``) at
+    ``point`` against ``reference(values) -> float``, an independent computation: the value to 1e-10
+    relative, each derivative to central differences of the reference (step 1e-5 x max(1, |value|))."""
+    ref = reference(point)
+    assert abs(out[0] - ref) <= 1e-10 * abs(ref)
+    for k, g in zip(keys, out[1:]):
+        h = 1e-5 * max(1.0, abs(point[k]))
+        num = (reference({**point, k: point[k] + h}) - reference({**point, k: point[k] - h})) / (2 * h)
+        assert g == pytest.approx(num, rel=1e-6, abs=1e-6), k

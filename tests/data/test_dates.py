@@ -165,7 +165,6 @@ def test_cli_reads_ends_in_the_date_format_and_refuses_bad_ones_before_the_log(t
 
 
 @pytest.mark.spark
-@pytest.mark.xdist_group("spark")  # with the Spark tests: one JVM for all of them, not one more
 def test_spark_engine_gives_the_same_summary_for_every_form():
     pytest.importorskip("pyspark")
     import shutil
@@ -176,8 +175,7 @@ def test_spark_engine_gives_the_same_summary_for_every_form():
 
     from clvmodels.spark.summary import summarize_to_pandas
 
-    # tests/spark/test_spark.py's session (the same settings: whichever test starts it, the other reuses it)
-    session = local_session(2, driver_memory="1g", shuffle_partitions=4, app_name="clvmodels-tests")
+    session = local_session(1, driver_memory="1g", shuffle_partitions=2, app_name="clvmodels-test-dates")
     kw = dict(date_format="%Y%m%d", time_unit="D")
     with pytest.warns(UserWarning):
         ref = summarize(_log(), observation_end="1997-12-31", calibration_end="1997-09-30", engine="pandas", **kw)

@@ -7,8 +7,6 @@ customer's own parameters; the fitted effects against the effects the data were 
 """
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -22,6 +20,8 @@ from clvmodels.models.mbgnbd import ModifiedBetaGeoModel
 from clvmodels.models.mbgnbd import math as mbg_math
 from clvmodels.models.pareto_nbd import ParetoNBDModel
 from clvmodels.models.pareto_nbd import math as pnbd_math
+
+from ..conftest import check_value_and_gradient
 
 TRUE = {"r": 0.8, "alpha": 8.0, "a": 0.8, "b": 3.0}
 EFFECTS = {"purchase_coefficient_alpha": {"channel=paid": 0.5, "basket": 0.25},
@@ -142,13 +142,7 @@ def test_cell_likelihood_equals_per_customer_sum(data, model_cls, math, names):
         return float(np.sum(ll))
 
     point = {**base, **gam}
-    out = f(*(point[k] for k in [*names, *coef_names]))
-    ref = reference(point)
-    assert abs(out[0] - ref) <= 1e-10 * abs(ref)
-    for k, g in zip([*names, *coef_names], out[1:]):
-        h = 1e-5 * max(1.0, abs(point[k]))
-        num = (reference({**point, k: point[k] + h}) - reference({**point, k: point[k] - h})) / (2 * h)
-        assert g == pytest.approx(num, rel=1e-6, abs=1e-6), k
+    check_value_and_gradient(f(*(point[k] for k in [*names, *coef_names])), reference, point, [*names, *coef_names])
 
 
 # -- predictions -----------------------------------------------------------------------------------------

@@ -18,6 +18,8 @@ from clvmodels.models.gamma_gamma import GammaGammaFrequencyModel
 from clvmodels.models.gamma_gamma import math as gg_math
 from clvmodels.models.gamma_gamma.simulate import simulate_spend_summary
 
+from ..conftest import check_value_and_gradient
+
 
 def _summary(n=3000, seed=2, gamma=0.0, coefficients=None, q=4.0):
     """Repeat customers (x = 1..7) with a categorical segment (a: 70%), a numeric size and a country
@@ -80,13 +82,7 @@ def test_cell_likelihood_equals_per_customer_sum(data, model_cls):
         return float(np.sum(gg_math.log_likelihood(values["p"], values["q"], v, x, m)))
 
     point = {**base, **gam}
-    out = f(*(point[k] for k in [*names, *coef_names]))
-    ref = reference(point)
-    assert abs(out[0] - ref) <= 1e-10 * abs(ref)
-    for k, g in zip([*names, *coef_names], out[1:]):
-        h = 1e-5 * max(1.0, abs(point[k]))
-        num = (reference({**point, k: point[k] + h}) - reference({**point, k: point[k] - h})) / (2 * h)
-        assert g == pytest.approx(num, rel=1e-6, abs=1e-6), k
+    check_value_and_gradient(f(*(point[k] for k in [*names, *coef_names])), reference, point, [*names, *coef_names])
 
 
 # -- nothing to fit: the model without -----------------------------------------------------------------------

@@ -43,15 +43,6 @@ ATTRS = ["time_unit", "time_mode", "observation_end", "calibration_end", "n_cust
 
 
 @pytest.fixture(scope="module")
-def spark():
-    from clvmodels.spark import local_session
-
-    session = local_session(2, driver_memory="1g", shuffle_partitions=4, app_name="clvmodels-tests")
-    yield session
-    session.catalog.clearCache()
-
-
-@pytest.fixture(scope="module")
 def cdnow():
     return load_cdnow_sample()[["customer_id", "date", "amount"]]
 

@@ -41,15 +41,6 @@ MAP = dict(method="map", seed=3, progressbar=False)
 
 
 @pytest.fixture(scope="module")
-def spark():
-    from clvmodels.spark import local_session
-
-    session = local_session(2, driver_memory="1g", shuffle_partitions=4, app_name="clvmodels-tests")
-    yield session
-    session.catalog.clearCache()
-
-
-@pytest.fixture(scope="module")
 def attributes():
     """Per customer: channel (text, 3 levels, 'organic' the most frequent), income (double, 5 values),
     member (bool), tenure (long, 2 values), country (text, 4 levels: a pooled group)."""

@@ -27,15 +27,6 @@ ARGS = ["--observation-end", END, "--method", "map", "--seed", "5", "--max-draws
 
 
 @pytest.fixture(scope="module")
-def spark():
-    from clvmodels.spark import local_session
-
-    session = local_session(2, driver_memory="1g", shuffle_partitions=4, app_name="clvmodels-tests")
-    yield session
-    session.catalog.clearCache()
-
-
-@pytest.fixture(scope="module")
 def files(tmp_path_factory, cdnow_transactions):
     d = tmp_path_factory.mktemp("spark-cov")
     log = cdnow_transactions[cdnow_transactions["date"] <= END].reset_index(drop=True)
