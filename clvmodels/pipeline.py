@@ -23,7 +23,7 @@ from .models import BetaGeoModel, GammaGammaModel  # noqa: F401 (documented here
 from .models.registry import DEFAULT_MODEL, TRANSACTION_MODELS, transaction_model
 from .draws import DEFAULT_SCORING_DRAWS
 from .scoring import score
-from .scoring.table import column_descriptions
+from .scoring.table import column_descriptions, covariate_columns
 from .units import Duration
 from .value.clv import _per_customer
 from .value.new_customer import new_customer_value
@@ -397,7 +397,8 @@ def forecast(transactions=None, *, summary: pd.DataFrame | None = None, customer
         "columns": column_descriptions(list(table.columns), time_unit=bg.time_unit_, horizon=horizon,
                                        interval=interval, currency=currency,
                                        spend_source="supplied" if spend is not None else None,
-                                       point_note="; ".join(_point_models(bg, gg)) or None),
+                                       point_note="; ".join(_point_models(bg, gg)) or None,
+                                       covariates=covariate_columns(bg, gg)),
         "spend": table.attrs.get("clvmodels_clv", {}).get("spend"),
     }
     if purchases_only:

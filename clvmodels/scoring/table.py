@@ -176,13 +176,19 @@ def _model_cells(bg, gg, summary, what: str = "data to score"):
             for k in np.unique(key)]
 
 
-def _covariate_columns(bg, gg, summary) -> list[str]:
-    cols: list[str] = []
-    for m in (bg, gg):
-        design = getattr(m, "covariates_", None)
+def covariate_columns(*models) -> list[str]:
+    """The covariate columns of fitted models (their designs), in order, each once: the forecast table's
+    covariate columns, after the fixed ones."""
+    out: list[str] = []
+    for m in models:
+        design = getattr(m, "covariates_", None) if m is not None else None
         if design is not None:
-            cols += [c for c in design.covariates if c in summary.columns and c not in cols]
-    return cols
+            out += [c for c in design.covariates if c not in out]
+    return out
+
+
+def _covariate_columns(bg, gg, summary) -> list[str]:
+    return [c for c in covariate_columns(bg, gg) if c in summary.columns]
 
 
 def _score_cells(cells, args, kw, max_draws, supplied: bool, *, groups=None, progress: bool = False):
@@ -267,15 +273,17 @@ def segment_summary_from_draws(table: pd.DataFrame, totals: np.ndarray, interval
 
 
 def column_descriptions(columns, *, time_unit: str, horizon, interval: float, currency: str | None = None,
-                        spend_source: str | None = None, point_note: str | None = None) -> dict:
+                        spend_source: str | None = None, point_note: str | None = None,
+                        covariates=()) -> dict:
     """name -> {"description", "unit"} for the forecast table's ``columns`` (those it has: the fixed
     ones, the CAC columns), with the horizon, the time unit and the currency spelled out. ``currency``:
     the name of the transaction log's currency ('USD', 'EUR'; None: 'currency units of the transaction
     log's amounts'). ``spend_source="supplied"``: the spend per purchase was given per customer (no spend
     model), and ``expected_spend`` and ``clv`` say so. ``point_note``: which model is one point (method
     'mode', or from_params values), added to every interval bound over the parameters, since such a
-    bound collapses to the value where only that model's parameters enter. Columns this function does not
-    know get a description saying so."""
+    bound collapses to the value where only that model's parameters enter. ``covariates``: the models'
+    covariate columns (:func:`covariate_columns`), carried as given. Columns this function does not know
+    get a description saying so."""
     cur = currency or "currency units of the transaction log's amounts"
     hz = str(Duration.parse(horizon))
     pct = f"{interval:.0%}"
@@ -328,6 +336,10 @@ def column_descriptions(columns, *, time_unit: str, horizon, interval: float, cu
                         f"posterior draws) of: {desc.replace(', posterior mean', '')}")
                 if point_note:
                     desc += f" ({point_note})"
+        elif c in covariates:
+            desc, unit = ("customer covariate, as given in the input: the models with covariates take each "
+                          "customer's parameters from it (the sidecar's fit_info 'covariates' has its kind, "
+                          "mean and sd or levels, and roles)"), "as given"
         else:
             desc, unit = "a column clvmodels does not describe (e.g. carried over from the input)", "unknown"
         out[c] = {"description": desc, "unit": unit}

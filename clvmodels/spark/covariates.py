@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import ProblemCollector
 
-__all__ = ["model_covariate_columns", "fitted_covariate_columns", "check_covariates_spark", "covariate_kind",
+__all__ = ["model_covariate_columns", "check_covariates_spark", "covariate_kind",
            "prepare_covariates", "probe_value", "rows_look_valid"]
 
 #: offending customers shown per problem
@@ -40,17 +40,6 @@ def model_covariate_columns(*models) -> list[str]:
             continue
         for cols in roles().values():
             out += [c for c in cols if c not in out]
-    return out
-
-
-def fitted_covariate_columns(*models) -> list[str]:
-    """The covariate columns of fitted models (their designs), in order, each once (the order of the
-    forecast table's covariate columns, :func:`clvmodels.scoring.table._covariate_columns`)."""
-    out: list[str] = []
-    for m in models:
-        design = getattr(m, "covariates_", None) if m is not None else None
-        if design is not None:
-            out += [c for c in design.covariates if c not in out]
     return out
 
 

@@ -186,7 +186,8 @@ def score_spark(summary_sdf, purchase_model, spend_model, horizon, *, discount_r
 
     from ..scoring import score
     from ..value.segments import value_segments
-    from .covariates import check_covariates_spark, fitted_covariate_columns, prepare_covariates, probe_value
+    from ..scoring.table import covariate_columns
+    from .covariates import check_covariates_spark, prepare_covariates, probe_value
     from .session import quiet_pandas_warning
     from .summary import METADATA_KEY, summary_metadata
 
@@ -205,7 +206,7 @@ def score_spark(summary_sdf, purchase_model, spend_model, horizon, *, discount_r
                                      "clvmodels.spark.summarize_spark)") for c in missing], what="Spark summary")
     # models with covariates: their columns travel to the executors and are checked here first, on the cluster
     # (an InputError raised inside mapInPandas would reach the caller as a Java error around a Python one)
-    covariates = fitted_covariate_columns(purchase_model, spend_model)
+    covariates = covariate_columns(purchase_model, spend_model)
     check_covariates_spark(summary_sdf, covariates, designs=[getattr(m, "covariates_", None)
                                                              for m in (purchase_model, spend_model)],
                            customer_id=customer_id, what="Spark summary to score")
@@ -289,7 +290,8 @@ def score_spark(summary_sdf, purchase_model, spend_model, horizon, *, discount_r
     # each column's description and unit, as clv forecast writes them in its Parquet fields
     from ..scoring.table import column_descriptions
 
-    described = column_descriptions(out_cols, time_unit=purchase_model.time_unit_, horizon=horizon, interval=interval)
+    described = column_descriptions(out_cols, time_unit=purchase_model.time_unit_, horizon=horizon, interval=interval,
+                                    covariates=covariates)
     cols = ([F.col("customer_id").alias("customer_id", metadata={**forecast_meta, **described["customer_id"]})]
             + [F.col(f"`{c}`").alias(c, metadata=described[c]) for c in out_cols[1:]])
     return out.select(*cols)

@@ -68,6 +68,9 @@ def test_forecast_with_covariates_end_to_end_and_no_fit(files, tmp_path, capsys)
 
     meta = json.loads(metadata_path(out).read_text())
     assert "reference customer" in meta["new_customer"]["note"]
+    for c in ("channel", "age"):  # described as what they are, not as an unknown column
+        assert meta["columns"][c]["description"].startswith("customer covariate, as given")
+        assert meta["columns"][c]["unit"] == "as given"
     # --no-fit with the saved models: the same table
     out2 = tmp_path / "g.csv"
     rc = main(["forecast", str(files / "log.csv"), "--observation-end", END, *FIT, "-o", str(out2),
