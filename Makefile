@@ -6,9 +6,6 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 EXTRAS ?= test,spark,mlflow
 OUT ?= out
-# test processes: the cores this machine gives us, at least 2 (the Spark tests run beside the rest) and at
-# most 4 (each process holds PyMC, PyTensor and numba: about 1-2 GB)
-TEST_JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ "$$n" -gt 4 ] && n=4; [ "$$n" -lt 2 ] && n=2; echo $$n)
 
 .PHONY: demo test venv clean
 
@@ -24,7 +21,7 @@ demo: $(STAMP)
 	$(VENV)/bin/clv demo --out $(OUT)
 
 test: $(STAMP)
-	$(PY) -m pytest -n $(TEST_JOBS) --dist loadgroup -q $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 --dist loadgroup -q $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache
