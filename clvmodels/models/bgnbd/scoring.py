@@ -120,6 +120,17 @@ def _dot(c, D, n):
     return acc
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _level_series(c, D, n, nn, fv, out):
+    """A frequency level's sums as a series in v: its values at the nn nodes (each row of ``D`` dotted with
+    the level's first ``n`` coefficients ``c``) into Chebyshev coefficients ``out``; True when converged."""
+    fmax = 0.0
+    for j in range(nn):
+        fv[j] = _dot(c, D[j], n)
+        fmax = max(fmax, abs(fv[j]))
+    return _cheb_coef(fv, nn, out, fmax)
+
+
 @njit(cache=True, error_model="numpy", parallel=True)
 def _xt_kernel(r, alpha, a, b, lev_x, lev_start, xt_T, T_lev, xt_Tidx, h, k0, H, disc, want_pv, want_alive,
                EH, PV, APV, status, nsums):
@@ -209,21 +220,12 @@ def _xt_kernel(r, alpha, a, b, lev_x, lev_start, xt_T, T_lev, xt_Tidx, h, k0, H,
                     vj = v0 + vh * (1.0 + math.cos(math.pi * (j + 0.5) / nn))
                     _period_sums(math.exp(vj), W, nmax, k0, H, disc, prev, cur, DPn[j], DAn[j])
                 ns_s += nn
-                for g in range(G):
-                    if want_pv and nE[g] > 0 and nP[g] == 0:
-                        fmax = 0.0
-                        for j in range(nn):
-                            fv[j] = _dot(coefE[g], DPn[j], nE[g])
-                            fmax = max(fmax, abs(fv[j]))
-                        if _cheb_coef(fv, nn, cP[g], fmax):
-                            nP[g] = nn
-                    if want_alive and nS[g] > 0 and nA[g] == 0:
-                        fmax = 0.0
-                        for j in range(nn):
-                            fv[j] = _dot(coefS[g], DAn[j], nS[g])
-                            fmax = max(fmax, abs(fv[j]))
-                        if _cheb_coef(fv, nn, cA[g], fmax):
-                            nA[g] = nn
+                for g in range(G):  # discounted purchases (PV) and alive periods (APV) alike
+                    if want_pv and nE[g] > 0 and nP[g] == 0 and _level_series(coefE[g], DPn, nE[g], nn, fv, cP[g]):
+                        nP[g] = nn
+                    if want_alive and nS[g] > 0 and nA[g] == 0 and _level_series(coefS[g], DAn, nS[g], nn, fv,
+                                                                                 cA[g]):
+                        nA[g] = nn
                 nn *= 2
         Dp1 = np.empty(nmax)  # a row's own period sums, where its level's series in v did not converge
         Da1 = np.empty(nmax)
