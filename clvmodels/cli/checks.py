@@ -356,7 +356,7 @@ def check_validate(args) -> RunPaths:
     check_spend_model_options(args, problems)
     from .covariate_options import check_covariate_options
 
-    check_covariate_options(args, problems, validate=True)  # --covariates, --spend-covariates, --customers
+    check_covariate_options(args, problems)  # --covariates, --spend-covariates, --customers
     paths = RunPaths(inputs=log_inputs(args.transactions, problems))
     paths.outputs.append(("--json", Path(args.json_out)))
     _check_output_file("--json", Path(args.json_out), problems)

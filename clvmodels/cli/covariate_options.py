@@ -52,10 +52,9 @@ def _read(path: Path):
     return pd.read_csv(path, keep_default_na=True)
 
 
-def check_covariate_options(args, problems: ProblemCollector, *, validate: bool = False) -> None:
+def check_covariate_options(args, problems: ProblemCollector) -> None:
     """The covariate options: names, the file, its columns, one value per customer; what the file holds
-    is kept in ``args.customer_attributes`` (None without covariates). ``validate`` changes nothing any
-    more (``--calibration-end`` with covariates is validated per cell); kept for its callers."""
+    is kept in ``args.customer_attributes`` (None without covariates)."""
     args.customer_attributes = None
     args.covariates_from_log = None
     purchase, spend = _cols(getattr(args, "covariates", None)), _cols(getattr(args, "spend_covariates", None))
